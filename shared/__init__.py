@@ -1,0 +1,103 @@
+"""Secure-token core: accounts, keys, sealing and verification, shared by the services,
+the campaign player and ``tokenctl``. No web framework is imported here.
+
+The player's entry point::
+
+    from shared import Vault, Settings, Verifier
+
+    verifier = Verifier(Vault(Settings.from_env()))
+    token = verifier.verify(qual_token, account_id="acme", campaign_id="123456")
+    token.subject, token.profile
+
+or the module-level :func:`verify` / :func:`verify_async`, configured from the environment
+on first use.
+"""
+
+from shared.account_store import AccountStore
+from shared.accounts import (
+    Account,
+    CustomerEncryption,
+    JwksValidation,
+    PublicKeyValidation,
+    SymmetricValidation,
+    TokenPolicy,
+    validate_account,
+)
+from shared.compact import Limits
+from shared.errors import (
+    AccountConflict,
+    AccountError,
+    AccountExists,
+    AccountInvalid,
+    AccountNotFound,
+    ConfigurationError,
+    JwksUnavailable,
+    KeyOperationRefused,
+    ServiceError,
+    TokenDecryptionFailed,
+    TokenEmpty,
+    TokenError,
+    TokenExpired,
+    TokenInvalidClaims,
+    TokenInvalidFormat,
+    TokenInvalidSignature,
+    VaultError,
+    VaultForbidden,
+    VaultNotFound,
+    VaultSealed,
+    VaultUnavailable,
+    VerificationUnavailable,
+)
+from shared.jwks import JwksFetcher
+from shared.keys import KeySet, KeyStore, KeyVersion, PublicKey
+from shared.sealing import Sealer, seal
+from shared.settings import Settings
+from shared.vault import Vault
+from shared.verification import VerifiedToken, Verifier, verify, verify_async
+
+__all__ = [
+    "Account",
+    "AccountConflict",
+    "AccountError",
+    "AccountExists",
+    "AccountInvalid",
+    "AccountNotFound",
+    "AccountStore",
+    "ConfigurationError",
+    "CustomerEncryption",
+    "JwksFetcher",
+    "JwksUnavailable",
+    "JwksValidation",
+    "KeyOperationRefused",
+    "KeySet",
+    "KeyStore",
+    "KeyVersion",
+    "Limits",
+    "PublicKey",
+    "PublicKeyValidation",
+    "Sealer",
+    "ServiceError",
+    "Settings",
+    "SymmetricValidation",
+    "TokenDecryptionFailed",
+    "TokenEmpty",
+    "TokenError",
+    "TokenExpired",
+    "TokenInvalidClaims",
+    "TokenInvalidFormat",
+    "TokenInvalidSignature",
+    "TokenPolicy",
+    "Vault",
+    "VaultError",
+    "VaultForbidden",
+    "VaultNotFound",
+    "VaultSealed",
+    "VaultUnavailable",
+    "VerificationUnavailable",
+    "VerifiedToken",
+    "Verifier",
+    "seal",
+    "validate_account",
+    "verify",
+    "verify_async",
+]

@@ -1,0 +1,115 @@
+"""The account registry: account documents in KV v2 at ``accounts/<id>``.
+
+Writes are check-and-set, so two operators editing one account cannot silently overwrite
+each other, and ``create`` never replaces an existing account.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import msgspec
+
+from shared.accounts import Account, check_account_id, transit_key_name, validate_account
+from shared.errors import (
+    AccountConflict,
+    AccountExists,
+    AccountInvalid,
+    AccountNotFound,
+    VaultError,
+    VaultNotFound,
+)
+from shared.keys import KeyStore
+from shared.vault import Vault
+
+__all__ = ["AccountStore"]
+
+_PREFIX = "accounts/"
+
+
+def _is_cas_mismatch(exc: VaultError) -> bool:
+    return "check-and-set" in exc.detail
+
+
+class AccountStore:
+    """Create, read, update, disable and list accounts."""
+
+    def __init__(self, vault: Vault, keys: KeyStore | None = None) -> None:
+        self._vault = vault
+        self._keys = keys or KeyStore(vault)
+
+    def _read(self, account_id: str) -> tuple[Account, int]:
+        check_account_id(account_id)
+        try:
+            data, version = self._vault.kv_read(_PREFIX + account_id)
+        except VaultNotFound:
+            raise AccountNotFound(f"no account {account_id!r}") from None
+        try:
+            return msgspec.convert(data, Account), version
+        except msgspec.ValidationError as exc:
+            raise AccountInvalid(f"stored account {account_id!r} is malformed: {exc}") from exc
+
+    def get(self, account_id: str) -> Account:
+        """The account document.
+
+        Raises:
+            AccountNotFound: no such account.
+            AccountInvalid: the id is malformed, or the stored document is.
+            VaultError: Vault refused or could not be reached.
+        """
+        return self._read(account_id)[0]
+
+    def create(self, account: Account) -> Account:
+        """Validate ``account``, create its Transit key, and store it (never overwriting).
+
+        Raises:
+            AccountInvalid: the document breaks a rule.
+            AccountExists: an account with this id exists already.
+        """
+        now = datetime.now(UTC)
+        account = msgspec.structs.replace(validate_account(account), created_at=now, updated_at=now)
+        # The key first: a document never points at a key that does not exist.
+        self._keys.ensure(account.id, account.key_type)
+        try:
+            self._vault.kv_write(_PREFIX + account.id, msgspec.to_builtins(account), cas=0)
+        except VaultError as exc:
+            if _is_cas_mismatch(exc):
+                raise AccountExists(f"account {account.id!r} already exists") from exc
+            raise
+        return account
+
+    def update(self, account: Account) -> Account:
+        """Replace an existing account's document (its id, key type and creation time stay).
+
+        Raises:
+            AccountNotFound, AccountInvalid, AccountConflict (changed meanwhile: re-read).
+        """
+        current, version = self._read(account.id)
+        if account.key_type != current.key_type:
+            raise AccountInvalid("key_type is fixed when the account is created")
+        account = msgspec.structs.replace(
+            validate_account(account),
+            created_at=current.created_at,
+            updated_at=datetime.now(UTC),
+        )
+        try:
+            self._vault.kv_write(_PREFIX + account.id, msgspec.to_builtins(account), cas=version)
+        except VaultError as exc:
+            if _is_cas_mismatch(exc):
+                raise AccountConflict(f"account {account.id!r} changed meanwhile") from exc
+            raise
+        return account
+
+    def disable(self, account_id: str) -> Account:
+        """Mark the account disabled: its tokens are refused from then on."""
+        current = self.get(account_id)
+        return self.update(msgspec.structs.replace(current, status="disabled"))
+
+    def list(self) -> list[str]:
+        """All account ids, sorted."""
+        return sorted(k for k in self._vault.kv_list(_PREFIX) if not k.endswith("/"))
+
+    @staticmethod
+    def key_name(account_id: str) -> str:
+        """The account's Transit key name."""
+        return transit_key_name(account_id)

@@ -1,0 +1,258 @@
+"""Account documents: how a customer's tokens are checked, and the rules a document obeys.
+
+A document is a msgspec Struct (stored as-is in KV v2 at ``accounts/<id>``). Types and
+simple bounds are enforced whenever a document is decoded; :func:`validate_account` adds
+the checks that need parsing (PEM against algorithms, secret lengths, URIs) and runs on
+every write.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import datetime
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+import msgspec
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, RSAKey
+
+from shared.algorithms import (
+    CUSTOMER_JWE_ALGS,
+    CUSTOMER_JWE_ENCS,
+    EC_CURVE_FOR_ALG,
+    HMAC_MIN_SECRET_BYTES,
+    JWE_CEK_BYTES,
+    KW_KEY_BYTES,
+    METHOD_ALGORITHMS,
+    MIN_RSA_BITS,
+    TRANSIT_KEY_TYPES,
+)
+from shared.errors import AccountInvalid
+
+__all__ = [
+    "ACCOUNT_ID_PATTERN",
+    "Account",
+    "CustomerEncryption",
+    "JwksValidation",
+    "PublicKeyValidation",
+    "SymmetricValidation",
+    "TokenPolicy",
+    "Validation",
+    "check_account_id",
+    "import_public_key",
+    "transit_key_name",
+    "validate_account",
+]
+
+ACCOUNT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+AccountId = Annotated[str, msgspec.Meta(pattern=ACCOUNT_ID_PATTERN)]
+_ALGS = Annotated[tuple[str, ...], msgspec.Meta(min_length=1, max_length=9)]
+
+
+class PublicKeyValidation(
+    msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="method", tag="public_key"
+):
+    """Tokens signed with the customer's private key; we hold the PEM public key."""
+
+    algorithms: _ALGS
+    public_key_pem: str
+
+
+class SymmetricValidation(
+    msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="method", tag="symmetric"
+):
+    """Tokens signed with an HMAC secret shared between the customer and us."""
+
+    algorithms: _ALGS
+    secret: bytes
+
+    def __repr__(self) -> str:
+        return f"SymmetricValidation(algorithms={self.algorithms!r}, secret=<redacted>)"
+
+
+class JwksValidation(
+    msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="method", tag="jwks"
+):
+    """Tokens whose key we fetch from the customer's JWKS endpoint, chosen by ``kid``."""
+
+    algorithms: _ALGS
+    jwks_uri: str
+
+
+Validation = PublicKeyValidation | SymmetricValidation | JwksValidation
+
+
+class CustomerEncryption(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A symmetric key the customer encrypts with on its side, with its pinned alg/enc."""
+
+    alg: str
+    enc: str
+    key: bytes
+
+    def __repr__(self) -> str:
+        return f"CustomerEncryption(alg={self.alg!r}, enc={self.enc!r}, key=<redacted>)"
+
+
+class TokenPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Time rules for an account's tokens.
+
+    Defaults follow DESIGN §4: 60 s leeway, ``exp`` optional, no maximum lifetime, because
+    customers choose their expiry and e-mail campaigns need tokens valid for days.
+    """
+
+    leeway: Annotated[int, msgspec.Meta(ge=0, le=3600)] = 60
+    require_exp: bool = False
+    #: When set, ``exp - iat`` (or ``exp - now`` without ``iat``) may not exceed it.
+    max_lifetime: Annotated[int, msgspec.Meta(gt=0)] | None = None
+
+
+class Account(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A customer account: its validation method, optional issuer and encryption key."""
+
+    id: AccountId
+    validation: Validation
+    status: Literal["active", "disabled"] = "active"
+    #: When set, tokens must carry exactly this ``iss``.
+    issuer: str | None = None
+    customer_encryption: CustomerEncryption | None = None
+    policy: TokenPolicy = TokenPolicy()
+    #: Transit key type for our JWEs (fixed when the key is created).
+    key_type: str = "rsa-2048"
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        """False once the account is disabled."""
+        return self.status == "active"
+
+
+def transit_key_name(account_id: str) -> str:
+    """The Transit key holding an account's JWE keys.
+
+    Prefixed so policies can grant ``transit/decrypt/account-*`` without touching
+    ``authz-signing`` (and an account named ``authz-signing`` cannot collide with it).
+    """
+    return f"account-{account_id}"
+
+
+def check_account_id(account_id: str) -> str:
+    """Return ``account_id`` if it is well formed; raise :class:`AccountInvalid` otherwise."""
+    try:
+        return msgspec.convert(account_id, AccountId)
+    except msgspec.ValidationError:
+        raise AccountInvalid(
+            f"account id must match {ACCOUNT_ID_PATTERN} (lowercase letters, digits, '-', '_'; "
+            f"at most 63 characters), got {account_id!r}"
+        ) from None
+
+
+def import_public_key(pem: str | bytes) -> RSAKey | ECKey:
+    """Parse a PEM public key (RSA or EC); raise :class:`AccountInvalid` if it is not one."""
+    data = pem.encode() if isinstance(pem, str) else pem
+    if b"PRIVATE KEY" in data:
+        raise AccountInvalid("give the public key, not the private key: it never leaves you")
+    for kind in (RSAKey, ECKey):
+        try:
+            key = kind.import_key(data)
+        except (JoseError, ValueError, TypeError):
+            continue
+        if not key.is_private:
+            return key
+    raise AccountInvalid("public_key_pem is not a PEM-encoded RSA or EC public key")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _validate_algorithms(method: str, algorithms: tuple[str, ...]) -> None:
+    allowed = METHOD_ALGORITHMS[method]
+    wrong = [a for a in algorithms if a not in allowed]
+    if wrong:
+        raise AccountInvalid(
+            f"algorithms {wrong} are not allowed for method {method!r}; choose from {list(allowed)}"
+        )
+    if len(set(algorithms)) != len(algorithms):
+        raise AccountInvalid("algorithms must not repeat")
+
+
+def _validate_public_key(v: PublicKeyValidation) -> None:
+    key = import_public_key(v.public_key_pem)
+    if isinstance(key, RSAKey):
+        bad = [a for a in v.algorithms if not a.startswith("RS")]
+        if bad:
+            raise AccountInvalid(f"an RSA public key cannot verify {bad}; use RS256/RS384/RS512")
+        bits = key.raw_value.key_size
+        if bits < MIN_RSA_BITS:
+            raise AccountInvalid(f"RSA key is {bits} bits; at least {MIN_RSA_BITS} required")
+        return
+    curve = key.curve_name
+    bad = [a for a in v.algorithms if EC_CURVE_FOR_ALG.get(a) != curve]
+    if bad:
+        raise AccountInvalid(
+            f"an EC {curve} public key cannot verify {bad}; "
+            f"{curve} goes with {[a for a, c in EC_CURVE_FOR_ALG.items() if c == curve]}"
+        )
+
+
+def _validate_symmetric(v: SymmetricValidation) -> None:
+    for alg in v.algorithms:
+        need = HMAC_MIN_SECRET_BYTES[alg]
+        if len(v.secret) < need:
+            raise AccountInvalid(
+                f"{alg} needs a secret of at least {need} bytes; this one has {len(v.secret)}"
+            )
+
+
+def _validate_jwks(v: JwksValidation) -> None:
+    parts = urlsplit(v.jwks_uri)
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
+        return
+    raise AccountInvalid(f"jwks_uri must be https (http only on loopback), got {v.jwks_uri!r}")
+
+
+def _validate_customer_encryption(ce: CustomerEncryption) -> None:
+    if ce.alg not in CUSTOMER_JWE_ALGS:
+        raise AccountInvalid(f"customer encryption alg must be one of {list(CUSTOMER_JWE_ALGS)}")
+    if ce.enc not in CUSTOMER_JWE_ENCS:
+        raise AccountInvalid(f"customer encryption enc must be one of {list(CUSTOMER_JWE_ENCS)}")
+    need = JWE_CEK_BYTES[ce.enc] if ce.alg == "dir" else KW_KEY_BYTES[ce.alg]
+    if len(ce.key) != need:
+        what = f"dir with {ce.enc}" if ce.alg == "dir" else ce.alg
+        raise AccountInvalid(f"{what} needs a key of exactly {need} bytes; got {len(ce.key)}")
+
+
+def validate_account(account: Account) -> Account:
+    """Check everything about ``account`` that its types cannot; return it unchanged.
+
+    Raises:
+        AccountInvalid: ``detail`` names the rule that failed.
+    """
+    check_account_id(account.id)
+    v = account.validation
+    method = {PublicKeyValidation: "public_key", SymmetricValidation: "symmetric"}.get(
+        type(v), "jwks"
+    )
+    _validate_algorithms(method, v.algorithms)
+    if isinstance(v, PublicKeyValidation):
+        _validate_public_key(v)
+    elif isinstance(v, SymmetricValidation):
+        _validate_symmetric(v)
+    else:
+        _validate_jwks(v)
+    if account.customer_encryption is not None:
+        _validate_customer_encryption(account.customer_encryption)
+    if account.key_type not in TRANSIT_KEY_TYPES:
+        raise AccountInvalid(f"key_type must be one of {list(TRANSIT_KEY_TYPES)}")
+    if account.issuer is not None and not account.issuer.strip():
+        raise AccountInvalid("issuer, when set, must not be blank")
+    return account

@@ -1,0 +1,84 @@
+"""A small TTL cache that keeps serving stale entries while the source is down.
+
+Used for everything we read from Vault or a customer's endpoint on the verification path
+(account documents, public keys): a fresh entry is returned as is; an expired one is
+reloaded; if reloading fails with a retryable error, the stale entry keeps being served
+for ``stale_if_error`` seconds, so an outage of Vault does not stop tokens that we can
+check with what we already hold.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+from shared.errors import ServiceError
+
+__all__ = ["TtlCache"]
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class TtlCache(Generic[K, V]):
+    """Thread-safe map of ``key -> value`` loaded on demand, with TTL and stale-if-error."""
+
+    def __init__(
+        self,
+        ttl: float,
+        *,
+        stale_if_error: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+        max_entries: int = 10_000,
+    ) -> None:
+        self._ttl = ttl
+        self._stale = stale_if_error
+        self._clock = clock
+        self._max = max_entries
+        self._entries: dict[K, tuple[float, V]] = {}
+        self._locks: dict[K, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def get(self, key: K, load: Callable[[], V]) -> V:
+        """The cached value for ``key``, loading it with ``load()`` when missing or expired.
+
+        Raises:
+            Whatever ``load`` raises, unless it is a retryable :class:`ServiceError` and a
+            stale value younger than ``stale_if_error`` is available.
+        """
+        hit = self._entries.get(key)
+        if hit is not None and self._clock() - hit[0] < self._ttl:
+            return hit[1]
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:  # one loader per key: a burst of misses makes one Vault call
+            hit = self._entries.get(key)
+            now = self._clock()
+            if hit is not None and now - hit[0] < self._ttl:
+                return hit[1]
+            try:
+                value = load()
+            except ServiceError as exc:
+                if exc.retryable and hit is not None and now - hit[0] < self._ttl + self._stale:
+                    return hit[1]
+                raise
+            self.put(key, value)
+            return value
+
+    def peek(self, key: K) -> V | None:
+        """The cached value, fresh or stale, without loading."""
+        hit = self._entries.get(key)
+        return None if hit is None else hit[1]
+
+    def put(self, key: K, value: V) -> None:
+        """Store ``value`` as fresh now."""
+        if len(self._entries) >= self._max and key not in self._entries:
+            oldest = min(self._entries, key=lambda k: self._entries[k][0])
+            del self._entries[oldest]
+        self._entries[key] = (self._clock(), value)
+
+    def invalidate(self, key: K) -> None:
+        """Forget ``key`` so the next ``get`` reloads it."""
+        self._entries.pop(key, None)

@@ -1,0 +1,201 @@
+"""Every error the library raises, as one tree with machine-readable codes.
+
+::
+
+    ServiceError                      code, detail, retryable
+    ├── TokenError                    a token was refused (DESIGN §2 codes)
+    │   ├── TokenEmpty                TOKEN_EMPTY
+    │   ├── TokenInvalidFormat        TOKEN_INVALID_FORMAT
+    │   ├── TokenDecryptionFailed     TOKEN_DECRYPTION_FAILED
+    │   ├── TokenInvalidSignature     TOKEN_INVALID_SIGNATURE
+    │   ├── TokenExpired              TOKEN_EXPIRED
+    │   ├── TokenInvalidClaims        TOKEN_INVALID_CLAIMS
+    │   └── VerificationUnavailable   UNKNOWN (not the token's fault; always retryable)
+    ├── ConfigurationError            CONFIGURATION_INVALID
+    ├── AccountError
+    │   ├── AccountInvalid            ACCOUNT_INVALID   (a document fails validation)
+    │   ├── AccountNotFound           ACCOUNT_NOT_FOUND
+    │   ├── AccountExists             ACCOUNT_EXISTS
+    │   └── AccountConflict           ACCOUNT_CONFLICT  (changed concurrently; re-read and retry)
+    ├── KeyOperationRefused           KEY_OPERATION_REFUSED (e.g. retiring the latest version)
+    ├── JwksUnavailable               JWKS_UNAVAILABLE  (retryable)
+    └── VaultError                    VAULT_ERROR
+        ├── VaultUnavailable          VAULT_UNAVAILABLE (unreachable, timed out; retryable)
+        │   └── VaultSealed           VAULT_SEALED      (retryable)
+        ├── VaultForbidden            VAULT_FORBIDDEN
+        └── VaultNotFound             VAULT_NOT_FOUND
+
+``verify()`` only ever raises :class:`TokenError` subclasses: infrastructure failures
+underneath (Vault, a JWKS endpoint) surface as :class:`VerificationUnavailable` with the
+original error chained as ``__cause__``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "AccountConflict",
+    "AccountError",
+    "AccountExists",
+    "AccountInvalid",
+    "AccountNotFound",
+    "ConfigurationError",
+    "JwksUnavailable",
+    "KeyOperationRefused",
+    "ServiceError",
+    "TokenDecryptionFailed",
+    "TokenEmpty",
+    "TokenError",
+    "TokenExpired",
+    "TokenInvalidClaims",
+    "TokenInvalidFormat",
+    "TokenInvalidSignature",
+    "VaultError",
+    "VaultForbidden",
+    "VaultNotFound",
+    "VaultSealed",
+    "VaultUnavailable",
+    "VerificationUnavailable",
+]
+
+
+class ServiceError(Exception):
+    """Base of every error we raise: a stable ``code`` and a human ``detail``."""
+
+    code: ClassVar[str] = "INTERNAL"
+    retryable: ClassVar[bool] = False
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.detail}"
+
+
+class TokenError(ServiceError):
+    """A token was refused; ``code`` is one of DESIGN §2's codes."""
+
+
+class TokenEmpty(TokenError):
+    """No token, or only whitespace."""
+
+    code = "TOKEN_EMPTY"
+
+
+class TokenInvalidFormat(TokenError):
+    """Not a well-formed compact JWS/JWE, or a header we refuse."""
+
+    code = "TOKEN_INVALID_FORMAT"
+
+
+class TokenDecryptionFailed(TokenError):
+    """A JWE that cannot be opened for this account."""
+
+    code = "TOKEN_DECRYPTION_FAILED"
+
+
+class TokenInvalidSignature(TokenError):
+    """The JWS signature does not verify with the account's pinned method."""
+
+    code = "TOKEN_INVALID_SIGNATURE"
+
+
+class TokenExpired(TokenError):
+    """``exp`` is in the past beyond the account's leeway."""
+
+    code = "TOKEN_EXPIRED"
+
+
+class TokenInvalidClaims(TokenError):
+    """A claim is missing, mistyped or does not match what the account expects."""
+
+    code = "TOKEN_INVALID_CLAIMS"
+
+
+class VerificationUnavailable(TokenError):
+    """The token could not be checked for a reason that is not its fault; retry later."""
+
+    code = "UNKNOWN"
+    retryable = True
+
+
+class ConfigurationError(ServiceError):
+    """A setting (environment variable or argument) has a bad value."""
+
+    code = "CONFIGURATION_INVALID"
+
+
+class AccountError(ServiceError):
+    """Base for account registry errors."""
+
+    code = "ACCOUNT_ERROR"
+
+
+class AccountInvalid(AccountError):
+    """An account document fails validation; ``detail`` says which rule."""
+
+    code = "ACCOUNT_INVALID"
+
+
+class AccountNotFound(AccountError):
+    """No account with that id."""
+
+    code = "ACCOUNT_NOT_FOUND"
+
+
+class AccountExists(AccountError):
+    """An account with that id already exists."""
+
+    code = "ACCOUNT_EXISTS"
+
+
+class AccountConflict(AccountError):
+    """The account changed between read and write; re-read and retry."""
+
+    code = "ACCOUNT_CONFLICT"
+
+
+class KeyOperationRefused(ServiceError):
+    """A key operation that would break things (retiring the latest version...)."""
+
+    code = "KEY_OPERATION_REFUSED"
+
+
+class JwksUnavailable(ServiceError):
+    """A customer's JWKS endpoint could not be fetched or parsed."""
+
+    code = "JWKS_UNAVAILABLE"
+    retryable = True
+
+
+class VaultError(ServiceError):
+    """Vault refused or failed a request."""
+
+    code = "VAULT_ERROR"
+
+
+class VaultUnavailable(VaultError):
+    """Vault did not answer (connection refused, timeout, 5xx)."""
+
+    code = "VAULT_UNAVAILABLE"
+    retryable = True
+
+
+class VaultSealed(VaultUnavailable):
+    """Vault answered that it is sealed or not initialised."""
+
+    code = "VAULT_SEALED"
+
+
+class VaultForbidden(VaultError):
+    """Vault refused the request: bad token or missing policy."""
+
+    code = "VAULT_FORBIDDEN"
+
+
+class VaultNotFound(VaultError):
+    """The path does not exist in Vault."""
+
+    code = "VAULT_NOT_FOUND"

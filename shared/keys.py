@@ -1,0 +1,177 @@
+"""Per-account JWE keys in Transit: create, rotate, list, retire, read public parts, decrypt.
+
+One RSA Transit key per account (``account-<id>``). Rotation adds a version; new JWEs use
+the latest. Retirement raises ``min_decryption_version``: Transit then refuses to decrypt
+anything made under the versions below it. The private key never leaves Vault.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+import msgspec
+from joserfc.jwk import RSAKey
+
+from shared.accounts import check_account_id, transit_key_name
+from shared.algorithms import TRANSIT_KEY_TYPES
+from shared.errors import AccountNotFound, KeyOperationRefused, VaultError, VaultNotFound
+from shared.vault import Vault
+
+__all__ = ["KeySet", "KeyStore", "KeyVersion", "PublicKey"]
+
+
+class KeyVersion(msgspec.Struct, frozen=True):
+    """One version of an account key, as shown to operators."""
+
+    version: int
+    created_at: datetime | None
+    #: ``encrypt``: new JWEs use it; ``decrypt``: old JWEs still open; ``retired``: refused.
+    status: Literal["encrypt", "decrypt", "retired"]
+
+
+class PublicKey(msgspec.Struct, frozen=True):
+    """The public half of one key version, ready for joserfc."""
+
+    account_id: str
+    version: int
+    pem: str
+
+    @property
+    def kid(self) -> str:
+        """The JWE ``kid``: account and version, e.g. ``acme/3``."""
+        return f"{self.account_id}/{self.version}"
+
+    def jwk(self) -> RSAKey:
+        """A joserfc key for encryption."""
+        return RSAKey.import_key(self.pem.encode())
+
+
+class KeySet(msgspec.Struct, frozen=True):
+    """A snapshot of an account key: versions, bounds and live public keys."""
+
+    account_id: str
+    key_type: str
+    latest_version: int
+    min_decryption_version: int
+    versions: tuple[KeyVersion, ...]
+    public_keys: tuple[PublicKey, ...]
+
+    @property
+    def latest(self) -> PublicKey:
+        """The version new JWEs are sealed with."""
+        return next(k for k in self.public_keys if k.version == self.latest_version)
+
+
+def _parse_time(value: object) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+class KeyStore:
+    """Key management for accounts' Transit keys."""
+
+    def __init__(self, vault: Vault) -> None:
+        self._vault = vault
+
+    def ensure(
+        self, account_id: str, key_type: str = "rsa-2048", *, exportable: bool = False
+    ) -> None:
+        """Create the account key if it does not exist; check its type if it does.
+
+        Raises:
+            KeyOperationRefused: a key of another type already has that name.
+        """
+        check_account_id(account_id)
+        if key_type not in TRANSIT_KEY_TYPES:
+            raise KeyOperationRefused(f"key type must be one of {list(TRANSIT_KEY_TYPES)}")
+        name = transit_key_name(account_id)
+        try:
+            existing = self._vault.transit_read_key(name)
+        except VaultNotFound:
+            self._vault.transit_create_key(name, key_type, exportable=exportable)
+            return
+        if existing.get("type") != key_type:
+            raise KeyOperationRefused(
+                f"Transit key {name!r} exists with type {existing.get('type')!r}, not {key_type!r}"
+            )
+
+    def get(self, account_id: str) -> KeySet:
+        """Versions, bounds and public keys of the account key.
+
+        Raises:
+            AccountNotFound: the account has no key.
+        """
+        check_account_id(account_id)
+        try:
+            data = self._vault.transit_read_key(transit_key_name(account_id))
+        except VaultNotFound:
+            raise AccountNotFound(f"account {account_id!r} has no key") from None
+        latest = int(data["latest_version"])
+        min_dec = max(int(data.get("min_decryption_version") or 1), 1)
+        live = {int(v): info for v, info in dict(data.get("keys") or {}).items()}
+        versions = tuple(
+            KeyVersion(
+                version=n,
+                created_at=_parse_time(live[n].get("creation_time")) if n in live else None,
+                status="encrypt" if n == latest else "decrypt" if n >= min_dec else "retired",
+            )
+            for n in range(latest, 0, -1)
+        )
+        public = tuple(
+            PublicKey(account_id=account_id, version=n, pem=str(live[n]["public_key"]))
+            for n in sorted(live, reverse=True)
+            if live[n].get("public_key")
+        )
+        return KeySet(
+            account_id=account_id,
+            key_type=str(data.get("type")),
+            latest_version=latest,
+            min_decryption_version=min_dec,
+            versions=versions,
+            public_keys=public,
+        )
+
+    def rotate(self, account_id: str) -> KeySet:
+        """Add a new version; returns the key set after rotation."""
+        self.get(account_id)  # a clear AccountNotFound rather than creating by accident
+        self._vault.transit_rotate(transit_key_name(account_id))
+        return self.get(account_id)
+
+    def retire(self, account_id: str, below: int) -> KeySet:
+        """Refuse decryption for every version below ``below``.
+
+        Raises:
+            KeyOperationRefused: ``below`` would retire the latest version, or is lower than
+                the current bound (un-retiring is not what this command is for).
+        """
+        keys = self.get(account_id)
+        if below > keys.latest_version:
+            raise KeyOperationRefused(
+                f"cannot retire the latest version {keys.latest_version}: rotate first "
+                f"(--below may be at most {keys.latest_version})"
+            )
+        if below < keys.min_decryption_version:
+            raise KeyOperationRefused(
+                f"versions below {keys.min_decryption_version} are already retired"
+            )
+        if below == keys.min_decryption_version:
+            return keys
+        self._vault.transit_configure(transit_key_name(account_id), min_decryption_version=below)
+        return self.get(account_id)
+
+    def decrypt(self, account_id: str, version: int, ciphertext: bytes) -> bytes:
+        """Decrypt an RSA-OAEP-256 ``ciphertext`` in Vault with version ``version``.
+
+        Raises:
+            TransitDecryptRefused: Vault refused (wrong key, retired or unknown version).
+            VaultError: Vault unreachable, sealed or forbidden.
+        """
+        return self._vault.transit_decrypt(transit_key_name(account_id), version, ciphertext)
+
+
+def is_refusal(exc: VaultError) -> bool:
+    """True when Vault refused the ciphertext rather than failing to answer."""
+    return exc.code == "VAULT_DECRYPT_REFUSED"

@@ -1,0 +1,63 @@
+"""Sealing: a customer's JWS becomes a compact JWE under the account's latest public key.
+
+Encryption is local (joserfc): the public key comes from Transit, the CEK and the content
+encryption never touch Vault. The header is ``RSA-OAEP-256`` / ``A256GCM`` (Transit's RSA
+encryption is OAEP with SHA-256, so the player can unwrap the CEK with ``transit/decrypt``),
+``cty: JWT`` for a nested JWT (RFC 7519 §5.2) and ``kid`` = ``<account>/<version>``.
+"""
+
+from __future__ import annotations
+
+from joserfc import jwe
+
+from shared.algorithms import TRANSIT_JWE_ALG, TRANSIT_JWE_ENC
+from shared.cache import TtlCache
+from shared.compact import Limits, parse_compact
+from shared.errors import TokenInvalidFormat
+from shared.keys import KeyStore, PublicKey
+from shared.settings import Settings
+
+__all__ = ["Sealer", "seal"]
+
+_ALGORITHMS = [TRANSIT_JWE_ALG, TRANSIT_JWE_ENC]
+
+
+def seal(jws: str, key: PublicKey, limits: Limits = Limits()) -> str:
+    """Encrypt the compact ``jws`` for ``key``'s account; returns a compact JWE.
+
+    The JWS is format-checked (not signature-checked: callers that accept tokens from
+    outside verify first) so that nothing but a JWS is ever sealed.
+
+    Raises:
+        TokenEmpty, TokenInvalidFormat: ``jws`` is not a well-formed compact JWS.
+    """
+    parsed = parse_compact(jws, limits)
+    if parsed.is_jwe:
+        raise TokenInvalidFormat("only a JWS can be sealed; this is already a JWE")
+    header = {"alg": TRANSIT_JWE_ALG, "enc": TRANSIT_JWE_ENC, "kid": key.kid, "cty": "JWT"}
+    return jwe.encrypt_compact(
+        header, parsed.text.encode("ascii"), key.jwk(), algorithms=_ALGORITHMS
+    )
+
+
+class Sealer:
+    """Seals for any account with its latest public key, cached for ``settings.cache_ttl``.
+
+    A rotation in Vault is picked up when the cache entry expires; while Vault is down the
+    cached key keeps sealing for up to ``settings.cache_stale_if_error``.
+    """
+
+    def __init__(self, keys: KeyStore, settings: Settings, limits: Limits = Limits()) -> None:
+        self._keys = keys
+        self._limits = limits
+        self._cache: TtlCache[str, PublicKey] = TtlCache(
+            settings.cache_ttl, stale_if_error=settings.cache_stale_if_error
+        )
+
+    def latest_key(self, account_id: str) -> PublicKey:
+        """The account's current encryption key (cached)."""
+        return self._cache.get(account_id, lambda: self._keys.get(account_id).latest)
+
+    def seal(self, account_id: str, jws: str) -> str:
+        """Seal ``jws`` for ``account_id``; see :func:`seal`."""
+        return seal(jws, self.latest_key(account_id), self._limits)

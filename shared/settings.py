@@ -1,0 +1,106 @@
+"""Configuration, read from the environment once, by whoever builds the objects.
+
+Nothing here runs at import time: call :func:`Settings.from_env` (or build a
+:class:`Settings` directly in tests).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from typing import Annotated
+from urllib.parse import urlsplit
+
+import msgspec
+
+from shared.errors import ConfigurationError
+
+__all__ = ["Settings"]
+
+_MOUNT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+# Environment name -> Settings field. Names from DESIGN §9, plus the standard Vault client
+# ones (VAULT_CLIENT_TIMEOUT, VAULT_CACERT) so operators can reuse their usual environment.
+_ENV = {
+    "VAULT_ADDR": "vault_addr",
+    "VAULT_TOKEN": "vault_token",
+    "VAULT_ROLE_ID": "vault_role_id",
+    "VAULT_SECRET_ID": "vault_secret_id",
+    "VAULT_KV_MOUNT": "kv_mount",
+    "VAULT_TRANSIT_MOUNT": "transit_mount",
+    "VAULT_CLIENT_TIMEOUT": "vault_timeout",
+    "VAULT_CACERT": "vault_cacert",
+    "AUTHZ_ISSUER": "authz_issuer",
+    "CRYPTO_AUDIENCE": "crypto_audience",
+    "AUTHZ_JWKS_URL": "authz_jwks_url",
+    "REDIS_URL": "redis_url",
+}
+_FIELD_TO_ENV = {v: k for k, v in _ENV.items()}
+
+
+def _check_url(name: str, value: str) -> None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{name} must be an http(s) URL, got {value!r}")
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Connection and cache settings shared by the services, the player and the CLI."""
+
+    vault_addr: str = "http://127.0.0.1:8200"
+    vault_token: str | None = None
+    vault_role_id: str | None = None
+    vault_secret_id: str | None = None
+    kv_mount: str = "secret"
+    transit_mount: str = "transit"
+    vault_timeout: Annotated[float, msgspec.Meta(gt=0, le=300)] = 5.0
+    vault_cacert: str | None = None
+    #: How long account documents and public keys are trusted before a refresh.
+    cache_ttl: Annotated[float, msgspec.Meta(ge=0)] = 30.0
+    #: How long a cached entry may still be served while Vault cannot be reached.
+    cache_stale_if_error: Annotated[float, msgspec.Meta(ge=0)] = 3600.0
+    authz_issuer: str | None = None
+    crypto_audience: str = "crypto-api"
+    authz_jwks_url: str | None = None
+    redis_url: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_url("VAULT_ADDR", self.vault_addr)
+        for field in ("kv_mount", "transit_mount"):
+            if not _MOUNT.match(getattr(self, field)):
+                raise ValueError(
+                    f"{_FIELD_TO_ENV[field]} must be a plain mount name "
+                    f"(letters, digits, '-', '_'), got {getattr(self, field)!r}"
+                )
+        if (self.vault_role_id is None) != (self.vault_secret_id is None):
+            raise ValueError("VAULT_ROLE_ID and VAULT_SECRET_ID must be set together")
+        if self.authz_issuer is not None:
+            _check_url("AUTHZ_ISSUER", self.authz_issuer)
+        if self.authz_jwks_url is not None:
+            _check_url("AUTHZ_JWKS_URL", self.authz_jwks_url)
+
+    @property
+    def uses_approle(self) -> bool:
+        """True when the services log in with AppRole rather than a token."""
+        return self.vault_role_id is not None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Build settings from environment variables (empty values count as unset).
+
+        Raises:
+            ConfigurationError: a variable has a bad value; the message names it.
+        """
+        env = os.environ if environ is None else environ
+        raw: dict[str, object] = {
+            field: env[name] for name, field in _ENV.items() if env.get(name, "").strip()
+        }
+        raw.update(overrides)
+        try:
+            return msgspec.convert(raw, cls, strict=False)
+        except msgspec.ValidationError as exc:
+            message = str(exc)
+            for field, name in _FIELD_TO_ENV.items():
+                message = message.replace(f"$.{field}", name)
+            raise ConfigurationError(message) from exc

@@ -1,0 +1,77 @@
+"""Checking a JWS signature with the account's pinned method and algorithms.
+
+The token's ``alg`` is only ever looked up in the account's allow-list; it never picks a
+key family. joserfc does the cryptography, always with ``algorithms=[alg]``.
+"""
+
+from __future__ import annotations
+
+from joserfc import jws
+from joserfc.jwk import ECKey, OctKey, RSAKey
+
+from shared.accounts import (
+    Account,
+    JwksValidation,
+    PublicKeyValidation,
+    SymmetricValidation,
+    import_public_key,
+)
+from shared.compact import CompactToken
+from shared.errors import JwksUnavailable, TokenInvalidSignature, VerificationUnavailable
+from shared.jwks import JwksFetcher
+
+__all__ = ["StaticKey", "check_signature", "static_key"]
+
+StaticKey = RSAKey | ECKey | OctKey | None
+
+
+def static_key(account: Account) -> StaticKey:
+    """The account's verification key when it does not depend on the token (PEM or HMAC)."""
+    v = account.validation
+    if isinstance(v, PublicKeyValidation):
+        return import_public_key(v.public_key_pem)
+    if isinstance(v, SymmetricValidation):
+        return OctKey.import_key(v.secret)
+    return None
+
+
+def _key_for(
+    token: CompactToken, account: Account, key: StaticKey, jwks_fetcher: JwksFetcher
+) -> RSAKey | ECKey | OctKey:
+    v = account.validation
+    alg = token.header["alg"]
+    if not isinstance(v, JwksValidation):
+        if key is None:  # pragma: no cover - static_key always returns one for these
+            raise TokenInvalidSignature("account has no verification key")
+        return key
+    kid = token.header.get("kid")
+    if not kid:
+        raise TokenInvalidSignature("this account validates through JWKS: the token needs a 'kid'")
+    try:
+        found = jwks_fetcher.key(v.jwks_uri, kid, alg)
+    except JwksUnavailable as exc:
+        raise VerificationUnavailable(f"cannot fetch the account's JWKS now: {exc.detail}") from exc
+    if found is None:
+        raise TokenInvalidSignature(f"no key {kid!r} for {alg} in the account's JWKS")
+    return found
+
+
+def check_signature(
+    token: CompactToken, account: Account, key: StaticKey, jwks_fetcher: JwksFetcher
+) -> str:
+    """Verify ``token``'s signature for ``account``; returns the algorithm used.
+
+    Raises:
+        TokenInvalidSignature: alg not allowed (``none`` included), unknown kid, bad signature.
+        VerificationUnavailable: the account's JWKS endpoint cannot be reached.
+    """
+    alg = token.header["alg"]
+    allowed = account.validation.algorithms
+    if alg not in allowed:
+        raise TokenInvalidSignature(f"alg {alg!r} is not allowed for this account: {list(allowed)}")
+    verifier = _key_for(token, account, key, jwks_fetcher)
+    try:
+        jws.deserialize_compact(token.text, verifier, algorithms=[alg])
+    except Exception as exc:
+        raise TokenInvalidSignature("signature does not verify") from exc
+    return alg

@@ -1,0 +1,268 @@
+"""The one place that talks to Vault (OpenBao), through hvac.
+
+Every hvac or transport error is translated here into our :mod:`shared.errors` tree, so
+callers distinguish *unreachable* / *sealed* (retry later) from *forbidden* (fix the policy)
+and *not found*. Requests carry a timeout; connection failures are retried a limited number
+of times (a connect failure means the request was never sent, so retrying is always safe).
+
+hvac is synchronous: async callers run these methods in a worker thread.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import hvac
+import hvac.exceptions as hvac_errors
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from shared.errors import (
+    VaultError,
+    VaultForbidden,
+    VaultNotFound,
+    VaultSealed,
+    VaultUnavailable,
+)
+from shared.settings import Settings
+
+__all__ = ["TransitDecryptRefused", "Vault"]
+
+T = TypeVar("T")
+
+# Connect-only retries: a refused connection never reached Vault. Reads are not retried
+# here because transit writes (rotate) are not idempotent.
+_RETRY = Retry(total=2, connect=2, read=0, status=0, other=0, backoff_factor=0.05)
+
+
+class TransitDecryptRefused(VaultError):
+    """Transit refused to decrypt this ciphertext (bad bytes, retired or unknown version)."""
+
+    code = "VAULT_DECRYPT_REFUSED"
+
+
+def _describe(exc: BaseException) -> str:
+    errors = getattr(exc, "errors", None)
+    if errors:
+        return "; ".join(str(e).strip() for e in errors)
+    return str(exc).split(", on ")[0].strip() or type(exc).__name__
+
+
+class Vault:
+    """A thin, typed, error-mapped facade over the Vault endpoints we use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        session = requests.Session()
+        adapter = HTTPAdapter(max_retries=_RETRY, pool_maxsize=32)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        self._client = hvac.Client(
+            url=settings.vault_addr,
+            token=settings.vault_token,
+            timeout=settings.vault_timeout,
+            verify=settings.vault_cacert or True,
+            session=session,
+            allow_redirects=False,
+        )
+        self._login_lock = threading.Lock()
+        self._logged_in = settings.vault_token is not None
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _login(self) -> None:
+        with self._login_lock:
+            if self._logged_in:
+                return
+            self._map(
+                lambda: self._client.auth.approle.login(
+                    role_id=self.settings.vault_role_id,
+                    secret_id=self.settings.vault_secret_id,
+                )
+            )
+            self._logged_in = True
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        if not self._logged_in and self.settings.uses_approle:
+            self._login()
+        try:
+            return self._map(fn)
+        except VaultForbidden:
+            if not self.settings.uses_approle:
+                raise
+            # An AppRole token may have expired: log in again once, then give up.
+            self._logged_in = False
+            self._login()
+            return self._map(fn)
+
+    @staticmethod
+    def _map(fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except hvac_errors.InvalidPath as exc:
+            raise VaultNotFound(_describe(exc) if exc.errors else "no such path") from exc
+        except (hvac_errors.Forbidden, hvac_errors.Unauthorized) as exc:
+            raise VaultForbidden(_describe(exc)) from exc
+        except (hvac_errors.VaultDown, hvac_errors.VaultNotInitialized) as exc:
+            raise VaultSealed(f"Vault is sealed or not initialised: {_describe(exc)}") from exc
+        except (hvac_errors.InternalServerError, hvac_errors.BadGateway) as exc:
+            raise VaultUnavailable(f"Vault failed: {_describe(exc)}") from exc
+        except hvac_errors.RateLimitExceeded as exc:
+            raise VaultUnavailable(f"Vault rate limit: {_describe(exc)}") from exc
+        except hvac_errors.VaultError as exc:
+            raise VaultError(_describe(exc)) from exc
+        except requests.exceptions.Timeout as exc:
+            raise VaultUnavailable("Vault did not answer in time") from exc
+        except requests.exceptions.RequestException as exc:
+            raise VaultUnavailable(f"Vault unreachable: {type(exc).__name__}") from exc
+
+    # -- system -----------------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        """``sys/health``; raises :class:`VaultSealed` or :class:`VaultUnavailable`."""
+        result = self._map(lambda: self._client.sys.read_health_status(method="GET"))
+        if isinstance(result, requests.Response):  # hvac returns the response on non-200
+            data: dict[str, Any] = result.json()
+            if data.get("sealed") or not data.get("initialized", True):
+                raise VaultSealed("Vault is sealed or not initialised")
+            return data
+        return dict(result)
+
+    def mounts(self) -> dict[str, dict[str, Any]]:
+        """Secrets engines by path (``secret/`` ...)."""
+        data = self._call(self._client.sys.list_mounted_secrets_engines)
+        return dict(data.get("data", data))
+
+    def enable_engine(self, path: str, engine: str, options: dict[str, str] | None = None) -> None:
+        """Mount a secrets engine at ``path``."""
+        self._call(
+            lambda: self._client.sys.enable_secrets_engine(engine, path=path, options=options)
+        )
+
+    def write_policy(self, name: str, hcl: str) -> None:
+        """Create or replace an ACL policy."""
+        self._call(lambda: self._client.sys.create_or_update_acl_policy(name=name, policy=hcl))
+
+    # -- KV v2 ------------------------------------------------------------------------------
+
+    def kv_read(self, path: str) -> tuple[dict[str, Any], int]:
+        """The latest data at ``path`` and its version; raises :class:`VaultNotFound`."""
+        result = self._call(
+            lambda: self._client.secrets.kv.v2.read_secret_version(
+                path=path, mount_point=self.settings.kv_mount, raise_on_deleted_version=True
+            )
+        )
+        return dict(result["data"]["data"]), int(result["data"]["metadata"]["version"])
+
+    def kv_write(self, path: str, data: dict[str, Any], *, cas: int | None = None) -> int:
+        """Write ``data``; ``cas=0`` creates only, ``cas=N`` updates only version N.
+
+        Raises:
+            VaultError: with ``check-and-set`` in its detail when ``cas`` did not match.
+        """
+        result = self._call(
+            lambda: self._client.secrets.kv.v2.create_or_update_secret(
+                path=path, secret=data, cas=cas, mount_point=self.settings.kv_mount
+            )
+        )
+        return int(result["data"]["version"])
+
+    def kv_list(self, path: str) -> list[str]:
+        """Child keys under ``path``; empty when there are none."""
+        try:
+            result = self._call(
+                lambda: self._client.secrets.kv.v2.list_secrets(
+                    path=path, mount_point=self.settings.kv_mount
+                )
+            )
+        except VaultNotFound:
+            return []
+        return [str(k) for k in result["data"]["keys"]]
+
+    # -- transit ----------------------------------------------------------------------------
+
+    def transit_create_key(self, name: str, key_type: str, *, exportable: bool = False) -> None:
+        """Create a Transit key (a no-op in Vault when it already exists)."""
+        self._call(
+            lambda: self._client.secrets.transit.create_key(
+                name,
+                key_type=key_type,
+                exportable=exportable,
+                mount_point=self.settings.transit_mount,
+            )
+        )
+
+    def transit_read_key(self, name: str) -> dict[str, Any]:
+        """Key metadata, including each live version's ``public_key`` for RSA/EC keys."""
+        result = self._call(
+            lambda: self._client.secrets.transit.read_key(
+                name, mount_point=self.settings.transit_mount
+            )
+        )
+        return dict(result["data"])
+
+    def transit_rotate(self, name: str) -> None:
+        """Add a new key version."""
+        self._call(
+            lambda: self._client.secrets.transit.rotate_key(
+                name, mount_point=self.settings.transit_mount
+            )
+        )
+
+    def transit_configure(self, name: str, *, min_decryption_version: int) -> None:
+        """Set ``min_decryption_version`` (retires the versions below it)."""
+        self._call(
+            lambda: self._client.secrets.transit.update_key_configuration(
+                name,
+                min_decryption_version=min_decryption_version,
+                mount_point=self.settings.transit_mount,
+            )
+        )
+
+    def transit_decrypt(self, name: str, version: int, ciphertext: bytes) -> bytes:
+        """Decrypt raw ``ciphertext`` made under key ``version``; returns the plaintext.
+
+        Raises:
+            TransitDecryptRefused: Vault refused these bytes (wrong key, retired or unknown
+                version, bad padding). Transit reports a failed RSA decryption as a 500, so
+                a 500 whose message is about decryption is classed here, not as an outage:
+                otherwise a forged token would look like a retryable infrastructure failure.
+            VaultUnavailable: Vault could not be reached or failed for another reason.
+        """
+        wire = f"vault:v{version}:{base64.b64encode(ciphertext).decode('ascii')}"
+
+        def call() -> dict[str, Any]:
+            return dict(
+                self._client.secrets.transit.decrypt_data(
+                    name, ciphertext=wire, mount_point=self.settings.transit_mount
+                )
+            )
+
+        try:
+            result = self._call(call)
+        except VaultUnavailable as exc:
+            cause = exc.__cause__
+            if isinstance(cause, hvac_errors.InternalServerError) and "decrypt" in str(cause):
+                raise TransitDecryptRefused(_describe(cause)) from cause
+            raise
+        except (VaultNotFound, VaultForbidden):
+            raise
+        except VaultError as exc:  # 400: too old, too new, key not found, malformed
+            raise TransitDecryptRefused(exc.detail) from exc
+        return base64.b64decode(result["data"]["plaintext"])
+
+    def transit_export(self, name: str, key_type: str, version: int) -> str:
+        """Export one version of an *exportable* key (tests and break-glass only)."""
+        result = self._call(
+            lambda: self._client.secrets.transit.export_key(
+                name,
+                key_type=key_type,
+                version=str(version),
+                mount_point=self.settings.transit_mount,
+            )
+        )
+        return str(result["data"]["keys"][str(version)])

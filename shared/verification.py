@@ -1,0 +1,209 @@
+"""The player's entry point: ``verify(token, account_id=..., campaign_id=...)``.
+
+Checks run in DESIGN §2's order and the first failure wins, so an unauthenticated token
+never reveals anything about its claims:
+
+1. form (:mod:`shared.compact`): ``TOKEN_EMPTY`` / ``TOKEN_INVALID_FORMAT``;
+2. a JWE is opened (:mod:`shared.opening`): ``TOKEN_DECRYPTION_FAILED``; what is inside
+   must be a JWS (``TOKEN_INVALID_FORMAT`` otherwise, nested JWE included);
+3. signature with the account's pinned method (:mod:`shared.signatures`):
+   ``TOKEN_INVALID_SIGNATURE``;
+4. claims (:mod:`shared.claims`): ``TOKEN_EXPIRED``, then ``TOKEN_INVALID_CLAIMS``.
+
+Whatever is not the token's fault (Vault or a JWKS endpoint down) is ``UNKNOWN``, retryable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from shared.account_store import AccountStore
+from shared.accounts import Account
+from shared.cache import TtlCache
+from shared.claims import check_claims
+from shared.compact import CompactToken, Limits, parse_compact
+from shared.errors import (
+    AccountInvalid,
+    AccountNotFound,
+    ServiceError,
+    TokenDecryptionFailed,
+    TokenError,
+    TokenInvalidFormat,
+    TokenInvalidSignature,
+    VerificationUnavailable,
+)
+from shared.jwks import JwksFetcher
+from shared.keys import KeyStore
+from shared.opening import open_jwe
+from shared.settings import Settings
+from shared.signatures import StaticKey, check_signature, static_key
+from shared.vault import Vault
+
+__all__ = ["VerifiedToken", "Verifier", "verify", "verify_async"]
+
+
+class VerifiedToken(msgspec.Struct, frozen=True, kw_only=True):
+    """What a successful verification returns; only reachable through :meth:`Verifier.verify`."""
+
+    account_id: str
+    #: ``sub``: the participant's id on the customer side (numbers given as strings).
+    subject: str
+    campaign_id: str
+    #: Every claim of the token, as signed.
+    claims: dict[str, Any]
+    profile: dict[str, Any]
+    custom: dict[str, Any]
+    #: True when the token arrived as a JWE.
+    encrypted: bool
+    #: Our Transit key version for JWEs we sealed; None for a JWS or a customer-made JWE.
+    key_version: int | None
+    #: The JWS signature algorithm that verified.
+    algorithm: str
+
+
+class _Prepared(msgspec.Struct, frozen=True):
+    account: Account
+    key: StaticKey
+
+
+class Verifier:
+    """Verifies tokens for any account; holds the caches, so build one and share it.
+
+    Args:
+        vault: Vault facade (player role: read accounts, decrypt with account keys).
+        settings: cache TTLs; defaults to ``vault.settings``.
+        clock: seconds since the epoch, for claim checks (tests freeze it).
+        jwks: the JWKS fetcher (shared cache across accounts).
+        limits: token and header size limits.
+    """
+
+    def __init__(
+        self,
+        vault: Vault,
+        *,
+        settings: Settings | None = None,
+        clock: Callable[[], float] = time.time,
+        jwks: JwksFetcher | None = None,
+        limits: Limits = Limits(),
+    ) -> None:
+        settings = settings or vault.settings
+        self._accounts = AccountStore(vault)
+        self._keys = KeyStore(vault)
+        self._jwks = jwks or JwksFetcher()
+        self._clock = clock
+        self._limits = limits
+        self._cache: TtlCache[str, _Prepared] = TtlCache(
+            settings.cache_ttl, stale_if_error=settings.cache_stale_if_error
+        )
+
+    def _load(self, account_id: str) -> _Prepared:
+        account = self._accounts.get(account_id)
+        try:
+            key = static_key(account) if account.active else None
+        except AccountInvalid as exc:
+            raise AccountInvalid(
+                f"account {account_id!r} has an unusable key: {exc.detail}"
+            ) from exc
+        return _Prepared(account=account, key=key)
+
+    def _account(self, account_id: str, *, refuse: type[TokenError]) -> _Prepared:
+        try:
+            prepared = self._cache.get(account_id, lambda: self._load(account_id))
+        except AccountNotFound as exc:
+            raise refuse(f"account {account_id!r} is unknown or disabled") from exc
+        except AccountInvalid as exc:
+            raise VerificationUnavailable(f"account misconfigured: {exc.detail}") from exc
+        except ServiceError as exc:
+            raise VerificationUnavailable(
+                f"cannot read the account now ({exc.code}); retry later"
+            ) from exc
+        if not prepared.account.active:
+            raise refuse(f"account {account_id!r} is unknown or disabled")
+        return prepared
+
+    def _inner(self, plaintext: bytes) -> CompactToken:
+        try:
+            inner = parse_compact(plaintext, self._limits)
+        except TokenError as exc:
+            raise TokenInvalidFormat(f"the JWE does not contain a JWS: {exc.detail}") from exc
+        if inner.is_jwe:
+            raise TokenInvalidFormat("a JWE inside a JWE is not accepted")
+        return inner
+
+    def verify(self, token: object, *, account_id: str, campaign_id: str | int) -> VerifiedToken:
+        """Verify a secure token (JWS, or JWE around a JWS) for an account and campaign.
+
+        Returns:
+            The verified token; claims are only reachable through this.
+
+        Raises:
+            TokenError: one subclass per DESIGN §2 code; ``VerificationUnavailable``
+                (``UNKNOWN``, ``retryable``) when the failure is not the token's fault.
+        """
+        outer = parse_compact(token, self._limits)
+        key_version = None
+        if outer.is_jwe:
+            prepared = self._account(account_id, refuse=TokenDecryptionFailed)
+            plaintext, key_version = open_jwe(outer, prepared.account, self._keys)
+            jws = self._inner(plaintext)
+        else:
+            prepared = self._account(account_id, refuse=TokenInvalidSignature)
+            jws = outer
+        account = prepared.account
+        algorithm = check_signature(jws, account, prepared.key, self._jwks)
+        claims = jws.payload or {}
+        subject, campaign = check_claims(
+            claims, account=account, campaign_id=campaign_id, now=self._clock()
+        )
+        return VerifiedToken(
+            account_id=account.id,
+            subject=subject,
+            campaign_id=campaign,
+            claims=claims,
+            profile=claims.get("profile") or {},
+            custom=claims.get("custom") or {},
+            encrypted=outer.is_jwe,
+            key_version=key_version,
+            algorithm=algorithm,
+        )
+
+    async def verify_async(
+        self, token: object, *, account_id: str, campaign_id: str | int
+    ) -> VerifiedToken:
+        """:meth:`verify` for event loops: Vault and JWKS calls run in a worker thread."""
+        return await asyncio.to_thread(
+            self.verify, token, account_id=account_id, campaign_id=campaign_id
+        )
+
+
+_default: Verifier | None = None
+_default_lock = threading.Lock()
+
+
+def _default_verifier() -> Verifier:
+    global _default  # noqa: PLW0603 - one lazily built verifier per process, by design
+    with _default_lock:
+        if _default is None:
+            _default = Verifier(Vault(Settings.from_env()))
+        return _default
+
+
+def verify(token: object, *, account_id: str, campaign_id: str | int) -> VerifiedToken:
+    """Verify with a process-wide :class:`Verifier` configured from the environment.
+
+    The environment is read on the first call, not at import.
+    """
+    return _default_verifier().verify(token, account_id=account_id, campaign_id=campaign_id)
+
+
+async def verify_async(token: object, *, account_id: str, campaign_id: str | int) -> VerifiedToken:
+    """Async form of :func:`verify`."""
+    return await _default_verifier().verify_async(
+        token, account_id=account_id, campaign_id=campaign_id
+    )
