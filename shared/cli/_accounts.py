@@ -1,0 +1,200 @@
+"""``tokenctl accounts …``: create, show, list, disable customer accounts."""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from shared.account_store import AccountStore
+from shared.accounts import (
+    Account,
+    CustomerEncryption,
+    JwksValidation,
+    PublicKeyValidation,
+    SymmetricValidation,
+    TokenPolicy,
+    Validation,
+)
+from shared.algorithms import CUSTOMER_JWE_ALGS, CUSTOMER_JWE_ENCS, TRANSIT_KEY_TYPES
+from shared.cli._context import Context
+from shared.errors import AccountInvalid
+
+__all__ = ["register"]
+
+
+def _read_file(path: str, what: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise AccountInvalid(f"cannot read {what} file {path!r}: {exc.strerror}") from None
+
+
+def _generated_secret() -> bytes:
+    # 64 URL-safe characters (384 bits): long enough for HS512, and the printed text *is*
+    # the key bytes, so customers paste it as a string into any JWT library.
+    return secrets.token_urlsafe(48).encode("ascii")
+
+
+def _validation(args: argparse.Namespace) -> tuple[Validation, bytes | None]:
+    algs = tuple(args.alg)
+    if args.method == "public_key":
+        if not args.pem:
+            raise AccountInvalid("--method public_key needs --pem FILE (the customer's public key)")
+        pem = _read_file(args.pem, "PEM").decode("utf-8", "replace")
+        return PublicKeyValidation(algorithms=algs, public_key_pem=pem), None
+    if args.method == "symmetric":
+        generated = None
+        if args.secret_file:
+            secret = _read_file(args.secret_file, "secret")
+        else:
+            secret = generated = _generated_secret()
+        return SymmetricValidation(algorithms=algs, secret=secret), generated
+    if not args.jwks_uri:
+        raise AccountInvalid("--method jwks needs --jwks-uri URL")
+    return JwksValidation(algorithms=algs, jwks_uri=args.jwks_uri), None
+
+
+def _customer_encryption(args: argparse.Namespace) -> CustomerEncryption | None:
+    given = [args.customer_enc_key_file, args.customer_enc_alg, args.customer_enc_enc]
+    if not any(given):
+        return None
+    if not all(given):
+        raise AccountInvalid(
+            "customer encryption needs all of --customer-enc-key-file, --customer-enc-alg "
+            "and --customer-enc-enc"
+        )
+    key = _read_file(args.customer_enc_key_file, "customer encryption key")
+    return CustomerEncryption(alg=args.customer_enc_alg, enc=args.customer_enc_enc, key=key)
+
+
+def describe(account: Account) -> dict[str, Any]:
+    """The account as shown to operators: secrets replaced by their length."""
+    data: dict[str, Any] = msgspec.to_builtins(account)
+    v = account.validation
+    if isinstance(v, SymmetricValidation):
+        data["validation"]["secret"] = f"<hidden, {len(v.secret)} bytes>"
+    if account.customer_encryption is not None:
+        data["customer_encryption"]["key"] = (
+            f"<hidden, {len(account.customer_encryption.key)} bytes>"
+        )
+    return data
+
+
+def _text(account: Account) -> str:
+    v = account.validation
+    method = {PublicKeyValidation: "public_key", SymmetricValidation: "symmetric"}.get(
+        type(v), "jwks"
+    )
+    lines = [
+        f"account     {account.id} ({account.status})",
+        f"method      {method}, algorithms {', '.join(v.algorithms)}",
+    ]
+    if isinstance(v, JwksValidation):
+        lines.append(f"jwks_uri    {v.jwks_uri}")
+    if isinstance(v, SymmetricValidation):
+        lines.append(f"secret      <hidden, {len(v.secret)} bytes>")
+    if account.issuer:
+        lines.append(f"issuer      {account.issuer}")
+    ce = account.customer_encryption
+    if ce:
+        lines.append(f"customer enc {ce.alg} + {ce.enc} (key hidden, {len(ce.key)} bytes)")
+    p = account.policy
+    lines.append(
+        f"policy      leeway {p.leeway}s, exp {'required' if p.require_exp else 'optional'}, "
+        f"max lifetime {p.max_lifetime or 'none'}"
+    )
+    lines.append(f"key type    {account.key_type}")
+    return "\n".join(lines)
+
+
+def _create(ctx: Context, args: argparse.Namespace) -> None:
+    validation, generated = _validation(args)
+    account = Account(
+        id=args.id,
+        validation=validation,
+        issuer=args.issuer,
+        customer_encryption=_customer_encryption(args),
+        policy=TokenPolicy(
+            leeway=args.leeway, require_exp=args.require_exp, max_lifetime=args.max_lifetime
+        ),
+        key_type=args.key_type,
+    )
+    created = AccountStore(ctx.vault()).create(account)
+    data = {"account": describe(created)}
+    text = f"created account {created.id}\n{_text(created)}"
+    if generated is not None:
+        data["secret"] = generated.decode("ascii")
+        text += f"\n\nHMAC secret (shown once; the text itself is the key):\n{generated.decode()}"
+    ctx.out.result(data, text)
+
+
+def _show(ctx: Context, args: argparse.Namespace) -> None:
+    account = AccountStore(ctx.vault()).get(args.id)
+    ctx.out.result({"account": describe(account)}, _text(account))
+
+
+def _list(ctx: Context, args: argparse.Namespace) -> None:
+    ids = AccountStore(ctx.vault()).list()
+    ctx.out.result({"accounts": ids}, "\n".join(ids) if ids else "(no accounts)")
+
+
+def _disable(ctx: Context, args: argparse.Namespace) -> None:
+    account = AccountStore(ctx.vault()).disable(args.id)
+    ctx.out.result(
+        {"account": describe(account)},
+        f"disabled account {account.id}: its tokens are refused from now on",
+    )
+
+
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    """Add ``accounts`` and its subcommands."""
+    accounts = sub.add_parser("accounts", help="customer accounts", parents=[common])
+    cmds = accounts.add_subparsers(dest="subcommand", required=True, metavar="COMMAND")
+
+    create = cmds.add_parser(
+        "create",
+        parents=[common],
+        help="create an account and its encryption key",
+        description="Create an account with exactly one validation method, and its Transit "
+        "key for JWEs. --method symmetric without --secret-file generates a secret and "
+        "prints it once.",
+    )
+    create.add_argument("id", help="account id: [a-z0-9][a-z0-9_-]{0,62}")
+    create.add_argument("--method", required=True, choices=["public_key", "symmetric", "jwks"])
+    create.add_argument(
+        "--alg",
+        action="append",
+        required=True,
+        metavar="ALG",
+        help="an allowed signature algorithm (repeatable): RS*/ES* for public_key and jwks, "
+        "HS* for symmetric",
+    )
+    create.add_argument("--pem", metavar="FILE", help="customer's public key (public_key)")
+    create.add_argument("--secret-file", metavar="FILE", help="raw HMAC secret bytes (symmetric)")
+    create.add_argument("--jwks-uri", metavar="URL", help="customer's JWKS endpoint (jwks)")
+    create.add_argument("--issuer", metavar="ISS", help="require this 'iss' in tokens")
+    create.add_argument("--customer-enc-key-file", metavar="FILE", help="raw key bytes")
+    create.add_argument("--customer-enc-alg", choices=CUSTOMER_JWE_ALGS)
+    create.add_argument("--customer-enc-enc", choices=CUSTOMER_JWE_ENCS)
+    create.add_argument("--leeway", type=int, default=60, help="clock leeway, seconds (60)")
+    create.add_argument("--require-exp", action="store_true", help="refuse tokens without exp")
+    create.add_argument("--max-lifetime", type=int, metavar="SECONDS", help="cap exp - iat")
+    create.add_argument("--key-type", choices=TRANSIT_KEY_TYPES, default="rsa-2048")
+    create.set_defaults(handler=_create)
+
+    show = cmds.add_parser("show", parents=[common], help="show an account (secrets hidden)")
+    show.add_argument("id")
+    show.set_defaults(handler=_show)
+
+    lst = cmds.add_parser("list", parents=[common], help="list account ids")
+    lst.set_defaults(handler=_list)
+
+    disable = cmds.add_parser("disable", parents=[common], help="refuse an account's tokens")
+    disable.add_argument("id")
+    disable.set_defaults(handler=_disable)

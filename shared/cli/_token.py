@@ -1,0 +1,145 @@
+"""``tokenctl token …``: sign a test token, seal a JWS, verify like the player does."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from joserfc import jws
+from joserfc.jwk import ECKey, OctKey, RSAKey
+
+from shared.account_store import AccountStore
+from shared.algorithms import METHOD_ALGORITHMS
+from shared.cli._context import Context
+from shared.errors import AccountNotFound, ConfigurationError
+from shared.keys import KeyStore
+from shared.sealing import seal
+from shared.verification import Verifier
+
+__all__ = ["register"]
+
+_SIGNING_ALGS = sorted(set(METHOD_ALGORITHMS["public_key"] + METHOD_ALGORITHMS["symmetric"]))
+
+
+def _token_arg(value: str) -> str:
+    return sys.stdin.read().strip() if value == "-" else value
+
+
+def _signing_key(path: str, alg: str) -> RSAKey | ECKey | OctKey:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read key file {path!r}: {exc.strerror}") from None
+    try:
+        if alg.startswith("HS"):
+            return OctKey.import_key(data)
+        key = RSAKey.import_key(data) if alg.startswith("RS") else ECKey.import_key(data)
+    except Exception as exc:
+        raise ConfigurationError(f"{path!r} is not a private key usable with {alg}") from exc
+    if not key.is_private:
+        raise ConfigurationError(f"{path!r} is a public key; signing needs the private key")
+    return key
+
+
+def _sign(ctx: Context, args: argparse.Namespace) -> None:
+    try:
+        claims: Any = json.loads(args.claims)
+    except ValueError as exc:
+        raise ConfigurationError(f"--claims is not JSON: {exc}") from None
+    if not isinstance(claims, dict):
+        raise ConfigurationError("--claims must be a JSON object")
+    if args.expires_in is not None:
+        now = int(time.time())
+        claims.setdefault("iat", now)
+        claims["exp"] = now + args.expires_in
+    header = {"alg": args.alg, "typ": "JWT"}
+    if args.kid:
+        header["kid"] = args.kid
+    key = _signing_key(args.key, args.alg)
+    try:
+        token = jws.serialize_compact(header, json.dumps(claims), key, algorithms=[args.alg])
+    except Exception as exc:
+        raise ConfigurationError(f"cannot sign {args.alg} with this key: {exc}") from exc
+    ctx.out.result({"token": token}, token)
+
+
+def _seal(ctx: Context, args: argparse.Namespace) -> None:
+    vault = ctx.vault()
+    account = AccountStore(vault).get(args.account)
+    if not account.active:
+        raise AccountNotFound(f"account {account.id!r} is disabled")
+    key = KeyStore(vault).get(account.id).latest
+    jwe = seal(_token_arg(args.token), key)
+    ctx.out.result({"token": jwe, "kid": key.kid}, jwe)
+
+
+def _verify(ctx: Context, args: argparse.Namespace) -> None:
+    verifier = Verifier(ctx.vault())
+    result = verifier.verify(
+        _token_arg(args.token), account_id=args.account, campaign_id=args.campaign
+    )
+    data = {
+        "sub": result.subject,
+        "campaignId": result.campaign_id,
+        "claims": result.claims,
+        "encrypted": result.encrypted,
+        "key_version": result.key_version,
+        "alg": result.algorithm,
+    }
+    how = f"JWE (key version {result.key_version})" if result.encrypted else "JWS"
+    if result.encrypted and result.key_version is None:
+        how = "JWE (customer key)"
+    text = f"valid {how} {result.algorithm}: sub={result.subject} campaignId={result.campaign_id}"
+    ctx.out.result(data, text + "\n" + json.dumps(result.claims, indent=2))
+
+
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    """Add ``token`` and its subcommands."""
+    token = sub.add_parser("token", help="sign, seal and verify secure tokens", parents=[common])
+    cmds = token.add_subparsers(dest="subcommand", required=True, metavar="COMMAND")
+
+    sign = cmds.add_parser(
+        "sign",
+        parents=[common],
+        help="make a secure token (JWS) for tests",
+        description="Sign CLAIMS with a private key (PEM, for RS*/ES*) or a raw secret file "
+        "(HS*). Prints the compact JWS.",
+    )
+    sign.add_argument("--key", required=True, metavar="FILE")
+    sign.add_argument("--alg", required=True, choices=_SIGNING_ALGS)
+    sign.add_argument("--kid", help="key id header (needed by JWKS accounts)")
+    sign.add_argument("--claims", required=True, metavar="JSON", help="claims as a JSON object")
+    sign.add_argument(
+        "--expires-in", type=int, metavar="SECONDS", help="set exp (and iat if absent) from now"
+    )
+    sign.set_defaults(handler=_sign)
+
+    seal_cmd = cmds.add_parser(
+        "seal",
+        parents=[common],
+        help="encrypt a JWS into a JWE for an account",
+        description="Encrypt locally with the account's latest public key (RSA-OAEP-256 + "
+        "A256GCM). Only the form of the JWS is checked, not its signature.",
+    )
+    seal_cmd.add_argument("--account", required=True)
+    seal_cmd.add_argument("token", metavar="TOKEN", help="the JWS, or - to read stdin")
+    seal_cmd.set_defaults(handler=_seal)
+
+    verify = cmds.add_parser(
+        "verify",
+        parents=[common],
+        help="check a token as the campaign player does",
+        description="Decrypt (if a JWE), verify the signature with the account's method and "
+        "check the claims. On failure prints the error code and exits non-zero.",
+    )
+    verify.add_argument("--account", required=True)
+    verify.add_argument("--campaign", required=True, help="the campaign id the token is for")
+    verify.add_argument("token", metavar="TOKEN", help="the JWS or JWE, or - to read stdin")
+    verify.set_defaults(handler=_verify)
+
