@@ -14,6 +14,9 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 import msgspec
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, RSAKey
 
@@ -153,6 +156,13 @@ def import_public_key(pem: str | bytes) -> RSAKey | ECKey:
     data = pem.encode() if isinstance(pem, str) else pem
     if b"PRIVATE KEY" in data:
         raise AccountInvalid("give the public key, not the private key: it never leaves you")
+    try:
+        loaded = load_pem_public_key(data)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise AccountInvalid("public_key_pem is not a PEM-encoded RSA or EC public key") from None
+    if isinstance(loaded, RSAPublicKey) and loaded.key_size < MIN_RSA_BITS:
+        # Refused before joserfc sees it: joserfc only warns (SecurityWarning) about such keys.
+        raise AccountInvalid(f"RSA key is {loaded.key_size} bits; at least {MIN_RSA_BITS} required")
     for kind in (RSAKey, ECKey):
         try:
             key = kind.import_key(data)
@@ -238,6 +248,13 @@ def validate_account(account: Account) -> Account:
         AccountInvalid: ``detail`` names the rule that failed.
     """
     check_account_id(account.id)
+    try:
+        # Bounds in the types (non-empty algorithms, leeway range...) are only enforced on
+        # decoding: a document built in code must obey them too, or it is stored and then
+        # cannot be read back.
+        msgspec.convert(msgspec.to_builtins(account), Account)
+    except msgspec.ValidationError as exc:
+        raise AccountInvalid(str(exc)) from None
     v = account.validation
     method = {PublicKeyValidation: "public_key", SymmetricValidation: "symmetric"}.get(
         type(v), "jwks"

@@ -21,6 +21,7 @@ from typing import Any, Final
 
 import msgspec
 import requests
+import urllib3.exceptions
 from joserfc import jwk
 from joserfc.jwk import ECKey, RSAKey
 
@@ -131,13 +132,15 @@ class JwksFetcher:
                 if response.status_code != 200:
                     raise JwksUnavailable(f"JWKS endpoint answered HTTP {response.status_code}")
                 body = bytearray()
-                for chunk in response.iter_content(8192):
+                # read1 returns whatever has arrived: iter_content(n) would wait for n bytes,
+                # so a server dripping a byte at a time would never reach the deadline check.
+                while chunk := response.raw.read1(8192, decode_content=True):
                     body += chunk
                     if len(body) > self.max_bytes:
                         raise JwksUnavailable(f"JWKS is larger than {self.max_bytes} bytes")
                     if time.monotonic() > deadline:
                         raise JwksUnavailable(f"JWKS endpoint took longer than {self.timeout} s")
-        except requests.RequestException as exc:
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             raise JwksUnavailable(f"JWKS endpoint unreachable: {type(exc).__name__}") from exc
         return _parse(bytes(body))
 

@@ -37,6 +37,7 @@ _ENV = {
     "REDIS_URL": "redis_url",
 }
 _FIELD_TO_ENV = {v: k for k, v in _ENV.items()}
+_SECRET_FIELDS = frozenset({"vault_token", "vault_secret_id", "redis_url"})
 
 
 def _check_url(name: str, value: str) -> None:
@@ -79,6 +80,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             _check_url("AUTHZ_ISSUER", self.authz_issuer)
         if self.authz_jwks_url is not None:
             _check_url("AUTHZ_JWKS_URL", self.authz_jwks_url)
+
+    def __repr__(self) -> str:
+        # Settings end up in logs and tracebacks: never show the Vault token, the AppRole
+        # secret id or a Redis URL (it may carry a password), only whether they are set.
+        shown = ", ".join(
+            f"{name}=<redacted>"
+            if name in _SECRET_FIELDS and getattr(self, name) is not None
+            else f"{name}={getattr(self, name)!r}"
+            for name in self.__struct_fields__
+        )
+        return f"Settings({shown})"
 
     @property
     def uses_approle(self) -> bool:

@@ -124,7 +124,7 @@ def _create(ctx: Context, args: argparse.Namespace) -> None:
         key_type=args.key_type,
     )
     created = AccountStore(ctx.vault()).create(account)
-    data = {"account": describe(created)}
+    data: dict[str, Any] = {"account": describe(created)}
     text = f"created account {created.id}\n{_text(created)}"
     if generated is not None:
         data["secret"] = generated.decode("ascii")

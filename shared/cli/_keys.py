@@ -60,7 +60,7 @@ def _confirmed(ctx: Context, args: argparse.Namespace, keys: KeySet) -> bool:
         "them will be refused with TOKEN_DECRYPTION_FAILED."
     )
     answer = input(f"Type the account id ({args.id}) to confirm: ")
-    return answer.strip() == args.id
+    return bool(answer.strip() == args.id)
 
 
 def _retire(ctx: Context, args: argparse.Namespace) -> None:

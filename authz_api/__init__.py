@@ -1,0 +1,1 @@
+"""The Authorization API: a thin Litestar app over :mod:`shared` (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""The Crypto API: a thin Litestar app over :mod:`shared` (see DESIGN.md)."""

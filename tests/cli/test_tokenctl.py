@@ -1,0 +1,373 @@
+"""tokenctl through its entry point, against the real OpenBao of the session."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared import Settings, Vault
+from shared.cli import main
+from tests.tokens import KEYS, claims
+
+EC_PRIVATE = str(KEYS / "ec-p256-private.pem")
+EC_PUBLIC = str(KEYS / "ec-p256-public.pem")
+
+
+@pytest.fixture
+def cli(
+    settings: Settings,
+    vault: Vault,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Any:
+    """Run tokenctl in-process with the session Vault; returns (exit code, stdout, stderr)."""
+    monkeypatch.setenv("VAULT_ADDR", settings.vault_addr)
+    monkeypatch.setenv("VAULT_TOKEN", settings.vault_token or "")
+
+    def run(*argv: str, stdin: str | None = None) -> tuple[int, str, str]:
+        if stdin is not None:
+            monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        try:
+            code = main(list(argv))
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def run_json(cli: Any, *argv: str, stdin: str | None = None) -> tuple[int, dict[str, Any]]:
+    code, out, _ = cli(*argv, "--json", stdin=stdin)
+    return code, json.loads(out)
+
+
+def create_ec_account(cli: Any, account_id: str, *extra: str) -> None:
+    code, _, err = cli(
+        "accounts",
+        "create",
+        account_id,
+        "--method",
+        "public_key",
+        "--pem",
+        EC_PUBLIC,
+        "--alg",
+        "ES256",
+        *extra,
+    )
+    assert code == 0, err
+
+
+def signed(cli: Any, payload: dict[str, Any], key: str = EC_PRIVATE, alg: str = "ES256") -> str:
+    code, out, err = cli(
+        "token", "sign", "--key", key, "--alg", alg, "--claims", json.dumps(payload)
+    )
+    assert code == 0, err
+    return out.strip()
+
+
+def test_vault_bootstrap_is_idempotent(cli: Any) -> None:
+    """A second bootstrap creates nothing and reports the mounts, key and policies present."""
+    code, data = run_json(cli, "vault", "bootstrap")
+    assert code == 0
+    assert data["ok"] is True
+    assert data["created"] == []
+    assert "transit key authz-signing" in data["present"]
+    assert {"policy admin", "policy player"} <= set(data["present"])
+
+
+def test_accounts_create_show_list_disable(cli: Any, account_id: str) -> None:
+    """An account created from a PEM shows, lists, and once disabled refuses its tokens."""
+    code, data = run_json(
+        cli,
+        "accounts",
+        "create",
+        account_id,
+        "--method",
+        "public_key",
+        "--pem",
+        EC_PUBLIC,
+        "--alg",
+        "ES256",
+        "--issuer",
+        "acme",
+        "--leeway",
+        "30",
+    )
+    assert code == 0
+    assert data["account"]["validation"]["method"] == "public_key"
+    assert data["account"]["issuer"] == "acme"
+    assert data["account"]["policy"]["leeway"] == 30
+
+    code, data = run_json(cli, "accounts", "show", account_id)
+    assert (code, data["account"]["id"], data["account"]["status"]) == (0, account_id, "active")
+    code, data = run_json(cli, "accounts", "list")
+    assert account_id in data["accounts"]
+
+    token = signed(cli, claims(iss="acme"))
+    assert cli("token", "verify", "--account", account_id, "--campaign", "1001", token)[0] == 0
+    code, data = run_json(cli, "accounts", "disable", account_id)
+    assert (code, data["account"]["status"]) == (0, "disabled")
+    code, data = run_json(
+        cli, "token", "verify", "--account", account_id, "--campaign", "1001", token
+    )
+    assert (code, data["code"]) == (1, "TOKEN_INVALID_SIGNATURE")
+
+
+def test_accounts_create_twice_fails_with_code(cli: Any, account_id: str) -> None:
+    """Creating an existing account exits 1 with ACCOUNT_EXISTS and a one-line reason."""
+    create_ec_account(cli, account_id)
+    code, out, err = cli(
+        "accounts",
+        "create",
+        account_id,
+        "--method",
+        "public_key",
+        "--pem",
+        EC_PUBLIC,
+        "--alg",
+        "ES256",
+    )
+    assert code == 1
+    assert out == ""
+    assert err.strip() == f"error: ACCOUNT_EXISTS: account '{account_id}' already exists"
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--method", "public_key", "--pem", EC_PUBLIC, "--alg", "HS256"], "not allowed"),
+        (["--method", "public_key", "--pem", EC_PUBLIC, "--alg", "ES384"], "cannot verify"),
+        (["--method", "public_key", "--pem", EC_PRIVATE, "--alg", "ES256"], "not the private key"),
+        (["--method", "public_key", "--alg", "ES256"], "--pem"),
+        (["--method", "jwks", "--jwks-uri", "http://example.com/j", "--alg", "RS256"], "https"),
+        (["--method", "symmetric", "--alg", "RS256"], "not allowed"),
+    ],
+    ids=[
+        "hmac-on-public-key",
+        "wrong-curve",
+        "private-pem",
+        "missing-pem",
+        "http-jwks",
+        "rs-on-hmac",
+    ],
+)
+def test_accounts_create_invalid(cli: Any, account_id: str, args: list[str], fragment: str) -> None:
+    """An invalid account exits 1 with ACCOUNT_INVALID naming the broken rule."""
+    code, data = run_json(cli, "accounts", "create", account_id, *args)
+    assert code == 1
+    assert data["ok"] is False
+    assert data["code"] == "ACCOUNT_INVALID"
+    assert fragment in data["detail"]
+
+
+def test_symmetric_secret_generated_once_and_usable(
+    cli: Any, account_id: str, tmp_path: Path
+) -> None:
+    """A generated HMAC secret is printed at creation only, and signs tokens that verify."""
+    code, data = run_json(
+        cli,
+        "accounts",
+        "create",
+        account_id,
+        "--method",
+        "symmetric",
+        "--alg",
+        "HS256",
+        "--alg",
+        "HS512",
+    )
+    assert code == 0
+    secret = data["secret"]
+    assert len(secret) == 64
+    code, out, _ = cli("accounts", "show", account_id)
+    assert secret not in out
+    assert "<hidden, 64 bytes>" in out
+    key_file = tmp_path / "secret"
+    key_file.write_text(secret)
+    token = signed(cli, claims(), key=str(key_file), alg="HS512")
+    code, data = run_json(
+        cli, "token", "verify", "--account", account_id, "--campaign", "1001", token
+    )
+    assert (code, data["ok"], data["alg"]) == (0, True, "HS512")
+
+
+def test_symmetric_secret_file_and_customer_encryption(
+    cli: Any, account_id: str, tmp_path: Path
+) -> None:
+    """--secret-file imports raw bytes; --customer-enc-* stores the pinned pair, key hidden."""
+    (tmp_path / "s").write_bytes(os.urandom(32))
+    (tmp_path / "k").write_bytes(os.urandom(32))
+    code, data = run_json(
+        cli,
+        "accounts",
+        "create",
+        account_id,
+        "--method",
+        "symmetric",
+        "--alg",
+        "HS256",
+        "--secret-file",
+        str(tmp_path / "s"),
+        "--customer-enc-key-file",
+        str(tmp_path / "k"),
+        "--customer-enc-alg",
+        "A256KW",
+        "--customer-enc-enc",
+        "A256GCM",
+    )
+    assert code == 0
+    assert "secret" not in data  # imported, so nothing to print
+    assert data["account"]["customer_encryption"] == {
+        "alg": "A256KW",
+        "enc": "A256GCM",
+        "key": "<hidden, 32 bytes>",
+    }
+
+
+def test_jwks_account(cli: Any, account_id: str) -> None:
+    """A JWKS account on loopback http is accepted."""
+    code, data = run_json(
+        cli,
+        "accounts",
+        "create",
+        account_id,
+        "--method",
+        "jwks",
+        "--jwks-uri",
+        "http://127.0.0.1:9/jwks.json",
+        "--alg",
+        "RS256",
+    )
+    assert code == 0
+    assert data["account"]["validation"]["jwks_uri"] == "http://127.0.0.1:9/jwks.json"
+
+
+def test_keys_list_rotate_retire(cli: Any, account_id: str) -> None:
+    """Rotation adds versions; retire needs --yes, refuses the latest, and marks versions retired."""
+    create_ec_account(cli, account_id)
+    code, data = run_json(cli, "keys", "rotate", account_id)
+    assert (code, data["latest_version"]) == (0, 2)
+    cli("keys", "rotate", account_id)
+    code, data = run_json(cli, "keys", "list", account_id)
+    assert [(v["version"], v["status"]) for v in data["versions"]] == [
+        (3, "encrypt"),
+        (2, "decrypt"),
+        (1, "decrypt"),
+    ]
+    code, data = run_json(cli, "keys", "retire", account_id, "--below", "2")
+    assert (code, data["code"]) == (2, "CONFIRMATION_REQUIRED")
+    code, data = run_json(cli, "keys", "retire", account_id, "--below", "4", "--yes")
+    assert (code, data["code"]) == (1, "KEY_OPERATION_REFUSED")
+    code, data = run_json(cli, "keys", "retire", account_id, "--below", "2", "--yes")
+    assert code == 0
+    assert [v["status"] for v in data["versions"]] == ["encrypt", "decrypt", "retired"]
+    code, out, _ = cli("keys", "list", account_id)
+    assert "retired" in out
+
+
+def test_token_sign_seal_verify_round_trip(cli: Any, account_id: str) -> None:
+    """sign → seal → verify succeeds; the JSON result carries sub, claims and key version."""
+    create_ec_account(cli, account_id)
+    token = signed(cli, claims(profile={"email": "a@example.com"}))
+    code, data = run_json(cli, "token", "seal", "--account", account_id, token)
+    assert code == 0
+    assert data["kid"] == f"{account_id}/1"
+    jwe = data["token"]
+    code, data = run_json(
+        cli, "token", "verify", "--account", account_id, "--campaign", "1001", jwe
+    )
+    assert code == 0
+    assert data["ok"] is True
+    assert data["sub"] == "participant-42"
+    assert data["claims"]["profile"] == {"email": "a@example.com"}
+    assert (data["encrypted"], data["key_version"]) == (True, 1)
+
+
+def test_token_verify_reads_stdin_and_fails_with_code(cli: Any, account_id: str) -> None:
+    """A token of '-' is read from stdin; a refusal prints the code and exits 1."""
+    create_ec_account(cli, account_id)
+    token = signed(cli, claims(campaign="777"))
+    code, out, _ = cli(
+        "token", "verify", "--account", account_id, "--campaign", "777", "-", stdin=token + "\n"
+    )
+    assert code == 0
+    assert "sub=participant-42" in out
+    code, out, err = cli(
+        "token", "verify", "--account", account_id, "--campaign", "1", "-", stdin=token
+    )
+    assert code == 1
+    assert err.startswith("error: TOKEN_INVALID_CLAIMS:")
+    code, data = run_json(cli, "token", "verify", "--account", account_id, "--campaign", "1", "x.y")
+    assert (code, data) == (
+        1,
+        {"ok": False, "code": "TOKEN_INVALID_FORMAT", "detail": data["detail"]},
+    )
+
+
+def test_token_seal_refuses_a_jwe(cli: Any, account_id: str) -> None:
+    """Sealing something that is not a JWS exits 1 with TOKEN_INVALID_FORMAT."""
+    create_ec_account(cli, account_id)
+    code, data = run_json(cli, "token", "seal", "--account", account_id, "a.b.c.d.e")
+    assert (code, data["code"]) == (1, "TOKEN_INVALID_FORMAT")
+
+
+def test_token_sign_with_public_key_is_refused(cli: Any) -> None:
+    """Signing needs the private key: a public PEM exits 4 with CONFIGURATION_INVALID."""
+    code, data = run_json(
+        cli, "token", "sign", "--key", EC_PUBLIC, "--alg", "ES256", "--claims", "{}"
+    )
+    assert (code, data["code"]) == (4, "CONFIGURATION_INVALID")
+
+
+def test_unreachable_vault_exits_3(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With Vault unreachable, commands exit 3 (retry later) with VAULT_UNAVAILABLE."""
+    monkeypatch.setenv("VAULT_ADDR", "http://127.0.0.1:9")
+    code, data = run_json(cli, "accounts", "list")
+    assert (code, data["code"]) == (3, "VAULT_UNAVAILABLE")
+
+
+def test_verify_with_unreachable_vault_is_unknown(
+    cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The player's check says UNKNOWN (exit 3) when it cannot reach Vault."""
+    token = signed(cli, claims())
+    monkeypatch.setenv("VAULT_ADDR", "http://127.0.0.1:9")
+    code, data = run_json(cli, "token", "verify", "--account", "acme", "--campaign", "1001", token)
+    assert (code, data["code"]) == (3, "UNKNOWN")
+
+
+def test_usage_error_exits_2(cli: Any) -> None:
+    """An unknown option is a usage error (exit 2)."""
+    assert cli("accounts", "create", "x", "--method", "nope", "--alg", "ES256")[0] == 2
+
+
+def test_console_script_without_traceback(settings: Settings) -> None:
+    """The installed tokenctl script reports failures in one line, never a traceback."""
+    script = Path(sys.executable).parent / "tokenctl"
+    env = {
+        **os.environ,
+        "VAULT_ADDR": settings.vault_addr,
+        "VAULT_TOKEN": settings.vault_token or "",
+    }
+    result = subprocess.run(
+        [str(script), "accounts", "show", "no-such-account"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr == "error: ACCOUNT_NOT_FOUND: no account 'no-such-account'\n"
+    help_text = subprocess.run(
+        [str(script), "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    for command in ("vault", "accounts", "keys", "token"):
+        assert command in help_text

@@ -1,0 +1,22 @@
+"""The two service skeletons build from settings and answer liveness."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+import pytest
+from litestar.testing import TestClient
+
+import authz_api.app
+import crypto_api.app
+from shared import Settings
+
+
+@pytest.mark.parametrize("module", [authz_api.app, crypto_api.app], ids=["authz", "crypto"])
+def test_factory_builds_and_is_live(module: ModuleType) -> None:
+    """create_app(settings) gives an app whose /health/live answers 200 ok."""
+    app = module.create_app(Settings(vault_addr="http://127.0.0.1:1"))
+    with TestClient(app) as client:
+        response = client.get("/health/live")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
