@@ -4,7 +4,9 @@ Used for everything we read from Vault or a customer's endpoint on the verificat
 (account documents, public keys): a fresh entry is returned as is; an expired one is
 reloaded; if reloading fails with a retryable error, the stale entry keeps being served
 for ``stale_if_error`` seconds, so an outage of Vault does not stop tokens that we can
-check with what we already hold.
+check with what we already hold. After a failed reload the stale entry is served without
+trying again for ``retry_interval`` seconds: during an outage (a hung Vault especially)
+callers do not each wait a full timeout before getting the stale value.
 """
 
 from __future__ import annotations
@@ -30,11 +32,14 @@ class TtlCache(Generic[K, V]):
         ttl: float,
         *,
         stale_if_error: float = 0.0,
+        retry_interval: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         max_entries: int = 10_000,
     ) -> None:
         self._ttl = ttl
         self._stale = stale_if_error
+        self._retry = retry_interval
+        self._failed: dict[K, float] = {}
         self._clock = clock
         self._max = max_entries
         self._entries: dict[K, tuple[float, V]] = {}
@@ -49,23 +54,36 @@ class TtlCache(Generic[K, V]):
             stale value younger than ``stale_if_error`` is available.
         """
         hit = self._entries.get(key)
-        if hit is not None and self._clock() - hit[0] < self._ttl:
+        if hit is not None and self._usable(key, hit[0], self._clock()):
             return hit[1]
         with self._guard:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:  # one loader per key: a burst of misses makes one Vault call
             hit = self._entries.get(key)
             now = self._clock()
-            if hit is not None and now - hit[0] < self._ttl:
+            if hit is not None and self._usable(key, hit[0], now):
                 return hit[1]
             try:
                 value = load()
             except ServiceError as exc:
                 if exc.retryable and hit is not None and now - hit[0] < self._ttl + self._stale:
+                    self._failed[key] = now
                     return hit[1]
                 raise
+            self._failed.pop(key, None)
             self.put(key, value)
             return value
+
+    def _usable(self, key: K, stored_at: float, now: float) -> bool:
+        """Fresh, or stale during the back-off that follows a failed reload."""
+        if now - stored_at < self._ttl:
+            return True
+        failed_at = self._failed.get(key)
+        return (
+            failed_at is not None
+            and now - failed_at < self._retry
+            and now - stored_at < self._ttl + self._stale
+        )
 
     def peek(self, key: K) -> V | None:
         """The cached value, fresh or stale, without loading."""
@@ -82,3 +100,4 @@ class TtlCache(Generic[K, V]):
     def invalidate(self, key: K) -> None:
         """Forget ``key`` so the next ``get`` reloads it."""
         self._entries.pop(key, None)
+        self._failed.pop(key, None)

@@ -23,9 +23,9 @@ def _is_number(value: object) -> bool:
 
 
 def _numeric_date(claims: dict[str, Any], name: str) -> float | None:
-    value = claims.get(name)
-    if value is None:
+    if name not in claims:
         return None
+    value = claims[name]  # present but null is "not a number" (DESIGN §2), not "absent"
     if not _is_number(value):
         raise TokenInvalidClaims(f"'{name}' must be a NumericDate (seconds since the epoch)")
     return float(value)

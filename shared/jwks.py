@@ -105,8 +105,13 @@ class JwksFetcher:
             entry = self._entries.get(uri)
             if entry is not None:
                 recently = now - entry.attempted_at < self.min_refresh_interval
-                if (force and recently) or (not force and now - entry.fetched_at < self.ttl):
+                if force and recently:
+                    return entry  # unknown kids: at most one refetch per interval
+                if not force and now - entry.fetched_at < self.ttl:
                     return entry  # someone else refreshed while we waited
+                failed_recently = recently and entry.attempted_at > entry.fetched_at
+                if failed_recently and now - entry.fetched_at < self.ttl + self.stale_if_error:
+                    return entry  # a refresh just failed: back off, serve stale
                 entry.attempted_at = now
             try:
                 keys, raw = self._fetch(uri)

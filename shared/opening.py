@@ -31,7 +31,8 @@ def _open_transit(token: CompactToken, account: Account, keys: KeyStore) -> tupl
     header = token.header
     if header["enc"] != TRANSIT_JWE_ENC:
         raise TokenDecryptionFailed(f"enc {header['enc']!r} is not allowed with {TRANSIT_JWE_ALG}")
-    match = _KID.match(str(header.get("kid", "")))
+    # fullmatch: with match(), '$' also accepts a trailing newline ("acme/3\n").
+    match = _KID.fullmatch(str(header.get("kid", "")))
     if match is None:
         raise TokenDecryptionFailed("kid must name the account and key version, like 'acme/3'")
     if match.group(1) != account.id:

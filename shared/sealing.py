@@ -29,15 +29,23 @@ def seal(jws: str, key: PublicKey, limits: Limits = Limits()) -> str:
     outside verify first) so that nothing but a JWS is ever sealed.
 
     Raises:
-        TokenEmpty, TokenInvalidFormat: ``jws`` is not a well-formed compact JWS.
+        TokenEmpty, TokenInvalidFormat: ``jws`` is not a well-formed compact JWS, or the
+            JWE would exceed the token size limit.
     """
     parsed = parse_compact(jws, limits)
     if parsed.is_jwe:
         raise TokenInvalidFormat("only a JWS can be sealed; this is already a JWE")
     header = {"alg": TRANSIT_JWE_ALG, "enc": TRANSIT_JWE_ENC, "kid": key.kid, "cty": "JWT"}
-    return jwe.encrypt_compact(
+    sealed = jwe.encrypt_compact(
         header, parsed.text.encode("ascii"), key.jwk(), algorithms=_ALGORITHMS
     )
+    if len(sealed) > limits.max_token_bytes:
+        # Refuse now rather than hand out a JWE every verifier would refuse as too large.
+        raise TokenInvalidFormat(
+            f"this JWS ({len(parsed.text)} bytes) would make a {len(sealed)}-byte JWE, over the "
+            f"{limits.max_token_bytes}-byte token limit; put less in the token"
+        )
+    return sealed
 
 
 class Sealer:

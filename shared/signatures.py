@@ -65,7 +65,7 @@ def check_signature(
         TokenInvalidSignature: alg not allowed (``none`` included), unknown kid, bad signature.
         VerificationUnavailable: the account's JWKS endpoint cannot be reached.
     """
-    alg = token.header["alg"]
+    alg: str = token.header["alg"]
     allowed = account.validation.algorithms
     if alg not in allowed:
         raise TokenInvalidSignature(f"alg {alg!r} is not allowed for this account: {list(allowed)}")

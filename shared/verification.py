@@ -24,7 +24,7 @@ from typing import Any
 import msgspec
 
 from shared.account_store import AccountStore
-from shared.accounts import Account
+from shared.accounts import Account, check_account_id
 from shared.cache import TtlCache
 from shared.claims import check_claims
 from shared.compact import CompactToken, Limits, parse_compact
@@ -113,6 +113,12 @@ class Verifier:
         return _Prepared(account=account, key=key)
 
     def _account(self, account_id: str, *, refuse: type[TokenError]) -> _Prepared:
+        try:
+            check_account_id(account_id)
+        except AccountInvalid as exc:
+            # An id that cannot exist names no account: refuse the token as for an unknown
+            # one, rather than report a retryable outage (UNKNOWN) that no retry can fix.
+            raise refuse(f"account {account_id!r} is unknown or disabled") from exc
         try:
             prepared = self._cache.get(account_id, lambda: self._load(account_id))
         except AccountNotFound as exc:

@@ -75,4 +75,3 @@ class Output:
     def note(text: str) -> None:
         """A message for the human at the terminal (stderr, never in JSON output)."""
         print(text, file=sys.stderr)
-

@@ -142,4 +142,3 @@ def register(
     verify.add_argument("--campaign", required=True, help="the campaign id the token is for")
     verify.add_argument("token", metavar="TOKEN", help="the JWS or JWE, or - to read stdin")
     verify.set_defaults(handler=_verify)
-

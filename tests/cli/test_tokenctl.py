@@ -251,7 +251,7 @@ def test_jwks_account(cli: Any, account_id: str) -> None:
 
 
 def test_keys_list_rotate_retire(cli: Any, account_id: str) -> None:
-    """Rotation adds versions; retire needs --yes, refuses the latest, and marks versions retired."""
+    """Rotation adds versions; retire needs --yes, refuses the latest, marks versions retired."""
     create_ec_account(cli, account_id)
     code, data = run_json(cli, "keys", "rotate", account_id)
     assert (code, data["latest_version"]) == (0, 2)

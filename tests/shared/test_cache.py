@@ -1,0 +1,104 @@
+"""TtlCache: TTL, stale-if-error, and the back-off after a failed reload."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.cache import TtlCache
+from shared.errors import AccountNotFound, VaultUnavailable
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Source:
+    """A loader that counts calls and fails on demand with a given error."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.value = "v1"
+        self.error: Exception | None = None
+
+    def __call__(self) -> str:
+        self.calls += 1
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+def make(clock: Clock) -> TtlCache[str, str]:
+    return TtlCache(10.0, stale_if_error=100.0, retry_interval=5.0, clock=clock)
+
+
+def test_fresh_entry_is_not_reloaded() -> None:
+    """Within the TTL the loader runs once; after it, the new value is loaded."""
+    clock, source = Clock(), Source()
+    cache = make(clock)
+    assert cache.get("k", source) == "v1"
+    clock.now += 9
+    assert cache.get("k", source) == "v1"
+    assert source.calls == 1
+    source.value = "v2"
+    clock.now += 2
+    assert cache.get("k", source) == "v2"
+    assert source.calls == 2
+
+
+def test_stale_served_on_retryable_error_then_backs_off() -> None:
+    """An outage serves the stale value, and the loader is not retried for retry_interval."""
+    clock, source = Clock(), Source()
+    cache = make(clock)
+    cache.get("k", source)
+    source.error = VaultUnavailable("down")
+    clock.now += 20
+    assert cache.get("k", source) == "v1"
+    assert source.calls == 2
+    clock.now += 4  # inside the back-off: no call, no wait
+    assert cache.get("k", source) == "v1"
+    assert source.calls == 2
+    clock.now += 2  # back-off over: it tries again
+    assert cache.get("k", source) == "v1"
+    assert source.calls == 3
+    source.error = None
+    source.value = "v2"
+    clock.now += 6
+    assert cache.get("k", source) == "v2"
+
+
+def test_stale_window_ends() -> None:
+    """Past TTL + stale_if_error the outage surfaces to the caller."""
+    clock, source = Clock(), Source()
+    cache = make(clock)
+    cache.get("k", source)
+    source.error = VaultUnavailable("down")
+    clock.now += 111
+    with pytest.raises(VaultUnavailable):
+        cache.get("k", source)
+
+
+def test_non_retryable_error_is_not_masked() -> None:
+    """A definite answer (the account is gone) is never hidden behind a stale value."""
+    clock, source = Clock(), Source()
+    cache = make(clock)
+    cache.get("k", source)
+    source.error = AccountNotFound("gone")
+    clock.now += 20
+    with pytest.raises(AccountNotFound):
+        cache.get("k", source)
+
+
+def test_invalidate_forces_reload() -> None:
+    """invalidate() makes the next get call the loader even within the TTL."""
+    clock, source = Clock(), Source()
+    cache = make(clock)
+    cache.get("k", source)
+    cache.invalidate("k")
+    cache.get("k", source)
+    assert source.calls == 2

@@ -1,0 +1,73 @@
+"""The public face of ``shared``: an honest, sorted ``__all__`` and no web framework."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import shared
+
+
+def test_all_is_sorted_and_unique() -> None:
+    """``shared.__all__`` is sorted and lists each name once."""
+    assert list(shared.__all__) == sorted(shared.__all__)
+    assert len(set(shared.__all__)) == len(shared.__all__)
+
+
+@pytest.mark.parametrize("name", shared.__all__, ids=str)
+def test_every_exported_name_exists(name: str) -> None:
+    """Every name in ``__all__`` is an attribute of the package."""
+    assert getattr(shared, name, None) is not None
+
+
+def test_every_public_class_and_function_is_exported() -> None:
+    """Every public non-module name the package holds is listed in ``__all__``."""
+    public = {
+        name
+        for name, value in vars(shared).items()
+        if not name.startswith("_")
+        and not isinstance(value, type(shared))
+        and name != "annotations"
+    }
+    assert public == set(shared.__all__)
+
+
+def test_error_classes_carry_distinct_codes() -> None:
+    """Every exported error has a code, and no two leaf errors of the tree share one."""
+    errors = [
+        value
+        for name in shared.__all__
+        if isinstance(value := getattr(shared, name), type)
+        and issubclass(value, shared.ServiceError)
+    ]
+    assert all(e.code for e in errors)
+    leaves = [e for e in errors if not any(o is not e and issubclass(o, e) for o in errors)]
+    codes = [e.code for e in leaves]
+    assert len(set(codes)) == len(codes)
+
+
+def test_import_does_not_load_litestar() -> None:
+    """``import shared`` (the player's import) pulls in no web framework."""
+    result = subprocess.run(
+        [sys.executable, "-c", "import shared, sys; assert 'litestar' not in sys.modules"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_import_reads_no_environment() -> None:
+    """Importing ``shared`` with a broken Vault environment succeeds: nothing is read at import."""
+    result = subprocess.run(
+        [sys.executable, "-c", "import shared"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={"VAULT_ADDR": "not a url", "VAULT_CLIENT_TIMEOUT": "soon", "PATH": ""},
+    )
+    assert result.returncode == 0, result.stderr

@@ -1,0 +1,181 @@
+"""Settings built from the environment: defaults, parsing and errors that name the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared import ConfigurationError, Settings
+
+
+def test_defaults_from_an_empty_environment() -> None:
+    """With nothing set, settings take DESIGN §9's defaults and use no credentials."""
+    s = Settings.from_env(environ={})
+    assert s.vault_addr == "http://127.0.0.1:8200"
+    assert s.vault_token is None
+    assert s.vault_role_id is None
+    assert s.vault_secret_id is None
+    assert s.kv_mount == "secret"
+    assert s.transit_mount == "transit"
+    assert s.crypto_audience == "crypto-api"
+    assert s.vault_timeout == 5.0
+    assert s.authz_issuer is None
+    assert s.authz_jwks_url is None
+    assert s.redis_url is None
+    assert s.uses_approle is False
+
+
+def test_every_documented_variable_is_read() -> None:
+    """Each environment name of DESIGN §9 (and the Vault client ones) lands in its field."""
+    s = Settings.from_env(
+        environ={
+            "VAULT_ADDR": "https://vault.example:8200",
+            "VAULT_ROLE_ID": "role",
+            "VAULT_SECRET_ID": "secret-id",
+            "VAULT_KV_MOUNT": "kv-2",
+            "VAULT_TRANSIT_MOUNT": "transit_acme",
+            "VAULT_CLIENT_TIMEOUT": "2.5",
+            "VAULT_CACERT": "/etc/ca.pem",
+            "AUTHZ_ISSUER": "https://authz.example",
+            "CRYPTO_AUDIENCE": "crypto",
+            "AUTHZ_JWKS_URL": "https://authz.example/.well-known/jwks.json",
+            "REDIS_URL": "redis://redis:6379/0",
+        }
+    )
+    assert s.vault_addr == "https://vault.example:8200"
+    assert (s.vault_role_id, s.vault_secret_id) == ("role", "secret-id")
+    assert s.uses_approle is True
+    assert (s.kv_mount, s.transit_mount) == ("kv-2", "transit_acme")
+    assert s.vault_timeout == 2.5
+    assert s.vault_cacert == "/etc/ca.pem"
+    assert s.authz_issuer == "https://authz.example"
+    assert s.crypto_audience == "crypto"
+    assert s.authz_jwks_url == "https://authz.example/.well-known/jwks.json"
+    assert s.redis_url == "redis://redis:6379/0"
+
+
+def test_explicit_environ_ignores_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When ``environ`` is given, ``os.environ`` is not consulted."""
+    monkeypatch.setenv("VAULT_ADDR", "not a url")
+    monkeypatch.setenv("VAULT_TOKEN", "from-process")
+    s = Settings.from_env(environ={"VAULT_TOKEN": "from-mapping"})
+    assert s.vault_token == "from-mapping"
+    assert s.vault_addr == "http://127.0.0.1:8200"
+
+
+def test_overrides_win_over_the_environment() -> None:
+    """Keyword overrides replace what the environment says."""
+    s = Settings.from_env(environ={"VAULT_CLIENT_TIMEOUT": "9"}, vault_timeout=1.5, cache_ttl=0.0)
+    assert s.vault_timeout == 1.5
+    assert s.cache_ttl == 0.0
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["not-a-url", "ftp://vault:8200", "http://", "127.0.0.1:8200", "//vault:8200"],
+    ids=["word", "ftp", "no-host", "no-scheme", "scheme-relative"],
+)
+def test_vault_addr_must_be_an_http_url(value: str) -> None:
+    """A VAULT_ADDR that is not an http(s) URL with a host is refused, naming VAULT_ADDR."""
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_env(environ={"VAULT_ADDR": value})
+    assert caught.value.code == "CONFIGURATION_INVALID"
+    assert "VAULT_ADDR" in caught.value.detail
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [{"VAULT_ROLE_ID": "role"}, {"VAULT_SECRET_ID": "secret-id"}],
+    ids=["role-without-secret", "secret-without-role"],
+)
+def test_approle_needs_both_halves(environ: dict[str, str]) -> None:
+    """VAULT_ROLE_ID and VAULT_SECRET_ID are only accepted together."""
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_env(environ=environ)
+    assert caught.value.code == "CONFIGURATION_INVALID"
+    assert "VAULT_ROLE_ID" in caught.value.detail
+    assert "VAULT_SECRET_ID" in caught.value.detail
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("VAULT_KV_MOUNT", "secret/data"),
+        ("VAULT_KV_MOUNT", "../sys"),
+        ("VAULT_KV_MOUNT", "-secret"),
+        ("VAULT_TRANSIT_MOUNT", "tran sit"),
+        ("VAULT_TRANSIT_MOUNT", "t" * 65),
+    ],
+    ids=["kv-slash", "kv-traversal", "kv-leading-dash", "transit-space", "transit-too-long"],
+)
+def test_bad_mount_names_are_refused(variable: str, value: str) -> None:
+    """A mount name that is not a plain path segment is refused, naming its variable."""
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_env(environ={variable: value})
+    assert caught.value.code == "CONFIGURATION_INVALID"
+    assert variable in caught.value.detail
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("3", 3.0), ("0.25", 0.25), ("300", 300.0)],
+    ids=["integer", "fraction", "upper-bound"],
+)
+def test_client_timeout_is_parsed_as_seconds(value: str, expected: float) -> None:
+    """VAULT_CLIENT_TIMEOUT is a number of seconds given as text."""
+    assert Settings.from_env(environ={"VAULT_CLIENT_TIMEOUT": value}).vault_timeout == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["soon", "0", "-1", "301", "nan", "inf"],
+    ids=["word", "zero", "negative", "too-long", "nan", "infinite"],
+)
+def test_bad_client_timeout_is_refused(value: str) -> None:
+    """A VAULT_CLIENT_TIMEOUT that is not a positive number of seconds up to 300 is refused."""
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_env(environ={"VAULT_CLIENT_TIMEOUT": value})
+    assert caught.value.code == "CONFIGURATION_INVALID"
+    assert "VAULT_CLIENT_TIMEOUT" in caught.value.detail
+
+
+@pytest.mark.parametrize("blank", ["", "   "], ids=["empty", "whitespace"])
+def test_empty_values_count_as_unset(blank: str) -> None:
+    """Empty or blank variables fall back to defaults instead of failing validation."""
+    s = Settings.from_env(
+        environ={
+            "VAULT_ADDR": blank,
+            "VAULT_TOKEN": blank,
+            "VAULT_ROLE_ID": blank,
+            "VAULT_KV_MOUNT": blank,
+            "VAULT_CLIENT_TIMEOUT": blank,
+            "AUTHZ_ISSUER": blank,
+        }
+    )
+    assert s == Settings()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("AUTHZ_ISSUER", "authz.example"), ("AUTHZ_JWKS_URL", "file:///etc/jwks.json")],
+    ids=["issuer", "jwks-url"],
+)
+def test_authz_urls_must_be_http_urls(variable: str, value: str) -> None:
+    """AUTHZ_ISSUER and AUTHZ_JWKS_URL must be http(s) URLs; the error names the variable."""
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_env(environ={variable: value})
+    assert variable in caught.value.detail
+
+
+def test_repr_hides_credentials() -> None:
+    """The repr (what ends up in logs) never shows the Vault token, secret id or Redis URL."""
+    s = Settings(
+        vault_token="hvs.root-token-value",
+        vault_role_id="role",
+        vault_secret_id="approle-secret-value",
+        redis_url="redis://:redis-password@redis:6379/0",
+    )
+    text = repr(s)
+    assert "hvs.root-token-value" not in text
+    assert "approle-secret-value" not in text
+    assert "redis-password" not in text
+    assert "vault_role_id='role'" in text
