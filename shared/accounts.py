@@ -44,6 +44,7 @@ __all__ = [
     "Validation",
     "check_account_id",
     "import_public_key",
+    "method_of",
     "transit_key_name",
     "validate_account",
 ]
@@ -84,6 +85,11 @@ class JwksValidation(
 
 
 Validation = PublicKeyValidation | SymmetricValidation | JwksValidation
+
+
+def method_of(validation: Validation) -> str:
+    """The validation method's name (``public_key``, ``symmetric``, ``jwks``): its tag."""
+    return str(type(validation).__struct_config__.tag)
 
 
 class CustomerEncryption(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -256,9 +262,7 @@ def validate_account(account: Account) -> Account:
     except msgspec.ValidationError as exc:
         raise AccountInvalid(str(exc)) from None
     v = account.validation
-    method = {PublicKeyValidation: "public_key", SymmetricValidation: "symmetric"}.get(
-        type(v), "jwks"
-    )
+    method = method_of(v)
     _validate_algorithms(method, v.algorithms)
     if isinstance(v, PublicKeyValidation):
         _validate_public_key(v)

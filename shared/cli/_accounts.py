@@ -18,6 +18,7 @@ from shared.accounts import (
     SymmetricValidation,
     TokenPolicy,
     Validation,
+    method_of,
 )
 from shared.algorithms import CUSTOMER_JWE_ALGS, CUSTOMER_JWE_ENCS, TRANSIT_KEY_TYPES
 from shared.cli._context import Context
@@ -86,9 +87,7 @@ def describe(account: Account) -> dict[str, Any]:
 
 def _text(account: Account) -> str:
     v = account.validation
-    method = {PublicKeyValidation: "public_key", SymmetricValidation: "symmetric"}.get(
-        type(v), "jwks"
-    )
+    method = method_of(v)
     lines = [
         f"account     {account.id} ({account.status})",
         f"method      {method}, algorithms {', '.join(v.algorithms)}",
