@@ -49,7 +49,8 @@ __all__ = [
     "validate_account",
 ]
 
-ACCOUNT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+# \Z, not $: msgspec searches with `re`, where `$` also matches before a final newline.
+ACCOUNT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}\Z"
 AccountId = Annotated[str, msgspec.Meta(pattern=ACCOUNT_ID_PATTERN)]
 _ALGS = Annotated[tuple[str, ...], msgspec.Meta(min_length=1, max_length=9)]
 
@@ -152,8 +153,8 @@ def check_account_id(account_id: str) -> str:
         return msgspec.convert(account_id, AccountId)
     except msgspec.ValidationError:
         raise AccountInvalid(
-            f"account id must match {ACCOUNT_ID_PATTERN} (lowercase letters, digits, '-', '_'; "
-            f"at most 63 characters), got {account_id!r}"
+            "account id must be 1 to 63 lowercase letters, digits, '-' or '_', starting with "
+            f"a letter or digit; got {account_id!r}"
         ) from None
 
 

@@ -19,7 +19,12 @@ OBJECT_CLAIMS: Final = ("profile", "form", "optin", "limit", "gift", "custom")
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float (10**400) is no date
+        return False
 
 
 def _numeric_date(claims: dict[str, Any], name: str) -> float | None:

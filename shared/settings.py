@@ -18,7 +18,7 @@ from shared.errors import ConfigurationError
 
 __all__ = ["Settings"]
 
-_MOUNT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_MOUNT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 # Environment name -> Settings field. Names from DESIGN §9, plus the standard Vault client
 # ones (VAULT_CLIENT_TIMEOUT, VAULT_CACERT) so operators can reuse their usual environment.
@@ -69,7 +69,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     def __post_init__(self) -> None:
         _check_url("VAULT_ADDR", self.vault_addr)
         for field in ("kv_mount", "transit_mount"):
-            if not _MOUNT.match(getattr(self, field)):
+            if not _MOUNT.fullmatch(getattr(self, field)):
                 raise ValueError(
                     f"{_FIELD_TO_ENV[field]} must be a plain mount name "
                     f"(letters, digits, '-', '_'), got {getattr(self, field)!r}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -19,7 +20,6 @@ import hvac
 import hvac.exceptions as hvac_errors
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 from shared.errors import (
     VaultError,
@@ -30,19 +30,40 @@ from shared.errors import (
 )
 from shared.settings import Settings
 
-__all__ = ["TransitDecryptRefused", "Vault"]
+__all__ = ["TransitDecryptRefused", "Vault", "is_decrypt_refusal"]
 
 T = TypeVar("T")
 
-# Connect-only retries: a refused connection never reached Vault. Reads are not retried
-# here because transit writes (rotate) are not idempotent.
-_RETRY = Retry(total=2, connect=2, read=0, status=0, other=0, backoff_factor=0.05)
+#: Retries after a *refused* connection (the request never reached Vault, so retrying is
+#: safe even for rotate). Connect and read timeouts are not retried: each would cost a whole
+#: timeout again, and callers were promised an answer within it.
+_REFUSED_RETRIES = 2
+_REFUSED_BACKOFF = 0.05
+
+#: OpenBao answers a failed RSA decryption with a 500 whose message starts like this
+#: (transit's path_decrypt.go wraps the crypto error), unlike an outage's 500.
+_RSA_DECRYPT_FAILURE = "failed to RSA decrypt"
 
 
 class TransitDecryptRefused(VaultError):
     """Transit refused to decrypt this ciphertext (bad bytes, retired or unknown version)."""
 
     code = "VAULT_DECRYPT_REFUSED"
+
+
+def _refused(exc: BaseException | None) -> bool:
+    """A connection Vault refused (nothing was sent), as opposed to a timeout."""
+    return isinstance(exc, requests.exceptions.ConnectionError) and not isinstance(
+        exc, requests.exceptions.Timeout
+    )
+
+
+def is_decrypt_refusal(exc: BaseException) -> bool:
+    """True for the 500 Transit gives when RSA decryption of the ciphertext fails."""
+    errors = getattr(exc, "errors", None) or []
+    return isinstance(exc, hvac_errors.InternalServerError) and any(
+        _RSA_DECRYPT_FAILURE in str(e) for e in errors
+    )
 
 
 def _describe(exc: BaseException) -> str:
@@ -58,7 +79,7 @@ class Vault:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         session = requests.Session()
-        adapter = HTTPAdapter(max_retries=_RETRY, pool_maxsize=32)
+        adapter = HTTPAdapter(max_retries=0, pool_maxsize=32)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         self._client = hvac.Client(
@@ -78,12 +99,17 @@ class Vault:
         with self._login_lock:
             if self._logged_in:
                 return
-            self._map(
-                lambda: self._client.auth.approle.login(
-                    role_id=self.settings.vault_role_id,
-                    secret_id=self.settings.vault_secret_id,
+            try:
+                self._map(
+                    lambda: self._client.auth.approle.login(
+                        role_id=self.settings.vault_role_id,
+                        secret_id=self.settings.vault_secret_id,
+                    )
                 )
-            )
+            except (VaultUnavailable, VaultForbidden):
+                raise
+            except VaultError as exc:  # Vault says 400 for a wrong role or secret id
+                raise VaultForbidden(f"AppRole login refused: {exc.detail}") from exc
             self._logged_in = True
 
     def _call(self, fn: Callable[[], T]) -> T:
@@ -101,6 +127,17 @@ class Vault:
 
     @staticmethod
     def _map(fn: Callable[[], T]) -> T:
+        for attempt in range(_REFUSED_RETRIES + 1):
+            try:
+                return Vault._map_once(fn)
+            except VaultUnavailable as exc:
+                if attempt == _REFUSED_RETRIES or not _refused(exc.__cause__):
+                    raise
+                time.sleep(_REFUSED_BACKOFF * (attempt + 1))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _map_once(fn: Callable[[], T]) -> T:
         try:
             return fn()
         except hvac_errors.InvalidPath as exc:
@@ -121,16 +158,6 @@ class Vault:
             raise VaultUnavailable(f"Vault unreachable: {type(exc).__name__}") from exc
 
     # -- system -----------------------------------------------------------------------------
-
-    def health(self) -> dict[str, Any]:
-        """``sys/health``; raises :class:`VaultSealed` or :class:`VaultUnavailable`."""
-        result = self._map(lambda: self._client.sys.read_health_status(method="GET"))
-        if isinstance(result, requests.Response):  # hvac returns the response on non-200
-            data: dict[str, Any] = result.json()
-            if data.get("sealed") or not data.get("initialized", True):
-                raise VaultSealed("Vault is sealed or not initialised")
-            return data
-        return dict(result)
 
     def mounts(self) -> dict[str, dict[str, Any]]:
         """Secrets engines by path (``secret/`` ...)."""
@@ -229,8 +256,8 @@ class Vault:
         Raises:
             TransitDecryptRefused: Vault refused these bytes (wrong key, retired or unknown
                 version, bad padding). Transit reports a failed RSA decryption as a 500, so
-                a 500 whose message is about decryption is classed here, not as an outage:
-                otherwise a forged token would look like a retryable infrastructure failure.
+                that 500 (recognised by its message, not its URL) is classed here, not as an
+                outage: otherwise a forged token would look like a retryable failure.
             VaultUnavailable: Vault could not be reached or failed for another reason.
         """
         wire = f"vault:v{version}:{base64.b64encode(ciphertext).decode('ascii')}"
@@ -246,7 +273,7 @@ class Vault:
             result = self._call(call)
         except VaultUnavailable as exc:
             cause = exc.__cause__
-            if isinstance(cause, hvac_errors.InternalServerError) and "decrypt" in str(cause):
+            if cause is not None and is_decrypt_refusal(cause):
                 raise TransitDecryptRefused(_describe(cause)) from cause
             raise
         except (VaultNotFound, VaultForbidden):

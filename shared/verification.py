@@ -151,7 +151,14 @@ class Verifier:
         Raises:
             TokenError: one subclass per DESIGN §2 code; ``VerificationUnavailable``
                 (``UNKNOWN``, ``retryable``) when the failure is not the token's fault.
+            ValueError: ``campaign_id`` is not a non-empty string or an integer (a bug in
+                the caller, not a bad token: ``None`` must never match a token's claim).
         """
+        if not (
+            (isinstance(campaign_id, str) and campaign_id.strip())
+            or (isinstance(campaign_id, int) and not isinstance(campaign_id, bool))
+        ):
+            raise ValueError(f"campaign_id must be a non-empty string or an int: {campaign_id!r}")
         outer = parse_compact(token, self._limits)
         key_version = None
         if outer.is_jwe:

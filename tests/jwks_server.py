@@ -12,7 +12,9 @@ from typing import Any
 
 class JwksServer:
     """Serves ``document`` at ``/jwks.json``; counts requests; ``delay``/``status``/``body``
-    override the answer to simulate a slow, failing or garbage-returning endpoint."""
+    override the answer to simulate a slow, failing or garbage-returning endpoint. It answers
+    any path and POST/PUT alike, so it also stands in for a Vault failing in ways a real one
+    will not on demand."""
 
     def __init__(self) -> None:
         self.document: dict[str, Any] = {"keys": []}
@@ -34,6 +36,9 @@ class JwksServer:
                 self.end_headers()
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self.wfile.write(body)
+
+            do_POST = do_GET  # noqa: N815 - also stands in for a failing Vault endpoint
+            do_PUT = do_GET  # noqa: N815
 
             def log_message(self, format: str, *args: object) -> None:
                 return

@@ -200,6 +200,7 @@ NOT_NUMBERS = {
     "object": {"t": NOW + 3600},
     "infinity": float("inf"),
     "nan": float("nan"),
+    "int-beyond-float": 10**400,
 }
 
 

@@ -104,8 +104,16 @@ def test_approle_needs_both_halves(environ: dict[str, str]) -> None:
         ("VAULT_KV_MOUNT", "-secret"),
         ("VAULT_TRANSIT_MOUNT", "tran sit"),
         ("VAULT_TRANSIT_MOUNT", "t" * 65),
+        ("VAULT_KV_MOUNT", "secret\n"),
     ],
-    ids=["kv-slash", "kv-traversal", "kv-leading-dash", "transit-space", "transit-too-long"],
+    ids=[
+        "kv-slash",
+        "kv-traversal",
+        "kv-leading-dash",
+        "transit-space",
+        "transit-too-long",
+        "kv-trailing-newline",
+    ],
 )
 def test_bad_mount_names_are_refused(variable: str, value: str) -> None:
     """A mount name that is not a plain path segment is refused, naming its variable."""

@@ -711,13 +711,13 @@ def test_bad_claims_with_bad_signature_is_invalid_signature(
     refused(frozen, token, accounts.ec.id, SIGNATURE)
 
 
-MISSING_ACCOUNTS = ["no-such-account", "Bad Id", "", "x" * 64, "../accounts/x", "a/b"]
+MISSING_ACCOUNTS = ["no-such-account", "Bad Id", "", "x" * 64, "../accounts/x", "a/b", "acme\n"]
 
 
 @pytest.mark.parametrize(
     "account_id",
     MISSING_ACCOUNTS,
-    ids=["unknown", "malformed", "empty", "too-long", "traversal", "slash"],
+    ids=["unknown", "malformed", "empty", "too-long", "traversal", "slash", "newline"],
 )
 def test_unknown_account_jws_is_invalid_signature(frozen: Verifier, account_id: str) -> None:
     """A JWS for an account that does not exist (or cannot) is TOKEN_INVALID_SIGNATURE."""
@@ -727,7 +727,7 @@ def test_unknown_account_jws_is_invalid_signature(frozen: Verifier, account_id: 
 @pytest.mark.parametrize(
     "account_id",
     MISSING_ACCOUNTS,
-    ids=["unknown", "malformed", "empty", "too-long", "traversal", "slash"],
+    ids=["unknown", "malformed", "empty", "too-long", "traversal", "slash", "newline"],
 )
 def test_unknown_account_jwe_is_decryption_failed(
     frozen: Verifier, sealed: str, account_id: str
@@ -913,6 +913,8 @@ DROP = object()  # a claim to remove (``None`` below means a JSON null)
 BAD_CLAIMS: dict[str, dict[str, Any]] = {
     "exp-string": {"exp": str(NOW + 3600)},
     "exp-null": {"exp": None},
+    "exp-huge-int": {"exp": 10**400},
+    "iat-huge-int": {"iat": 10**400},
     "nbf-string": {"nbf": "2020-01-01"},
     "iat-bool": {"iat": True},
     "missing-sub": {"sub": DROP},
@@ -1015,3 +1017,14 @@ def test_invalid_claims_inside_jwe_are_invalid_claims(
         sign(at_now(campaignId="1002"), "ES256", "ec-p256"), keystore.get(accounts.ec.id).latest
     )
     refused(frozen, token, accounts.ec.id, CLAIMS)
+
+
+@pytest.mark.parametrize(
+    "campaign_id", [None, "", "  ", True, 1.5], ids=["none", "empty", "blank", "bool", "float"]
+)
+def test_expected_campaign_must_be_given(frozen: Verifier, campaign_id: object) -> None:
+    """A caller that passes no usable campaign id gets a ValueError, so a token claiming
+    campaignId "None" can never match a missing configuration."""
+    token = sign({**at_now(), "campaignId": str(campaign_id)}, "ES256", "ec-p256")
+    with pytest.raises(ValueError, match="campaign_id"):
+        frozen.verify(token, account_id="any", campaign_id=campaign_id)  # type: ignore[arg-type]
