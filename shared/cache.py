@@ -39,12 +39,13 @@ class TtlCache(Generic[K, V]):
         self._ttl = ttl
         self._stale = stale_if_error
         self._retry = retry_interval
-        self._failed: dict[K, float] = {}
         self._clock = clock
         self._max = max_entries
         self._entries: dict[K, tuple[float, V]] = {}
-        self._locks: dict[K, threading.Lock] = {}
-        self._guard = threading.Lock()
+        self._failed: dict[K, float] = {}
+        # Striped loader locks: bounded memory whatever keys callers ask for.
+        self._locks = tuple(threading.Lock() for _ in range(64))
+        self._guard = threading.Lock()  # for writes to the dicts
 
     def get(self, key: K, load: Callable[[], V]) -> V:
         """The cached value for ``key``, loading it with ``load()`` when missing or expired.
@@ -56,9 +57,8 @@ class TtlCache(Generic[K, V]):
         hit = self._entries.get(key)
         if hit is not None and self._usable(key, hit[0], self._clock()):
             return hit[1]
-        with self._guard:
-            lock = self._locks.setdefault(key, threading.Lock())
-        with lock:  # one loader per key: a burst of misses makes one Vault call
+        with self._locks[hash(key) % len(self._locks)]:
+            # One loader per key: a burst of misses makes one Vault call.
             hit = self._entries.get(key)
             now = self._clock()
             if hit is not None and self._usable(key, hit[0], now):
@@ -67,10 +67,10 @@ class TtlCache(Generic[K, V]):
                 value = load()
             except ServiceError as exc:
                 if exc.retryable and hit is not None and now - hit[0] < self._ttl + self._stale:
-                    self._failed[key] = now
+                    with self._guard:
+                        self._failed[key] = now
                     return hit[1]
                 raise
-            self._failed.pop(key, None)
             self.put(key, value)
             return value
 
@@ -85,19 +85,18 @@ class TtlCache(Generic[K, V]):
             and now - stored_at < self._ttl + self._stale
         )
 
-    def peek(self, key: K) -> V | None:
-        """The cached value, fresh or stale, without loading."""
-        hit = self._entries.get(key)
-        return None if hit is None else hit[1]
-
     def put(self, key: K, value: V) -> None:
         """Store ``value`` as fresh now."""
-        if len(self._entries) >= self._max and key not in self._entries:
-            oldest = min(self._entries, key=lambda k: self._entries[k][0])
-            del self._entries[oldest]
-        self._entries[key] = (self._clock(), value)
+        with self._guard:
+            if len(self._entries) >= self._max and key not in self._entries:
+                oldest = min(self._entries, key=lambda k: self._entries[k][0])
+                del self._entries[oldest]
+                self._failed.pop(oldest, None)
+            self._entries[key] = (self._clock(), value)
+            self._failed.pop(key, None)
 
     def invalidate(self, key: K) -> None:
         """Forget ``key`` so the next ``get`` reloads it."""
-        self._entries.pop(key, None)
-        self._failed.pop(key, None)
+        with self._guard:
+            self._entries.pop(key, None)
+            self._failed.pop(key, None)

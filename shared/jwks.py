@@ -24,8 +24,9 @@ import requests
 import urllib3.exceptions
 from joserfc import jwk
 from joserfc.jwk import ECKey, RSAKey
+from joserfc.util import urlsafe_b64decode
 
-from shared.algorithms import EC_CURVE_FOR_ALG
+from shared.algorithms import EC_CURVE_FOR_ALG, MIN_RSA_BITS
 from shared.errors import JwksUnavailable
 
 __all__ = ["JwksFetcher"]
@@ -34,14 +35,21 @@ _KTY_FOR_PREFIX: Final = {"RS": "RSA", "ES": "EC"}
 _PRIVATE_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "k"})
 
 
+class _Jwk(msgspec.Struct, frozen=True):
+    key: RSAKey | ECKey
+    #: The JWK's own ``alg`` member, when it pins one.
+    alg: str | None
+
+
 class _Entry(msgspec.Struct):
-    keys: dict[str, RSAKey | ECKey]
+    keys: dict[str, _Jwk]
     fetched_at: float
     attempted_at: float
 
 
-def _usable(key: RSAKey | ECKey, data: dict[str, Any], alg: str) -> bool:
-    if data.get("alg") not in (None, alg):
+def _usable(jwk_: _Jwk, alg: str) -> bool:
+    key = jwk_.key
+    if jwk_.alg not in (None, alg):
         return False
     if _KTY_FOR_PREFIX.get(alg[:2]) != key.key_type:
         return False
@@ -59,6 +67,7 @@ class JwksFetcher:
         ttl: float = 300.0,
         stale_if_error: float = 3600.0,
         min_refresh_interval: float = 30.0,
+        failure_backoff: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         session: requests.Session | None = None,
     ) -> None:
@@ -67,12 +76,15 @@ class JwksFetcher:
         self.ttl = ttl
         self.stale_if_error = stale_if_error
         self.min_refresh_interval = min_refresh_interval
+        self.failure_backoff = failure_backoff
         self._clock = clock
         self._session = session or requests.Session()
         self._entries: dict[str, _Entry] = {}
-        self._raw: dict[str, dict[str, dict[str, Any]]] = {}
-        self._locks: dict[str, threading.Lock] = {}
-        self._guard = threading.Lock()
+        #: When a URL with nothing cached last failed: such URLs are not asked again for
+        #: ``failure_backoff`` seconds, so a down endpoint is not hit once per token.
+        self._failed_at: dict[str, float] = {}
+        # Striped locks: bounded memory whatever the number of URLs.
+        self._locks = tuple(threading.Lock() for _ in range(64))
 
     def key(self, uri: str, kid: str, alg: str) -> RSAKey | ECKey | None:
         """The key ``kid`` from ``uri``'s JWKS if it can verify ``alg``; None if unknown.
@@ -86,10 +98,10 @@ class JwksFetcher:
             and self._clock() - entry.attempted_at >= self.min_refresh_interval
         ):
             entry = self._refresh(uri, force=True)
-        key = entry.keys.get(kid)
-        if key is None or not _usable(key, self._raw.get(uri, {}).get(kid, {}), alg):
+        found = entry.keys.get(kid)
+        if found is None or not _usable(found, alg):
             return None
-        return key
+        return found.key
 
     def _current(self, uri: str) -> _Entry:
         entry = self._entries.get(uri)
@@ -98,12 +110,17 @@ class JwksFetcher:
         return self._refresh(uri, force=False)
 
     def _refresh(self, uri: str, *, force: bool) -> _Entry:
-        with self._guard:
-            lock = self._locks.setdefault(uri, threading.Lock())
-        with lock:
+        with self._locks[hash(uri) % len(self._locks)]:
             now = self._clock()
             entry = self._entries.get(uri)
-            if entry is not None:
+            if entry is None:
+                failed_at = self._failed_at.get(uri)
+                if failed_at is not None and now - failed_at < self.failure_backoff:
+                    raise JwksUnavailable(
+                        f"JWKS endpoint failed {now - failed_at:.1f} s ago; not retried "
+                        f"before {self.failure_backoff} s"
+                    )
+            else:
                 recently = now - entry.attempted_at < self.min_refresh_interval
                 if force and recently:
                     return entry  # unknown kids: at most one refetch per interval
@@ -114,17 +131,19 @@ class JwksFetcher:
                     return entry  # a refresh just failed: back off, serve stale
                 entry.attempted_at = now
             try:
-                keys, raw = self._fetch(uri)
+                keys = self._fetch(uri)
             except JwksUnavailable:
-                if entry is not None and now - entry.fetched_at < self.ttl + self.stale_if_error:
+                if entry is None:
+                    self._failed_at[uri] = now
+                elif now - entry.fetched_at < self.ttl + self.stale_if_error:
                     return entry
                 raise
+            self._failed_at.pop(uri, None)
             fresh = _Entry(keys=keys, fetched_at=now, attempted_at=now)
             self._entries[uri] = fresh
-            self._raw[uri] = raw
             return fresh
 
-    def _fetch(self, uri: str) -> tuple[dict[str, RSAKey | ECKey], dict[str, dict[str, Any]]]:
+    def _fetch(self, uri: str) -> dict[str, _Jwk]:
         deadline = time.monotonic() + self.timeout
         try:
             with self._session.get(
@@ -150,15 +169,14 @@ class JwksFetcher:
         return _parse(bytes(body))
 
 
-def _parse(body: bytes) -> tuple[dict[str, RSAKey | ECKey], dict[str, dict[str, Any]]]:
+def _parse(body: bytes) -> dict[str, _Jwk]:
     try:
         document = json.loads(body)
     except (ValueError, RecursionError) as exc:
         raise JwksUnavailable("JWKS is not JSON") from exc
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
         raise JwksUnavailable("JWKS has no 'keys' array")
-    keys: dict[str, RSAKey | ECKey] = {}
-    raw: dict[str, dict[str, Any]] = {}
+    keys: dict[str, _Jwk] = {}
     for data in document["keys"]:
         if not isinstance(data, dict) or not isinstance(data.get("kid"), str):
             continue
@@ -166,11 +184,24 @@ def _parse(body: bytes) -> tuple[dict[str, RSAKey | ECKey], dict[str, dict[str, 
             continue
         if _PRIVATE_MEMBERS.intersection(data) or data["kid"] in keys:
             continue  # a published private key is compromised; a repeated kid is ambiguous
+        if data["kty"] == "RSA" and _rsa_bits(data) < MIN_RSA_BITS:
+            continue  # the same floor as for PEM keys (RFC 7518 §3.3)
+        alg = data.get("alg")
         try:
             key = jwk.import_key(data)
         except Exception:  # noqa: BLE001, S112 - one bad key must not hide the others
             continue
-        if isinstance(key, RSAKey | ECKey):
-            keys[data["kid"]] = key
-            raw[data["kid"]] = data
-    return keys, raw
+        if isinstance(key, RSAKey | ECKey) and isinstance(alg, str | None):
+            keys[data["kid"]] = _Jwk(key=key, alg=alg)
+    return keys
+
+
+def _rsa_bits(data: dict[str, Any]) -> int:
+    """Modulus size of an RSA JWK, checked before import (joserfc only warns on small keys)."""
+    n = data.get("n")
+    if not isinstance(n, str):
+        return 0
+    try:
+        return int.from_bytes(urlsafe_b64decode(n.encode("ascii")), "big").bit_length()
+    except (ValueError, UnicodeEncodeError):
+        return 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from shared.cache import TtlCache
@@ -102,3 +104,24 @@ def test_invalidate_forces_reload() -> None:
     cache.invalidate("k")
     cache.get("k", source)
     assert source.calls == 2
+
+
+def test_full_cache_evicts_oldest_under_concurrency() -> None:
+    """At max_entries the oldest entry goes; many threads filling it never raise."""
+    cache: TtlCache[int, int] = TtlCache(60.0, max_entries=50)
+    errors: list[BaseException] = []
+
+    def fill(offset: int) -> None:
+        try:
+            for i in range(2_000):
+                cache.get(offset * 10_000 + i, lambda i=i: i)
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=fill, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(cache._entries) <= 50

@@ -7,10 +7,12 @@ import json
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from joserfc.errors import SecurityWarning
 
 from shared import (
     Account,
@@ -75,26 +77,6 @@ class Setup:
         assert caught.value.code == "UNKNOWN"
         assert caught.value.retryable is True
         return time.monotonic() - start
-
-
-@pytest.fixture
-def jwks_server() -> Iterator[JwksServer]:
-    """The conftest JWKS server, polling for shutdown every 50 ms instead of 500 ms.
-
-    ``serve_forever``'s default poll interval made every test of this module spend half a
-    second in teardown; tests/jwks_server.py could take the interval itself.
-    """
-    server = JwksServer()
-    server._thread = threading.Thread(
-        target=server._server.serve_forever,
-        kwargs={"poll_interval": 0.05},
-        daemon=True,
-    )
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -430,3 +412,37 @@ def test_failed_refresh_backs_off(
     setup.clock.advance(61)
     assert setup.verify(token).subject == "participant-42"
     assert jwks_server.requests == 3
+
+
+def test_small_rsa_key_in_jwks_is_not_used(
+    make_setup: Callable[..., Setup], jwks_server: JwksServer
+) -> None:
+    """An RSA key under 2048 bits published in the JWKS is ignored, as it is for PEM keys."""
+    with pytest.warns(SecurityWarning):  # joserfc itself only warns about such keys
+        published = public_jwk("rsa-1024", "weak")
+    jwks_server.document = {"keys": [published]}
+    with pytest.warns(SecurityWarning):
+        token = sign(claims(), "RS256", "rsa-1024", kid="weak")
+    setup = make_setup()
+    # As in production, where joserfc's warning is not an error: the floor must be ours.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SecurityWarning)
+        setup.refused(token)
+
+
+def test_endpoint_down_with_nothing_cached_is_not_hammered(
+    make_setup: Callable[..., Setup], jwks_server: JwksServer
+) -> None:
+    """With no cached JWKS and a failing endpoint, tokens within failure_backoff get UNKNOWN
+    at once without another request; after it, the endpoint is asked again."""
+    jwks_server.status = 500
+    setup = make_setup(failure_backoff=5.0)
+    token = sign(claims(), "RS256", "rsa-2048", kid="rsa-1")
+    for _ in range(10):
+        setup.unavailable(token)
+    assert jwks_server.requests == 1
+    setup.clock.advance(6)
+    jwks_server.status = 200
+    jwks_server.document = {"keys": [public_jwk("rsa-2048", "rsa-1")]}
+    assert setup.verify(token).subject == "participant-42"
+    assert jwks_server.requests == 2
