@@ -32,6 +32,7 @@ from shared.algorithms import (
     TRANSIT_KEY_TYPES,
 )
 from shared.errors import AccountInvalid
+from shared.redaction import Redacted
 
 __all__ = [
     "ACCOUNT_ID_PATTERN",
@@ -65,15 +66,14 @@ class PublicKeyValidation(
 
 
 class SymmetricValidation(
-    msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="method", tag="symmetric"
+    Redacted, frozen=True, forbid_unknown_fields=True, tag_field="method", tag="symmetric"
 ):
     """Tokens signed with an HMAC secret shared between the customer and us."""
 
+    __secret_fields__ = frozenset({"secret"})
+
     algorithms: _ALGS
     secret: bytes
-
-    def __repr__(self) -> str:
-        return f"SymmetricValidation(algorithms={self.algorithms!r}, secret=<redacted>)"
 
 
 class JwksValidation(
@@ -93,15 +93,14 @@ def method_of(validation: Validation) -> str:
     return str(type(validation).__struct_config__.tag)
 
 
-class CustomerEncryption(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class CustomerEncryption(Redacted, frozen=True, forbid_unknown_fields=True):
     """A symmetric key the customer encrypts with on its side, with its pinned alg/enc."""
+
+    __secret_fields__ = frozenset({"key"})
 
     alg: str
     enc: str
     key: bytes
-
-    def __repr__(self) -> str:
-        return f"CustomerEncryption(alg={self.alg!r}, enc={self.enc!r}, key=<redacted>)"
 
 
 class TokenPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

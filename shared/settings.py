@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from shared.errors import ConfigurationError
+from shared.redaction import Redacted
 
 __all__ = ["Settings"]
 
@@ -37,7 +38,6 @@ _ENV = {
     "REDIS_URL": "redis_url",
 }
 _FIELD_TO_ENV = {v: k for k, v in _ENV.items()}
-_SECRET_FIELDS = frozenset({"vault_token", "vault_secret_id", "redis_url"})
 
 
 def _check_url(name: str, value: str) -> None:
@@ -46,8 +46,11 @@ def _check_url(name: str, value: str) -> None:
         raise ValueError(f"{name} must be an http(s) URL, got {value!r}")
 
 
-class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class Settings(Redacted, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Connection and cache settings shared by the services, the player and the CLI."""
+
+    # Settings end up in logs and tracebacks: a Redis URL may carry a password.
+    __secret_fields__ = frozenset({"vault_token", "vault_secret_id", "redis_url"})
 
     vault_addr: str = "http://127.0.0.1:8200"
     vault_token: str | None = None
@@ -80,17 +83,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             _check_url("AUTHZ_ISSUER", self.authz_issuer)
         if self.authz_jwks_url is not None:
             _check_url("AUTHZ_JWKS_URL", self.authz_jwks_url)
-
-    def __repr__(self) -> str:
-        # Settings end up in logs and tracebacks: never show the Vault token, the AppRole
-        # secret id or a Redis URL (it may carry a password), only whether they are set.
-        shown = ", ".join(
-            f"{name}=<redacted>"
-            if name in _SECRET_FIELDS and getattr(self, name) is not None
-            else f"{name}={getattr(self, name)!r}"
-            for name in self.__struct_fields__
-        )
-        return f"Settings({shown})"
 
     @property
     def uses_approle(self) -> bool:

@@ -182,8 +182,9 @@ def test_repr_hides_credentials() -> None:
         vault_secret_id="approle-secret-value",
         redis_url="redis://:redis-password@redis:6379/0",
     )
-    text = repr(s)
-    assert "hvs.root-token-value" not in text
-    assert "approle-secret-value" not in text
-    assert "redis-password" not in text
-    assert "vault_role_id='role'" in text
+    rich = " ".join(f"{name}={value!r}" for name, value in s.__rich_repr__())
+    for text in (repr(s), rich):
+        assert "hvs.root-token-value" not in text
+        assert "approle-secret-value" not in text
+        assert "redis-password" not in text
+        assert "vault_role_id='role'" in text
