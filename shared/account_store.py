@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import msgspec
 
-from shared.accounts import Account, check_account_id, transit_key_name, validate_account
+from shared.accounts import Account, check_account_id, validate_account
 from shared.errors import (
     AccountConflict,
     AccountExists,
@@ -28,6 +28,8 @@ _PREFIX = "accounts/"
 
 
 def _is_cas_mismatch(exc: VaultError) -> bool:
+    # KV v2 answers a failed check-and-set with a plain 400; only its message tells it apart
+    # ("check-and-set parameter did not match the current version", OpenBao 2.7).
     return "check-and-set" in exc.detail
 
 
@@ -108,8 +110,3 @@ class AccountStore:
     def list(self) -> list[str]:
         """All account ids, sorted."""
         return sorted(k for k in self._vault.kv_list(_PREFIX) if not k.endswith("/"))
-
-    @staticmethod
-    def key_name(account_id: str) -> str:
-        """The account's Transit key name."""
-        return transit_key_name(account_id)

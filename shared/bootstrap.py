@@ -55,7 +55,8 @@ def bootstrap(vault: Vault) -> BootstrapReport:
 
     Raises:
         ConfigurationError: a mount exists with the wrong engine or KV version.
-        VaultError: Vault refused (bootstrap needs an admin or root token).
+        VaultError: Vault refused: bootstrap needs a root token, or one allowed to manage
+            ``sys/mounts`` and ``sys/policies/acl`` (the ``admin`` policy is not).
     """
     s = vault.settings
     report = BootstrapReport(created=[], present=[])

@@ -15,7 +15,7 @@ from joserfc.jwk import RSAKey
 
 from shared.accounts import check_account_id, transit_key_name
 from shared.algorithms import TRANSIT_KEY_TYPES
-from shared.errors import AccountNotFound, KeyOperationRefused, VaultError, VaultNotFound
+from shared.errors import AccountNotFound, KeyOperationRefused, VaultNotFound
 from shared.vault import Vault
 
 __all__ = ["KeySet", "KeyStore", "KeyVersion", "PublicKey"]
@@ -170,8 +170,3 @@ class KeyStore:
             VaultError: Vault unreachable, sealed or forbidden.
         """
         return self._vault.transit_decrypt(transit_key_name(account_id), version, ciphertext)
-
-
-def is_refusal(exc: VaultError) -> bool:
-    """True when Vault refused the ciphertext rather than failing to answer."""
-    return exc.code == "VAULT_DECRYPT_REFUSED"

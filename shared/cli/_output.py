@@ -57,11 +57,7 @@ class Output:
 
     def fail(self, exc: ServiceError) -> NoReturn:
         """Print ``exc`` as one line (or a JSON object) and exit with its code."""
-        if self.as_json:
-            print(json.dumps({"ok": False, "code": exc.code, "detail": exc.detail}))
-        else:
-            print(f"error: {exc.code}: {exc.detail}", file=sys.stderr)
-        raise SystemExit(exit_code_for(exc))
+        self.refuse(exc.code, exc.detail, exit_code_for(exc))
 
     def refuse(self, code: str, detail: str, exit_code: int = 1) -> NoReturn:
         """Fail with a code that is not an exception of ours (usage-level problems)."""

@@ -1,4 +1,5 @@
-# admin: security teams and `tokenctl` — manage accounts and their keys; never decrypt tokens.
+# admin: security teams and `tokenctl` — manage accounts and their keys; never decrypt
+# tokens, never export, trim or delete keys (those are irreversible break-glass actions).
 path "$kv/data/accounts/*" {
   capabilities = ["create", "read", "update"]
 }
@@ -8,18 +9,18 @@ path "$kv/metadata/accounts/*" {
 path "$kv/metadata/accounts" {
   capabilities = ["list"]
 }
-path "$transit/keys/account-*" {
-  capabilities = ["create", "read", "update"]
+# `+` is exactly one path segment: a glob (`account-*`) would also grant every sub-path,
+# /trim and /config included.
+path "$transit/keys/+" {
+  capabilities = ["create", "update", "read"]
 }
-path "$transit/keys/account-*/rotate" {
+path "$transit/keys/+/rotate" {
   capabilities = ["update"]
 }
-path "$transit/keys/account-*/config" {
+# Retirement only: not exportable, deletion_allowed or auto-rotation.
+path "$transit/keys/+/config" {
   capabilities = ["update"]
-}
-path "$transit/keys/authz-signing" {
-  capabilities = ["create", "read"]
-}
-path "$transit/keys/authz-signing/rotate" {
-  capabilities = ["update"]
+  allowed_parameters = {
+    "min_decryption_version" = []
+  }
 }

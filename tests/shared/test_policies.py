@@ -1,0 +1,134 @@
+"""Least privilege (DESIGN §4), proved by Vault itself: each role's policy, loaded by
+bootstrap, allows its job and refuses the rest."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+
+import hvac
+import msgspec
+import pytest
+
+from shared import (
+    Account,
+    AccountStore,
+    KeyStore,
+    Sealer,
+    Settings,
+    Vault,
+    VaultForbidden,
+    Verifier,
+)
+from shared.bootstrap import AUTHZ_SIGNING_KEY
+from tests.tokens import claims, sign
+
+
+def role_vault(settings: Settings, policy: str) -> Vault:
+    """A Vault facade logged in with a token holding only ``policy``."""
+    root = hvac.Client(url=settings.vault_addr, token=settings.vault_token)
+    token = root.auth.token.create(policies=[policy], no_default_policy=True, ttl="10m")
+    return Vault(
+        Settings(vault_addr=settings.vault_addr, vault_token=token["auth"]["client_token"])
+    )
+
+
+def can_sign(vault: Vault) -> bool:
+    client = hvac.Client(url=vault.settings.vault_addr, token=vault.settings.vault_token)
+    try:
+        client.secrets.transit.sign_data(
+            AUTHZ_SIGNING_KEY,
+            hash_input=base64.b64encode(b"x").decode(),
+            marshaling_algorithm="jws",
+        )
+    except hvac.exceptions.Forbidden:
+        return False
+    return True
+
+
+@pytest.fixture
+def sealed(
+    make_account: Callable[..., Account], keystore: KeyStore, settings: Settings
+) -> tuple[Account, str]:
+    account = make_account()
+    return account, Sealer(keystore, settings).seal(account.id, sign(claims(), "ES256", "ec-p256"))
+
+
+def test_crypto_api_reads_public_keys_but_cannot_decrypt(
+    settings: Settings, sealed: tuple[Account, str]
+) -> None:
+    """crypto-api seals with the public key it may read; Vault refuses it transit/decrypt,
+    key rotation, account writes and bearer signing."""
+    account, jwe = sealed
+    vault = role_vault(settings, "crypto-api")
+    keys = KeyStore(vault)
+    assert keys.get(account.id).latest.kid == f"{account.id}/1"
+    assert AccountStore(vault).get(account.id).id == account.id
+    with pytest.raises(VaultForbidden):
+        keys.decrypt(account.id, 1, base64.urlsafe_b64decode(jwe.split(".")[1] + "=="))
+    with pytest.raises(VaultForbidden):
+        keys.rotate(account.id)
+    with pytest.raises(VaultForbidden):
+        vault.kv_write(f"accounts/{account.id}", {"status": "disabled"})
+    assert not can_sign(vault)
+
+
+def test_authz_api_signs_but_cannot_touch_account_keys(
+    settings: Settings, sealed: tuple[Account, str]
+) -> None:
+    """authz-api reads accounts and signs with authz-signing; it cannot read, rotate or
+    decrypt with account keys."""
+    account, jwe = sealed
+    vault = role_vault(settings, "authz-api")
+    assert AccountStore(vault).get(account.id).id == account.id
+    assert can_sign(vault)
+    keys = KeyStore(vault)
+    with pytest.raises(VaultForbidden):
+        keys.get(account.id)
+    with pytest.raises(VaultForbidden):
+        vault.transit_rotate(f"account-{account.id}")
+    with pytest.raises(VaultForbidden):
+        keys.decrypt(account.id, 1, base64.urlsafe_b64decode(jwe.split(".")[1] + "=="))
+
+
+def test_player_verifies_but_cannot_sign_or_manage(
+    settings: Settings, sealed: tuple[Account, str]
+) -> None:
+    """player opens JWEs through transit/decrypt; it cannot sign bearers, rotate or write."""
+    account, jwe = sealed
+    vault = role_vault(settings, "player")
+    assert Verifier(vault).verify(jwe, account_id=account.id, campaign_id="1001").key_version == 1
+    assert not can_sign(vault)
+    with pytest.raises(VaultForbidden):
+        vault.transit_rotate(f"account-{account.id}")
+    with pytest.raises(VaultForbidden):
+        vault.kv_write(f"accounts/{account.id}", {"status": "disabled"})
+
+
+def test_admin_manages_keys_but_cannot_decrypt_export_or_weaken(
+    settings: Settings, sealed: tuple[Account, str]
+) -> None:
+    """admin creates, rotates and retires; Vault refuses it decrypt, export, trim, and any
+    key config other than min_decryption_version."""
+    account, jwe = sealed
+    vault = role_vault(settings, "admin")
+    store = AccountStore(vault)
+    created = store.create(msgspec.structs.replace(account, id=f"{account.id}-new"))
+    assert store.disable(created.id).status == "disabled"
+    assert created.id in store.list()
+    keys = KeyStore(vault)
+    assert keys.rotate(account.id).latest_version == 2
+    assert keys.retire(account.id, 2).min_decryption_version == 2
+    with pytest.raises(VaultForbidden):
+        keys.decrypt(account.id, 2, base64.urlsafe_b64decode(jwe.split(".")[1] + "=="))
+    client = hvac.Client(url=settings.vault_addr, token=vault.settings.vault_token)
+    name = f"account-{account.id}"
+    with pytest.raises(hvac.exceptions.Forbidden):
+        client.secrets.transit.update_key_configuration(name, exportable=True)
+    with pytest.raises(hvac.exceptions.Forbidden):
+        client.secrets.transit.update_key_configuration(name, deletion_allowed=True)
+    with pytest.raises(hvac.exceptions.Forbidden):
+        client.secrets.transit.trim_key(name, min_version=2)
+    with pytest.raises(hvac.exceptions.Forbidden):
+        client.secrets.transit.export_key(name, key_type="encryption-key")
+    assert not can_sign(vault)
