@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -10,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import hvac
 import pytest
 
 from shared import Settings, Vault
@@ -371,3 +373,78 @@ def test_console_script_without_traceback(settings: Settings) -> None:
     ).stdout
     for command in ("vault", "accounts", "keys", "token"):
         assert command in help_text
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["keys", "list", "no-such-account"],
+        ["keys", "rotate", "no-such-account"],
+        ["keys", "retire", "no-such-account", "--below", "2", "--yes"],
+        ["accounts", "show", "no-such-account"],
+        ["accounts", "disable", "no-such-account"],
+        ["token", "seal", "--account", "no-such-account", "a.b.c"],
+    ],
+    ids=["keys-list", "keys-rotate", "keys-retire", "show", "disable", "seal"],
+)
+def test_unknown_account_json_failure(cli: Any, argv: list[str]) -> None:
+    """Every command on an unknown account exits 1 with ACCOUNT_NOT_FOUND as JSON."""
+    code, data = run_json(cli, *argv)
+    assert (code, data["ok"], data["code"]) == (1, False, "ACCOUNT_NOT_FOUND")
+
+
+def test_json_flag_before_the_command(cli: Any) -> None:
+    """--json works before the command too (tokenctl --json accounts list)."""
+    code, out, _ = cli("--json", "accounts", "list")
+    assert code == 0
+    assert json.loads(out)["ok"] is True
+
+
+def test_bootstrap_with_a_weak_token_exits_4(
+    cli: Any, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bootstrap with a token that may not manage mounts exits 4 with VAULT_FORBIDDEN."""
+    root = hvac.Client(url=settings.vault_addr, token=settings.vault_token)
+    weak = root.auth.token.create(policies=["admin"], ttl="5m")["auth"]["client_token"]
+    monkeypatch.setenv("VAULT_TOKEN", weak)
+    code, data = run_json(cli, "vault", "bootstrap")
+    assert (code, data["code"]) == (4, "VAULT_FORBIDDEN")
+
+
+def test_token_sign_kid_and_expiry(cli: Any) -> None:
+    """--kid goes into the header; --expires-in sets exp (and iat) from now."""
+    code, data = run_json(
+        cli,
+        "token",
+        "sign",
+        "--key",
+        EC_PRIVATE,
+        "--alg",
+        "ES256",
+        "--kid",
+        "k-1",
+        "--claims",
+        '{"sub": "p"}',
+        "--expires-in",
+        "120",
+    )
+    assert code == 0
+    header_b64, payload_b64, _ = data["token"].split(".")
+    header = json.loads(base64.urlsafe_b64decode(header_b64 + "=="))
+    payload = json.loads(base64.urlsafe_b64decode(payload_b64 + "=="))
+    assert header == {"alg": "ES256", "typ": "JWT", "kid": "k-1"}
+    assert payload["exp"] - payload["iat"] == 120
+
+
+@pytest.mark.parametrize(
+    ("claims_arg", "fragment"),
+    [("not json", "not JSON"), ("[1, 2]", "JSON object")],
+    ids=["not-json", "not-object"],
+)
+def test_token_sign_bad_claims(cli: Any, claims_arg: str, fragment: str) -> None:
+    """Claims that are not a JSON object exit 4 with a reason."""
+    code, data = run_json(
+        cli, "token", "sign", "--key", EC_PRIVATE, "--alg", "ES256", "--claims", claims_arg
+    )
+    assert (code, data["code"]) == (4, "CONFIGURATION_INVALID")
+    assert fragment in data["detail"]
