@@ -12,7 +12,7 @@ from typing import Any, Final
 from shared.accounts import Account
 from shared.errors import TokenExpired, TokenInvalidClaims
 
-__all__ = ["OBJECT_CLAIMS", "check_claims", "claim_id"]
+__all__ = ["OBJECT_CLAIMS", "check_claims", "claim_id", "numeric_date"]
 
 #: Claims the platform reads as objects (profile, form pre-fill, limits, prize, free data).
 OBJECT_CLAIMS: Final = ("profile", "form", "optin", "limit", "gift", "custom")
@@ -27,7 +27,7 @@ def _is_number(value: object) -> bool:
         return False
 
 
-def _numeric_date(claims: dict[str, Any], name: str) -> float | None:
+def numeric_date(claims: dict[str, Any], name: str) -> float | None:
     if name not in claims:
         return None
     value = claims[name]  # present but null is "not a number" (DESIGN §2), not "absent"
@@ -51,9 +51,12 @@ def claim_id(value: object, name: str) -> str:
 
 
 def check_claims(
-    claims: dict[str, Any], *, account: Account, campaign_id: str | int, now: float
+    claims: dict[str, Any], *, account: Account, campaign_id: str | int | None, now: float
 ) -> tuple[str, str]:
     """Check ``claims`` for ``account`` and the expected campaign; returns (sub, campaignId).
+
+    ``campaign_id=None`` skips only the campaign match (the Authorization API does not know
+    the campaign); ``campaignId`` must still be present and well typed.
 
     Raises:
         TokenExpired: ``exp`` is past by more than the leeway.
@@ -61,15 +64,15 @@ def check_claims(
     """
     policy = account.policy
     leeway = policy.leeway
-    exp = _numeric_date(claims, "exp")
+    exp = numeric_date(claims, "exp")
     if exp is not None and now >= exp + leeway:
         raise TokenExpired(f"token expired {int(now - exp)} s ago")
     if exp is None and policy.require_exp:
         raise TokenInvalidClaims("'exp' is required for this account")
-    nbf = _numeric_date(claims, "nbf")
+    nbf = numeric_date(claims, "nbf")
     if nbf is not None and now + leeway < nbf:
         raise TokenInvalidClaims("token is not valid yet ('nbf' is in the future)")
-    iat = _numeric_date(claims, "iat")
+    iat = numeric_date(claims, "iat")
     if iat is not None and iat > now + leeway:
         raise TokenInvalidClaims("'iat' is in the future")
     if policy.max_lifetime is not None and exp is not None:
@@ -80,7 +83,7 @@ def check_claims(
             )
     subject = claim_id(claims.get("sub"), "sub")
     campaign = claim_id(claims.get("campaignId"), "campaignId")
-    if campaign != str(campaign_id):
+    if campaign_id is not None and campaign != str(campaign_id):
         raise TokenInvalidClaims("token is for another campaign")
     if account.issuer is not None and claims.get("iss") != account.issuer:
         raise TokenInvalidClaims("'iss' is not this account's issuer")

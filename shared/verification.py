@@ -45,7 +45,7 @@ from shared.settings import Settings
 from shared.signatures import StaticKey, check_signature, static_key
 from shared.vault import Vault
 
-__all__ = ["VerifiedToken", "Verifier", "verify", "verify_async"]
+__all__ = ["SignedJws", "VerifiedToken", "Verifier", "verify", "verify_async"]
 
 
 class VerifiedToken(msgspec.Struct, frozen=True, kw_only=True):
@@ -64,6 +64,15 @@ class VerifiedToken(msgspec.Struct, frozen=True, kw_only=True):
     #: Our Transit key version for JWEs we sealed; None for a JWS or a customer-made JWE.
     key_version: int | None
     #: The JWS signature algorithm that verified.
+    algorithm: str
+
+
+class SignedJws(msgspec.Struct, frozen=True):
+    """A JWS whose signature verified for ``account``; its claims are NOT validated."""
+
+    account: Account
+    header: dict[str, Any]
+    claims: dict[str, Any]
     algorithm: str
 
 
@@ -112,7 +121,17 @@ class Verifier:
             ) from exc
         return _Prepared(account=account, key=key)
 
-    def _account(self, account_id: str, *, refuse: type[TokenError]) -> _Prepared:
+    def active_account(self, account_id: str) -> Account:
+        """The account, if it exists and is active (from the cache when fresh).
+
+        Raises:
+            AccountNotFound: unknown, disabled or malformed id (one message for all three,
+                so callers cannot tell them apart).
+            VerificationUnavailable: Vault cannot be asked.
+        """
+        return self._account(account_id, refuse=AccountNotFound).account
+
+    def _account(self, account_id: str, *, refuse: type[ServiceError]) -> _Prepared:
         try:
             check_account_id(account_id)
         except AccountInvalid as exc:
@@ -159,9 +178,49 @@ class Verifier:
             or (isinstance(campaign_id, int) and not isinstance(campaign_id, bool))
         ):
             raise ValueError(f"campaign_id must be a non-empty string or an int: {campaign_id!r}")
+        return self._verify(token, account_id, campaign_id, allow_jwe=True)
+
+    def verify_assertion(self, token: object, *, account_id: str) -> VerifiedToken:
+        """Verify a secure token presented as an RFC 7523 assertion (Authorization API).
+
+        Every check of :meth:`verify` except the campaign match (the campaign is not known
+        there; ``campaignId`` must still be present). Only a JWS is accepted: a JWE is
+        ``TOKEN_INVALID_FORMAT``.
+
+        Raises:
+            TokenError: as :meth:`verify`.
+        """
+        return self._verify(token, account_id, None, allow_jwe=False)
+
+    def authenticate(self, token: object, *, account_id: str) -> SignedJws:
+        """Check a JWS's form and signature with the account's method; claims unchecked.
+
+        .. warning:: The claims returned are authentic but **not validated**: the caller
+           must apply its own claim rules (e.g. RFC 7523 client assertions).
+
+        Raises:
+            TokenEmpty, TokenInvalidFormat, TokenInvalidSignature, VerificationUnavailable.
+        """
+        jws = parse_compact(token, self._limits)
+        if jws.is_jwe:
+            raise TokenInvalidFormat("a JWS is expected here, not a JWE")
+        prepared = self._account(account_id, refuse=TokenInvalidSignature)
+        algorithm = check_signature(jws, prepared.account, prepared.key, self._jwks)
+        return SignedJws(
+            account=prepared.account,
+            header=jws.header,
+            claims=jws.payload or {},
+            algorithm=algorithm,
+        )
+
+    def _verify(
+        self, token: object, account_id: str, campaign_id: str | int | None, *, allow_jwe: bool
+    ) -> VerifiedToken:
         outer = parse_compact(token, self._limits)
         key_version = None
         if outer.is_jwe:
+            if not allow_jwe:
+                raise TokenInvalidFormat("a JWS is expected here, not a JWE")
             prepared = self._account(account_id, refuse=TokenDecryptionFailed)
             plaintext, key_version = open_jwe(outer, prepared.account, self._keys)
             jws = self._inner(plaintext)
@@ -185,6 +244,10 @@ class Verifier:
             key_version=key_version,
             algorithm=algorithm,
         )
+
+    def now(self) -> float:
+        """The verifier's clock (seconds since the epoch)."""
+        return self._clock()
 
     async def verify_async(
         self, token: object, *, account_id: str, campaign_id: str | int

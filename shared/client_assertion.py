@@ -1,0 +1,79 @@
+"""RFC 7523 §3 rules for client assertions (``private_key_jwt`` / ``client_secret_jwt``).
+
+The signature is checked first, by the account's own method (:meth:`Verifier.authenticate`);
+then these claim rules; then the caller records ``jti`` in the replay store so that the
+assertion is single-use until it expires.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Final
+
+import msgspec
+
+from shared.claims import numeric_date
+from shared.errors import TokenExpired, TokenInvalidClaims
+from shared.verification import SignedJws
+
+__all__ = [
+    "CLIENT_ASSERTION_TYPE",
+    "MAX_ASSERTION_LIFETIME",
+    "ClientAssertion",
+    "check_client_assertion",
+]
+
+CLIENT_ASSERTION_TYPE: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+#: An assertion may live at most this long (``exp - iat``, or ``exp - now`` without ``iat``).
+MAX_ASSERTION_LIFETIME: Final = 300
+_MAX_JTI: Final = 256
+
+
+class ClientAssertion(msgspec.Struct, frozen=True):
+    """A client assertion whose signature and claims passed; ``jti`` not yet consumed."""
+
+    account_id: str
+    jti: str
+    #: Until when the jti must be remembered (exp plus leeway).
+    remember_until: float
+
+
+def check_client_assertion(
+    signed: SignedJws, *, client_id: str, audiences: Collection[str], now: float
+) -> ClientAssertion:
+    """Apply RFC 7523 §3's claim rules to an authenticated client assertion.
+
+    Raises:
+        TokenExpired: ``exp`` is past (beyond the account's leeway).
+        TokenInvalidClaims: ``iss``/``sub`` not the client, ``aud`` not us, no ``exp`` or
+            ``jti``, a lifetime over 5 minutes, ``nbf``/``iat`` in the future.
+    """
+    claims = signed.claims
+    leeway = signed.account.policy.leeway
+    if claims.get("iss") != client_id or claims.get("sub") != client_id:
+        raise TokenInvalidClaims("a client assertion's iss and sub must both be the client_id")
+    aud = claims.get("aud")
+    given = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+    if not any(isinstance(a, str) and a in audiences for a in given):
+        raise TokenInvalidClaims(
+            f"aud must name this server: one of {sorted(audiences)} (the token endpoint or issuer)"
+        )
+    exp = numeric_date(claims, "exp")
+    if exp is None:
+        raise TokenInvalidClaims("a client assertion needs 'exp'")
+    if now >= exp + leeway:
+        raise TokenExpired(f"client assertion expired {int(now - exp)} s ago")
+    iat = numeric_date(claims, "iat")
+    nbf = numeric_date(claims, "nbf")
+    if (iat is not None and iat > now + leeway) or (nbf is not None and nbf > now + leeway):
+        raise TokenInvalidClaims("client assertion is not valid yet ('iat' or 'nbf' in the future)")
+    lifetime = exp - iat if iat is not None else exp - now - leeway
+    if lifetime > MAX_ASSERTION_LIFETIME:
+        raise TokenInvalidClaims(
+            f"a client assertion may live at most {MAX_ASSERTION_LIFETIME} s; this one "
+            f"lives {int(lifetime)} s"
+        )
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not jti.strip() or len(jti) > _MAX_JTI:
+        raise TokenInvalidClaims(f"a client assertion needs a 'jti' string (1 to {_MAX_JTI} chars)")
+    return ClientAssertion(account_id=client_id, jti=jti, remember_until=exp + leeway)
