@@ -1,27 +1,68 @@
 """ASGI factory of the Authorization API (``authz_api.app:create_app``).
 
-Only liveness so far; the endpoints arrive with their issue. Settings are read here, in the
-factory, never at import time.
+The one assembly point: settings (read here, never at import), the shared services, the
+routes, the error table, metrics and the access log.
 """
 
 from __future__ import annotations
 
-from litestar import Litestar, get
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
+from authz_api.errors import EXCEPTION_HANDLERS
+from authz_api.routes import ROUTES
+from shared.access_log import AccessLogMiddleware, configure_json_logging
+from shared.authorization import TokenService
+from shared.bearer import BearerIssuer
+from shared.errors import ConfigurationError
+from shared.ratelimit import RateLimiter
+from shared.replay import replay_store
 from shared.settings import Settings
+from shared.vault import Vault
+from shared.verification import Verifier
 
 __all__ = ["create_app"]
 
-
-@get("/health/live", operation_id="healthLive", sync_to_thread=False)
-def health_live() -> dict[str, str]:
-    """The process is up (no dependency is checked)."""
-    return {"status": "ok"}
+#: A token request is a few KiB at most (tokens are capped at 16 KiB).
+MAX_BODY_BYTES = 64 * 1024
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
-    """Build the app; ``settings`` default to the environment."""
+    """Build the Authorization API; ``settings`` default to the environment.
+
+    Raises:
+        ConfigurationError: ``AUTHZ_ISSUER`` is not set, or another setting is invalid.
+    """
     settings = settings or Settings.from_env()
-    app = Litestar(route_handlers=[health_live], openapi_config=None)
-    app.state.settings = settings
-    return app
+    if not settings.authz_issuer:
+        raise ConfigurationError("AUTHZ_ISSUER (the public base URL of this API) is required")
+    issuer = settings.authz_issuer.rstrip("/")
+    vault = Vault(settings)
+    verifier = Verifier(vault, settings=settings)
+    bearers = BearerIssuer(
+        vault,
+        issuer=issuer,
+        audience=settings.crypto_audience,
+        lifetime=settings.bearer_lifetime,
+        cache_ttl=settings.cache_ttl,
+        stale_if_error=settings.cache_stale_if_error,
+    )
+    service = TokenService(
+        verifier,
+        bearers,
+        replay_store(settings),
+        RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+        token_endpoint=f"{issuer}/oauth/token",
+    )
+    configure_json_logging()
+    prometheus = PrometheusConfig(app_name="authz_api", prefix="authz", group_path=True)
+    return Litestar(
+        route_handlers=[*ROUTES, PrometheusController],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        middleware=[AccessLogMiddleware, prometheus.middleware],  # type: ignore[list-item]
+        request_max_body_size=MAX_BODY_BYTES,
+        openapi_config=OpenAPIConfig(title="Authorization API", version="1.0.0"),
+        state=State({"token_service": service, "bearers": bearers}),
+    )

@@ -19,6 +19,7 @@
     │   └── AccountConflict           ACCOUNT_CONFLICT  (changed concurrently; re-read and retry)
     ├── KeyOperationRefused           KEY_OPERATION_REFUSED (e.g. retiring the latest version)
     ├── JwksUnavailable               JWKS_UNAVAILABLE  (retryable)
+    ├── ReplayStoreUnavailable        REPLAY_STORE_UNAVAILABLE (retryable; fail closed)
     └── VaultError                    VAULT_ERROR
         ├── VaultUnavailable          VAULT_UNAVAILABLE (unreachable, timed out; retryable)
         │   └── VaultSealed           VAULT_SEALED      (retryable)
@@ -43,6 +44,7 @@ __all__ = [
     "ConfigurationError",
     "JwksUnavailable",
     "KeyOperationRefused",
+    "ReplayStoreUnavailable",
     "ServiceError",
     "TokenDecryptionFailed",
     "TokenEmpty",
@@ -167,6 +169,16 @@ class JwksUnavailable(ServiceError):
     """A customer's JWKS endpoint could not be fetched or parsed."""
 
     code = "JWKS_UNAVAILABLE"
+    retryable = True
+
+
+class ReplayStoreUnavailable(ServiceError):
+    """The replay store could not say whether a ``jti`` is new (Redis down, or memory full).
+
+    Callers must refuse the assertion: an unknown is never treated as a first use.
+    """
+
+    code = "REPLAY_STORE_UNAVAILABLE"
     retryable = True
 
 

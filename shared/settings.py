@@ -6,6 +6,7 @@ Nothing here runs at import time: call :func:`Settings.from_env` (or build a
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -36,6 +37,9 @@ _ENV = {
     "CRYPTO_AUDIENCE": "crypto_audience",
     "AUTHZ_JWKS_URL": "authz_jwks_url",
     "REDIS_URL": "redis_url",
+    "AUTHZ_RATE_LIMIT_PER_SECOND": "rate_limit_per_second",
+    "AUTHZ_RATE_LIMIT_BURST": "rate_limit_burst",
+    "AUTHZ_TOKEN_LIFETIME": "bearer_lifetime",
 }
 _FIELD_TO_ENV = {v: k for k, v in _ENV.items()}
 
@@ -68,6 +72,12 @@ class Settings(Redacted, frozen=True, kw_only=True, forbid_unknown_fields=True):
     crypto_audience: str = "crypto-api"
     authz_jwks_url: str | None = None
     redis_url: str | None = None
+    #: Per-account token requests refilled each second (0 disables the limit)...
+    rate_limit_per_second: Annotated[float, msgspec.Meta(ge=0)] = 50.0
+    #: ...and how many may arrive at once after a quiet spell.
+    rate_limit_burst: Annotated[int, msgspec.Meta(ge=1)] = 100
+    #: Seconds a bearer of the Authorization API is valid (RFC 9068 ``exp - iat``).
+    bearer_lifetime: Annotated[int, msgspec.Meta(ge=30, le=3600)] = 300
 
     def __post_init__(self) -> None:
         _check_url("VAULT_ADDR", self.vault_addr)
@@ -83,6 +93,9 @@ class Settings(Redacted, frozen=True, kw_only=True, forbid_unknown_fields=True):
             _check_url("AUTHZ_ISSUER", self.authz_issuer)
         if self.authz_jwks_url is not None:
             _check_url("AUTHZ_JWKS_URL", self.authz_jwks_url)
+        # msgspec's ``ge=0`` lets ``inf`` through; "no limit" is spelled 0.
+        if not math.isfinite(self.rate_limit_per_second):
+            raise ValueError("AUTHZ_RATE_LIMIT_PER_SECOND must be a finite number (0 disables)")
 
     @property
     def uses_approle(self) -> bool:

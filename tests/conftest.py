@@ -23,6 +23,7 @@ from shared import (
 from shared.bootstrap import bootstrap
 from tests.jwks_server import JwksServer
 from tests.openbao import DevServer
+from tests.redis_server import RedisServer
 from tests.tokens import pem
 
 
@@ -108,6 +109,16 @@ def make_account(store: AccountStore, account_id: str) -> Callable[..., Account]
 def jwks_server() -> Iterator[JwksServer]:
     """A real HTTP server on loopback serving a JWKS you can change."""
     server = JwksServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One real `redis-server` for the whole session, on a free loopback port."""
+    server = RedisServer().start()
     try:
         yield server
     finally:

@@ -9,14 +9,22 @@ from litestar.testing import TestClient
 
 import authz_api.app
 import crypto_api.app
-from shared import Settings
+from shared import ConfigurationError, Settings
 
 
 @pytest.mark.parametrize("module", [authz_api.app, crypto_api.app], ids=["authz", "crypto"])
 def test_factory_builds_and_is_live(module: ModuleType) -> None:
     """create_app(settings) gives an app whose /health/live answers 200 ok."""
-    app = module.create_app(Settings(vault_addr="http://127.0.0.1:1"))
+    app = module.create_app(
+        Settings(vault_addr="http://127.0.0.1:1", authz_issuer="http://127.0.0.1:8000")
+    )
     with TestClient(app) as client:
         response = client.get("/health/live")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+def test_authz_requires_an_issuer() -> None:
+    """The Authorization API refuses to start without AUTHZ_ISSUER, naming it."""
+    with pytest.raises(ConfigurationError, match="AUTHZ_ISSUER"):
+        authz_api.app.create_app(Settings(vault_addr="http://127.0.0.1:1"))

@@ -188,3 +188,54 @@ def test_repr_hides_credentials() -> None:
         assert "approle-secret-value" not in text
         assert "redis-password" not in text
         assert "vault_role_id='role'" in text
+
+
+def test_rate_limit_defaults() -> None:
+    """Without the variables, each account may make 50 requests a second, in bursts of 100."""
+    s = Settings.from_env(environ={})
+    assert s.rate_limit_per_second == 50.0
+    assert s.rate_limit_burst == 100
+
+
+@pytest.mark.parametrize(
+    ("rate", "burst", "expected"),
+    [("12.5", "20", (12.5, 20)), ("0", "1", (0.0, 1)), ("1e3", "1000", (1000.0, 1000))],
+    ids=["fraction", "disabled", "exponent"],
+)
+def test_rate_limit_variables_are_read(rate: str, burst: str, expected: tuple[float, int]) -> None:
+    """AUTHZ_RATE_LIMIT_PER_SECOND and AUTHZ_RATE_LIMIT_BURST land in their fields."""
+    s = Settings.from_env(
+        environ={"AUTHZ_RATE_LIMIT_PER_SECOND": rate, "AUTHZ_RATE_LIMIT_BURST": burst}
+    )
+    assert (s.rate_limit_per_second, s.rate_limit_burst) == expected
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("AUTHZ_RATE_LIMIT_PER_SECOND", "-1"),
+        ("AUTHZ_RATE_LIMIT_PER_SECOND", "fast"),
+        ("AUTHZ_RATE_LIMIT_PER_SECOND", "nan"),
+        ("AUTHZ_RATE_LIMIT_PER_SECOND", "inf"),
+        ("AUTHZ_RATE_LIMIT_BURST", "0"),
+        ("AUTHZ_RATE_LIMIT_BURST", "-5"),
+        ("AUTHZ_RATE_LIMIT_BURST", "1.5"),
+        ("AUTHZ_RATE_LIMIT_BURST", "many"),
+    ],
+    ids=[
+        "rate-negative",
+        "rate-word",
+        "rate-nan",
+        "rate-infinite",
+        "burst-zero",
+        "burst-negative",
+        "burst-fraction",
+        "burst-word",
+    ],
+)
+def test_bad_rate_limit_values_are_refused(variable: str, value: str) -> None:
+    """A negative, non-numeric or infinite rate, or a burst below one, is refused by name."""
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_env(environ={variable: value})
+    assert caught.value.code == "CONFIGURATION_INVALID"
+    assert variable in caught.value.detail

@@ -1,0 +1,190 @@
+"""The token endpoint's logic (DESIGN §5): two grants in, an RFC 9068 bearer out.
+
+``jwt-bearer`` (RFC 7523 §2.1): ``assertion`` is the customer's secure token, verified for
+``client_id`` like the player does, except for the campaign (unknown here); the same token
+may be exchanged again while valid.
+
+``client_credentials`` with a client assertion (RFC 7523 §2.2): the assertion authenticates
+the client (``private_key_jwt`` / ``client_secret_jwt`` with the account's own key or
+secret), and its ``jti`` is single-use until it expires.
+
+Every refusal is an :class:`OAuthError` carrying the RFC 6749 §5.2 ``error``, a description
+that says what to fix, and our token code. The app maps ``error`` to an HTTP status once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+from shared.bearer import SCOPE_ENCRYPT, BearerIssuer, IssuedBearer
+from shared.client_assertion import CLIENT_ASSERTION_TYPE, check_client_assertion
+from shared.compact import parse_compact
+from shared.errors import (
+    AccountNotFound,
+    ServiceError,
+    TokenError,
+    VerificationUnavailable,
+)
+from shared.ratelimit import RateLimiter
+from shared.replay import ReplayStore
+from shared.verification import Verifier
+
+__all__ = ["CLIENT_CREDENTIALS", "GRANT_TYPES", "JWT_BEARER", "OAuthError", "TokenService"]
+
+JWT_BEARER: Final = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+CLIENT_CREDENTIALS: Final = "client_credentials"
+GRANT_TYPES: Final = (JWT_BEARER, CLIENT_CREDENTIALS)
+#: Seconds a client should wait after an outage answer.
+RETRY_AFTER: Final = 5
+
+
+class OAuthError(Exception):
+    """An RFC 6749 §5.2 error, plus our ``code`` (a DESIGN §2 token code or an
+    infrastructure code) and, for 429/503, ``retry_after`` seconds."""
+
+    def __init__(
+        self, error: str, description: str, code: str | None = None, retry_after: int | None = None
+    ) -> None:
+        super().__init__(f"{error}: {description}")
+        self.error = error
+        self.description = description
+        self.code = code
+        self.retry_after = retry_after
+
+
+def _unavailable(exc: ServiceError) -> OAuthError:
+    return OAuthError(
+        "temporarily_unavailable",
+        f"the service cannot complete this now ({exc.code}); retry in a few seconds",
+        code=exc.code,
+        retry_after=RETRY_AFTER,
+    )
+
+
+_UNKNOWN_CLIENT: Final = "unknown or disabled client_id"
+
+
+class TokenService:
+    """Validates token requests and issues bearers; thread-safe, blocking (Vault calls)."""
+
+    def __init__(
+        self,
+        verifier: Verifier,
+        bearers: BearerIssuer,
+        replay: ReplayStore,
+        limiter: RateLimiter,
+        *,
+        token_endpoint: str,
+    ) -> None:
+        self._verifier = verifier
+        self._bearers = bearers
+        self._replay = replay
+        self._limiter = limiter
+        #: What a client assertion's ``aud`` may name (RFC 7523 §3 item 3).
+        self.audiences = frozenset({token_endpoint, bearers.issuer})
+
+    def exchange(self, params: Mapping[str, str]) -> IssuedBearer:
+        """Handle one token request (form parameters, each given once).
+
+        Raises:
+            OAuthError: the request is refused; ``error`` says how.
+        """
+        grant = params.get("grant_type")
+        if not grant:
+            raise OAuthError("invalid_request", "grant_type is required")
+        if grant not in GRANT_TYPES:
+            raise OAuthError(
+                "unsupported_grant_type", f"grant_type must be one of {list(GRANT_TYPES)}"
+            )
+        scope = params.get("scope", SCOPE_ENCRYPT)
+        if set(scope.split()) != {SCOPE_ENCRYPT}:
+            raise OAuthError("invalid_scope", f"the only scope is {SCOPE_ENCRYPT!r}")
+        if grant == JWT_BEARER:
+            account_id = self._jwt_bearer(params)
+        else:
+            account_id = self._client_credentials(params)
+        try:
+            return self._bearers.issue(account_id, SCOPE_ENCRYPT)
+        except ServiceError as exc:
+            raise _unavailable(exc) from exc
+
+    def _admit(self, client_id: str) -> None:
+        """Rate limit, then the account must exist and be active."""
+        wait = self._limiter.acquire(client_id)
+        if wait is not None:
+            raise OAuthError(
+                "slow_down",
+                "too many token requests for this client; retry later",
+                code="RATE_LIMITED",
+                retry_after=max(1, int(wait + 0.999)),
+            )
+        try:
+            self._verifier.active_account(client_id)
+        except AccountNotFound as exc:
+            raise OAuthError("invalid_client", _UNKNOWN_CLIENT) from exc
+        except VerificationUnavailable as exc:
+            raise _unavailable(exc) from exc
+
+    def _jwt_bearer(self, params: Mapping[str, str]) -> str:
+        client_id, assertion = params.get("client_id"), params.get("assertion")
+        if not client_id or not assertion:
+            raise OAuthError(
+                "invalid_request", "the jwt-bearer grant needs client_id and assertion"
+            )
+        self._admit(client_id)
+        try:
+            self._verifier.verify_assertion(assertion, account_id=client_id)
+        except VerificationUnavailable as exc:
+            raise _unavailable(exc) from exc
+        except TokenError as exc:
+            raise OAuthError(
+                "invalid_grant", f"the assertion was refused: {exc.detail}", code=exc.code
+            ) from exc
+        return client_id
+
+    def _client_credentials(self, params: Mapping[str, str]) -> str:
+        kind, assertion = params.get("client_assertion_type"), params.get("client_assertion")
+        if kind != CLIENT_ASSERTION_TYPE or not assertion:
+            raise OAuthError(
+                "invalid_request",
+                f"client_credentials needs client_assertion_type={CLIENT_ASSERTION_TYPE} and a "
+                "client_assertion (private_key_jwt or client_secret_jwt)",
+            )
+        client_id = params.get("client_id") or self._claimed_client(assertion)
+        self._admit(client_id)
+        try:
+            signed = self._verifier.authenticate(assertion, account_id=client_id)
+            checked = check_client_assertion(
+                signed, client_id=client_id, audiences=self.audiences, now=self._verifier.now()
+            )
+        except VerificationUnavailable as exc:
+            raise _unavailable(exc) from exc
+        except TokenError as exc:
+            raise OAuthError(
+                "invalid_client", f"the client assertion was refused: {exc.detail}", code=exc.code
+            ) from exc
+        try:
+            first = self._replay.first_use(f"{client_id}:{checked.jti}", checked.remember_until)
+        except ServiceError as exc:
+            raise _unavailable(exc) from exc
+        if not first:
+            raise OAuthError(
+                "invalid_client",
+                "this client assertion was used already: make a new one (new jti) per request",
+                code="TOKEN_INVALID_CLAIMS",
+            )
+        return client_id
+
+    @staticmethod
+    def _claimed_client(assertion: str) -> str:
+        """The client an assertion claims to be (its ``sub``), before any check."""
+        try:
+            claimed = (parse_compact(assertion).payload or {}).get("sub")
+        except TokenError as exc:
+            raise OAuthError(
+                "invalid_client", f"the client assertion was refused: {exc.detail}", code=exc.code
+            ) from exc
+        if not isinstance(claimed, str) or not claimed:
+            raise OAuthError("invalid_request", "give client_id, or a client assertion with 'sub'")
+        return claimed

@@ -1,0 +1,78 @@
+"""A per-key token bucket: the token endpoint's per-account rate limit.
+
+Each key (an account id) has a bucket of at most ``burst`` tokens that refills at ``rate``
+tokens a second; a request takes one token or is refused with the time until one is back,
+which the endpoint sends as ``Retry-After``. The limit is per process: with several app
+instances each applies it on its own share of the traffic.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+__all__ = ["RateLimiter"]
+
+
+class RateLimiter:
+    """Thread-safe token buckets keyed by string, at most ``max_keys`` of them.
+
+    When ``max_keys`` buckets exist, a new key evicts the least recently used one. That key
+    has been quiet the longest, so its bucket is most likely full again and dropping it
+    changes nothing: it comes back full. ``rate <= 0`` disables the limit.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 100_000,
+    ) -> None:
+        if not math.isfinite(rate):
+            raise ValueError(f"rate must be a finite number of tokens a second, got {rate!r}")
+        if burst < 1:
+            raise ValueError(f"burst must be at least 1, got {burst}")
+        if max_keys < 1:
+            raise ValueError(f"max_keys must be at least 1, got {max_keys}")
+        self._rate = rate
+        self._burst = float(burst)
+        self._clock = clock
+        self._max = max_keys
+        # key -> (tokens, time of that count); least recently used first.
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        """How many keys have a bucket."""
+        return len(self._buckets)
+
+    def acquire(self, key: str) -> float | None:
+        """Take one token from ``key``'s bucket.
+
+        Returns:
+            None when the request is allowed; otherwise the seconds until a token is
+            available (positive), for ``Retry-After``.
+        """
+        if self._rate <= 0:
+            return None
+        with self._lock:
+            now = self._clock()
+            bucket = self._buckets.pop(key, None)
+            if bucket is None:
+                if len(self._buckets) >= self._max:
+                    self._buckets.popitem(last=False)
+                tokens = self._burst
+            else:
+                tokens, then = bucket
+                # max(): a clock that steps back must not drain the bucket.
+                tokens = min(self._burst, tokens + max(0.0, now - then) * self._rate)
+            if tokens >= 1:
+                self._buckets[key] = (tokens - 1, now)
+                return None
+            self._buckets[key] = (tokens, now)
+            return (1 - tokens) / self._rate
