@@ -24,9 +24,11 @@ from tests.tokens import claims, sign
 class Authz:
     """A running Authorization API and a client for it."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, issuer: str | None = None) -> None:
         self.url = url
-        self.token_endpoint = f"{url}/oauth/token"
+        #: The public issuer; behind a load balancer several instances share one.
+        self.issuer = issuer or url
+        self.token_endpoint = f"{self.issuer}/oauth/token"
         self.http = httpx.Client(base_url=url, timeout=10)
 
     def token(self, **params: str) -> httpx.Response:
@@ -79,9 +81,10 @@ def serve(settings: Settings, **overrides: Any) -> Iterator[Authz]:
     """Run an Authorization API with ``settings`` (+ overrides) on a free port."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    app_settings = msgspec.structs.replace(settings, authz_issuer=url, **overrides)
+    overrides.setdefault("authz_issuer", url)
+    app_settings = msgspec.structs.replace(settings, **overrides)
     with AsgiServer(create_app(app_settings), port=port):
-        client = Authz(url)
+        client = Authz(url, overrides["authz_issuer"])
         try:
             yield client
         finally:

@@ -1,0 +1,225 @@
+"""Every refusal of /oauth/token names its OAuth error and our token code."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from shared import Account, AccountStore
+from shared.authorization import JWT_BEARER
+from tests.authz_api.conftest import Authz, assert_oauth_error
+from tests.tokens import b64, claims, sign
+
+
+@pytest.fixture
+def ec(make_account: Callable[..., Account]) -> Account:
+    return make_account(algorithms=("ES256",), key="ec-p256")
+
+
+def none_token(payload: dict[str, Any]) -> str:
+    return f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(payload)}."
+
+
+# -- jwt-bearer grant: the assertion is refused (invalid_grant + token code) ----------------
+
+
+@pytest.mark.parametrize(
+    ("make", "code"),
+    [
+        (
+            lambda: sign(claims(exp=int(time.time()) - 3600, iat=None), "ES256", "ec-p256"),
+            "TOKEN_EXPIRED",
+        ),
+        (lambda: sign(claims(), "ES256", "ec-p256-other"), "TOKEN_INVALID_SIGNATURE"),
+        (lambda: sign(claims(), "ES384", "ec-p384"), "TOKEN_INVALID_SIGNATURE"),
+        (lambda: sign(claims(), "RS256", "rsa-2048"), "TOKEN_INVALID_SIGNATURE"),
+        (lambda: none_token(claims()), "TOKEN_INVALID_SIGNATURE"),
+        (lambda: sign(claims(campaign=None), "ES256", "ec-p256"), "TOKEN_INVALID_CLAIMS"),
+        (lambda: "not-a-token", "TOKEN_INVALID_FORMAT"),
+    ],
+    ids=["expired", "wrong-key", "wrong-alg", "other-family", "alg-none", "no-campaign", "garbage"],
+)
+def test_bad_assertion_is_invalid_grant(
+    authz: Authz, ec: Account, make: Callable[[], str], code: str
+) -> None:
+    """A secure token that the account's method refuses is invalid_grant with its code."""
+    body = assert_oauth_error(authz.jwt_bearer(ec.id, make()), 400, "invalid_grant", code)
+    assert "refused" in body["error_description"]
+
+
+# -- client_credentials: client authentication fails (invalid_client + token code) ---------
+
+
+def test_replayed_client_assertion_is_refused(authz: Authz, ec: Account) -> None:
+    """A client assertion is single-use: the second presentation is invalid_client."""
+    assertion = authz.client_assertion(ec.id, "ES256", "ec-p256")
+    assert authz.client_credentials(assertion).status_code == 200
+    body = assert_oauth_error(
+        authz.client_credentials(assertion), 401, "invalid_client", "TOKEN_INVALID_CLAIMS"
+    )
+    assert "used already" in body["error_description"]
+
+
+def test_replay_refused_across_instances_sharing_redis(
+    serve_authz: Callable[..., Any], ec: Account, redis_server: Any
+) -> None:
+    """Two instances behind one public issuer share Redis: an assertion used at one is
+    refused at the other; with separate memory stores it would not be."""
+    public = "https://authz.example"
+    shared = {"redis_url": redis_server.url, "authz_issuer": public}
+    with serve_authz(**shared) as first, serve_authz(**shared) as second:
+        assertion = first.client_assertion(ec.id, "ES256", "ec-p256")
+        assert first.client_credentials(assertion).status_code == 200
+        body = assert_oauth_error(
+            second.client_credentials(assertion), 401, "invalid_client", "TOKEN_INVALID_CLAIMS"
+        )
+        assert "used already" in body["error_description"]
+    with serve_authz(authz_issuer=public) as third, serve_authz(authz_issuer=public) as fourth:
+        assertion = third.client_assertion(ec.id, "ES256", "ec-p256")
+        assert third.client_credentials(assertion).status_code == 200
+        assert fourth.client_credentials(assertion).status_code == 200  # why Redis is needed
+
+
+@pytest.mark.parametrize(
+    ("overrides", "code", "fragment"),
+    [
+        ({"aud": "https://someone-else.example/token"}, "TOKEN_INVALID_CLAIMS", "aud"),
+        ({"lifetime": 600}, "TOKEN_INVALID_CLAIMS", "at most 300"),
+        ({"lifetime": 3600, "iat": None}, "TOKEN_INVALID_CLAIMS", "at most 300"),
+        ({"jti": None}, "TOKEN_INVALID_CLAIMS", "jti"),
+        ({"exp": None}, "TOKEN_INVALID_CLAIMS", "exp"),
+        ({"iss": "someone-else"}, "TOKEN_INVALID_CLAIMS", "iss and sub"),
+        ({"exp": 1_000_000, "iat": 999_900}, "TOKEN_EXPIRED", "expired"),
+    ],
+    ids=[
+        "aud-not-us",
+        "lives-10-min",
+        "lives-1-h-no-iat",
+        "no-jti",
+        "no-exp",
+        "iss-not-client",
+        "expired",
+    ],
+)
+def test_bad_client_assertion_is_invalid_client(
+    authz: Authz, ec: Account, overrides: dict[str, Any], code: str, fragment: str
+) -> None:
+    """A client assertion breaking an RFC 7523 §3 rule is invalid_client with its code."""
+    assertion = authz.client_assertion(ec.id, "ES256", "ec-p256", **overrides)
+    body = assert_oauth_error(
+        authz.client_credentials(assertion, client_id=ec.id), 401, "invalid_client", code
+    )
+    assert fragment in body["error_description"]
+
+
+def test_client_assertion_with_wrong_key_or_alg(authz: Authz, ec: Account) -> None:
+    """Signed by another key, with another alg, or alg none: invalid_client, bad signature."""
+    for assertion in (
+        authz.client_assertion(ec.id, "ES256", "ec-p256-other"),
+        authz.client_assertion(ec.id, "RS256", "rsa-2048"),
+        none_token(
+            {
+                "iss": ec.id,
+                "sub": ec.id,
+                "aud": authz.token_endpoint,
+                "exp": int(time.time()) + 60,
+                "jti": "x",
+            }
+        ),
+    ):
+        assert_oauth_error(
+            authz.client_credentials(assertion), 401, "invalid_client", "TOKEN_INVALID_SIGNATURE"
+        )
+
+
+def test_unknown_and_disabled_clients_look_the_same(
+    serve_authz: Callable[..., Any], ec: Account, store: AccountStore
+) -> None:
+    """Unknown and disabled accounts both get invalid_client with the same description and
+    no token code, so the answer does not tell which."""
+    token = sign(claims(), "ES256", "ec-p256")
+    store.disable(ec.id)
+    with serve_authz() as fresh:  # a new app: nothing cached from before the disable
+        unknown = assert_oauth_error(
+            fresh.jwt_bearer("no-such-account", token), 401, "invalid_client"
+        )
+        disabled = assert_oauth_error(fresh.jwt_bearer(ec.id, token), 401, "invalid_client")
+        by_assertion = assert_oauth_error(
+            fresh.client_credentials(fresh.client_assertion(ec.id, "ES256", "ec-p256")),
+            401,
+            "invalid_client",
+        )
+    assert unknown == disabled == by_assertion
+    assert "code" not in unknown
+
+
+# -- malformed requests ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "error"),
+    [
+        ({"grant_type": "password", "username": "u", "password": "p"}, "unsupported_grant_type"),
+        ({"grant_type": "authorization_code", "code": "x"}, "unsupported_grant_type"),
+        ({}, "invalid_request"),
+        ({"grant_type": JWT_BEARER, "client_id": "acme"}, "invalid_request"),
+        ({"grant_type": JWT_BEARER, "assertion": "a.b.c"}, "invalid_request"),
+        ({"grant_type": "client_credentials", "client_assertion": "a.b.c"}, "invalid_request"),
+        (
+            {
+                "grant_type": "client_credentials",
+                "client_assertion_type": "x",
+                "client_assertion": "a.b.c",
+            },
+            "invalid_request",
+        ),
+        (
+            {"grant_type": JWT_BEARER, "client_id": "acme", "assertion": "a.b.c", "scope": "admin"},
+            "invalid_scope",
+        ),
+    ],
+    ids=[
+        "password",
+        "auth-code",
+        "nothing",
+        "no-assertion",
+        "no-client-id",
+        "no-assertion-type",
+        "bad-assertion-type",
+        "scope",
+    ],
+)
+def test_malformed_requests(authz: Authz, params: dict[str, str], error: str) -> None:
+    """Unknown grants, missing parameters and foreign scopes get their RFC 6749 error."""
+    assert_oauth_error(authz.token(**params), 400, error)
+
+
+def test_non_form_body(authz: Authz) -> None:
+    """A JSON body is invalid_request, telling the developer to form-encode."""
+    response = authz.http.post("/oauth/token", json={"grant_type": JWT_BEARER})
+    body = assert_oauth_error(response, 400, "invalid_request")
+    assert "application/x-www-form-urlencoded" in body["error_description"]
+
+
+def test_repeated_parameter(authz: Authz) -> None:
+    """A parameter given twice is invalid_request (RFC 6749 §3.2)."""
+    response = authz.http.post(
+        "/oauth/token",
+        content=f"grant_type={JWT_BEARER}&grant_type=client_credentials",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert_oauth_error(response, 400, "invalid_request")
+
+
+def test_one_megabyte_body(authz: Authz) -> None:
+    """A 1 MB body is refused with 413 and an OAuth error, without being processed."""
+    response = authz.http.post(
+        "/oauth/token",
+        content=b"grant_type=x&assertion=" + b"a" * 1_000_000,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    body = assert_oauth_error(response, 413, "invalid_request")
+    assert "too large" in body["error_description"]
