@@ -99,13 +99,16 @@ class BearerIssuer:
         )
 
     def signing_keys(self, *, fresh: bool = False) -> tuple[SigningKey, ...]:
-        """Every live version of the signing key, newest first (cached unless ``fresh``).
+        """Every live version of the signing key, newest first (cached unless ``fresh``:
+        readiness checks and tests ask Vault now).
 
         Raises:
             VaultError: Vault unreachable, sealed or refusing.
         """
-        if fresh:
-            self._cache.invalidate(AUTHZ_SIGNING_KEY)
+        if fresh:  # read Vault now; on failure the cached keys stay usable
+            keys = self._load()
+            self._cache.put(AUTHZ_SIGNING_KEY, keys)
+            return keys
         return self._cache.get(AUTHZ_SIGNING_KEY, self._load)
 
     def _load(self) -> tuple[SigningKey, ...]:

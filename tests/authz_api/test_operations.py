@@ -1,0 +1,134 @@
+"""Rate limit, outages, readiness, signing-key rotation, metrics and logs of the
+Authorization API, over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import hvac
+import msgspec
+import pytest
+from jwcrypto import jwk, jwt
+
+from shared import Account, AccountStore, PublicKeyValidation, Settings, Vault
+from shared.access_log import JsonFormatter
+from shared.bootstrap import AUTHZ_SIGNING_KEY, bootstrap
+from tests.authz_api.conftest import Authz, assert_oauth_error, serve
+from tests.openbao import DevServer
+from tests.tokens import claims, pem, sign
+
+
+@pytest.fixture
+def ec(make_account: Callable[..., Account]) -> Account:
+    return make_account(algorithms=("ES256",), key="ec-p256")
+
+
+def test_rate_limit_per_account(serve_authz: Callable[..., Any], ec: Account) -> None:
+    """Past its burst an account gets 429 slow_down with Retry-After; others are not slowed."""
+    token = sign(claims(), "ES256", "ec-p256")
+    with serve_authz(rate_limit_per_second=0.5, rate_limit_burst=2) as authz:
+        assert [authz.jwt_bearer(ec.id, token).status_code for _ in range(2)] == [200, 200]
+        limited = authz.jwt_bearer(ec.id, token)
+        assert_oauth_error(limited, 429, "slow_down", "RATE_LIMITED")
+        assert 1 <= int(limited.headers["retry-after"]) <= 2
+        assert authz.jwt_bearer("another-account", token).status_code == 401  # its own bucket
+
+
+@pytest.fixture
+def private_stack(settings: Settings) -> Iterator[tuple[DevServer, Authz, Account]]:
+    """An Authorization API on a private OpenBao this test may stop."""
+    server = DevServer().start()
+    try:
+        vault_settings = Settings(vault_addr=server.addr, vault_token=server.token)
+        vault = Vault(vault_settings)
+        bootstrap(vault)
+        account = AccountStore(vault).create(
+            Account(
+                id="acme",
+                validation=PublicKeyValidation(
+                    algorithms=("ES256",), public_key_pem=pem("ec-p256")
+                ),
+            )
+        )
+        app_settings = msgspec.structs.replace(
+            vault_settings, vault_timeout=1.0, rate_limit_per_second=0.0
+        )
+        with serve(app_settings) as authz:
+            yield server, authz, account
+    finally:
+        server.stop()
+
+
+def test_vault_down_means_503_with_retry_after(
+    private_stack: tuple[DevServer, Authz, Account],
+) -> None:
+    """With Vault stopped the token endpoint and readiness answer 503 + Retry-After (no 500,
+    no hang); the JWKS is still served from cache; liveness stays up."""
+    server, authz, account = private_stack
+    token = sign(claims(), "ES256", "ec-p256")
+    assert authz.jwt_bearer(account.id, token).status_code == 200
+    assert authz.http.get("/health/ready").status_code == 200
+    server.stop()
+    response = authz.jwt_bearer(account.id, token)
+    body = assert_oauth_error(response, 503, "temporarily_unavailable", "VAULT_UNAVAILABLE")
+    assert "retry" in body["error_description"]
+    assert response.headers["retry-after"] == "5"
+    ready = authz.http.get("/health/ready")
+    assert ready.status_code == 503
+    assert ready.headers["retry-after"]
+    assert authz.http.get("/health/live").status_code == 200
+    assert authz.http.get("/.well-known/jwks.json").status_code == 200
+
+
+def test_signing_key_rotation_over_http(
+    serve_authz: Callable[..., Any], ec: Account, settings: Settings
+) -> None:
+    """After rotating authz-signing in Vault, bearers signed before and after both verify
+    against the published JWKS (independent library), and new ones use the new key."""
+    token = sign(claims(), "ES256", "ec-p256")
+    with serve_authz(cache_ttl=0.0) as authz:
+        before = authz.jwt_bearer(ec.id, token).json()["access_token"]
+        hvac.Client(url=settings.vault_addr, token=settings.vault_token).secrets.transit.rotate_key(
+            AUTHZ_SIGNING_KEY
+        )
+        after = authz.jwt_bearer(ec.id, token).json()["access_token"]
+        keyset = jwk.JWKSet.from_json(authz.http.get("/.well-known/jwks.json").text)
+    kids = []
+    for bearer in (before, after):
+        parsed = jwt.JWT(jwt=bearer, key=keyset, algs=["ES256"])
+        kids.append(json.loads(parsed.header)["kid"])
+    assert kids[0] != kids[1]
+
+
+def test_metrics(authz: Authz, ec: Account) -> None:
+    """/metrics exposes Prometheus counters for the token endpoint."""
+    authz.jwt_bearer(ec.id, sign(claims(), "ES256", "ec-p256"))
+    text = authz.http.get("/metrics").text
+    assert "authz_requests_total" in text
+    assert 'path="/oauth/token"' in text
+
+
+def test_access_log_is_json_without_tokens(
+    authz: Authz, ec: Account, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each request leaves one structured access record (method, path, status, client_id) and
+    no record anywhere contains the assertion or the bearer."""
+    token = sign(claims(), "ES256", "ec-p256")
+    with caplog.at_level(logging.INFO):
+        bearer = authz.jwt_bearer(ec.id, token).json()["access_token"]
+        authz.http.post("/oauth/token?assertion=" + token, data={"grant_type": "x"})
+    access = [r for r in caplog.records if r.name == "access"]
+    ok = next(r for r in access if getattr(r, "status", None) == 200)
+    assert (ok.method, ok.path, ok.client_id) == ("POST", "/oauth/token", ec.id)  # type: ignore[attr-defined]
+    # Every record the service wrote (httpx here is the test's own client, logging its URL).
+    formatted = [JsonFormatter().format(r) for r in caplog.records if r.name != "httpx"]
+    line = json.loads(JsonFormatter().format(ok))
+    assert line["path"] == "/oauth/token"
+    assert line["status"] == 200
+    for text in formatted:
+        assert token not in text
+        assert bearer not in text
+        assert token.split(".")[2] not in text
