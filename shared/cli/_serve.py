@@ -1,0 +1,56 @@
+"""``tokenctl serve authz|crypto``: run an API under uvicorn (uvloop + httptools).
+
+Settings come from the environment (DESIGN §9), read by each worker's app factory. For the
+Authorization API, ``AUTHZ_ISSUER`` defaults to ``http://HOST:PORT`` so a local run works
+without it; behind a proxy, set it to the public URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from shared.cli._context import Context
+from shared.settings import Settings
+
+__all__ = ["register"]
+
+_FACTORIES = {"authz": "authz_api.app:create_app", "crypto": "crypto_api.app:create_app"}
+
+
+def _serve(ctx: Context, args: argparse.Namespace) -> None:
+    import uvicorn  # noqa: PLC0415 - only this command needs the server
+
+    if args.api == "authz" and not os.environ.get("AUTHZ_ISSUER"):
+        os.environ["AUTHZ_ISSUER"] = f"http://{args.host}:{args.port}"
+    Settings.from_env()  # fail now, in one line, rather than in every worker
+    ctx.out.note(f"serving {args.api} on http://{args.host}:{args.port} ({args.workers} worker(s))")
+    uvicorn.run(
+        _FACTORIES[args.api],
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        # Our JSON access log replaces uvicorn's, which would print query strings.
+        access_log=False,
+        log_level="warning",
+        server_header=False,
+    )
+
+
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    """Add ``serve``."""
+    serve = sub.add_parser(
+        "serve",
+        parents=[common],
+        help="run the Authorization or Crypto API",
+        description="Run an API under uvicorn. Configuration: the VAULT_* and AUTHZ_* "
+        "environment variables (see README).",
+    )
+    serve.add_argument("api", choices=sorted(_FACTORIES))
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (1)")
+    serve.set_defaults(handler=_serve)
