@@ -23,6 +23,7 @@ import msgspec
 from joserfc.jwk import ECKey
 from joserfc.util import urlsafe_b64encode
 
+from shared.batch_signer import BatchSigner
 from shared.bootstrap import AUTHZ_SIGNING_KEY
 from shared.cache import TtlCache
 from shared.vault import Vault
@@ -97,6 +98,9 @@ class BearerIssuer:
         self._cache: TtlCache[str, tuple[SigningKey, ...]] = TtlCache(
             cache_ttl, stale_if_error=stale_if_error
         )
+        self._signer = BatchSigner(
+            vault, AUTHZ_SIGNING_KEY, timeout=vault.settings.vault_timeout * 2
+        )
 
     def signing_keys(self, *, fresh: bool = False) -> tuple[SigningKey, ...]:
         """Every live version of the signing key, newest first (cached unless ``fresh``:
@@ -163,7 +167,7 @@ class BearerIssuer:
             "jti": jti,
         }
         signing_input = _b64json(header) + b"." + _b64json(claims)
-        signature = self._vault.transit_sign_jws(AUTHZ_SIGNING_KEY, signing_input, key.version)
+        signature = self._signer.sign(signing_input, key.version)
         return IssuedBearer(
             access_token=f"{signing_input.decode('ascii')}.{signature}",
             expires_in=self.lifetime,
