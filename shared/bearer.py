@@ -96,7 +96,7 @@ class BearerIssuer:
         self.lifetime = lifetime
         self._clock = clock
         self._cache: TtlCache[str, tuple[SigningKey, ...]] = TtlCache(
-            cache_ttl, stale_if_error=stale_if_error
+            cache_ttl, stale_if_error=stale_if_error, refresh_ahead=0.75
         )
         self._signer = BatchSigner(
             vault, AUTHZ_SIGNING_KEY, timeout=vault.settings.vault_timeout * 2

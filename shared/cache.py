@@ -7,6 +7,10 @@ for ``stale_if_error`` seconds, so an outage of Vault does not stop tokens that 
 check with what we already hold. After a failed reload the stale entry is served without
 trying again for ``retry_interval`` seconds: during an outage (a hung Vault especially)
 callers do not each wait a full timeout before getting the stale value.
+
+With ``refresh_ahead`` (a fraction of the TTL), an entry older than that fraction is
+returned at once and reloaded in a background thread, so requests for busy keys never wait
+for Vault: the hot path only meets Vault for a key seen for the first time.
 """
 
 from __future__ import annotations
@@ -33,12 +37,15 @@ class TtlCache(Generic[K, V]):
         *,
         stale_if_error: float = 0.0,
         retry_interval: float = 5.0,
+        refresh_ahead: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         max_entries: int = 10_000,
     ) -> None:
         self._ttl = ttl
         self._stale = stale_if_error
         self._retry = retry_interval
+        self._ahead = None if refresh_ahead is None else ttl * refresh_ahead
+        self._refreshing: set[K] = set()
         self._clock = clock
         self._max = max_entries
         self._entries: dict[K, tuple[float, V]] = {}
@@ -55,7 +62,10 @@ class TtlCache(Generic[K, V]):
             stale value younger than ``stale_if_error`` is available.
         """
         hit = self._entries.get(key)
-        if hit is not None and self._usable(key, hit[0], self._clock()):
+        now = self._clock()
+        if hit is not None and self._usable(key, hit[0], now):
+            if self._ahead is not None and now - hit[0] >= self._ahead:
+                self._refresh_in_background(key, load)
             return hit[1]
         with self._locks[hash(key) % len(self._locks)]:
             # One loader per key: a burst of misses makes one Vault call.
@@ -73,6 +83,26 @@ class TtlCache(Generic[K, V]):
                 raise
             self.put(key, value)
             return value
+
+    def _refresh_in_background(self, key: K, load: Callable[[], V]) -> None:
+        with self._guard:
+            if key in self._refreshing:
+                return
+            self._refreshing.add(key)
+
+        def run() -> None:
+            try:
+                self.put(key, load())
+            except ServiceError as exc:
+                if not exc.retryable:  # a definite answer (e.g. account gone): reload in front
+                    self.invalidate(key)
+            except Exception:  # noqa: BLE001, S110 - a background refresh must never crash
+                pass  # the entry stays; the next get past the TTL reloads in the foreground
+            finally:
+                with self._guard:
+                    self._refreshing.discard(key)
+
+        threading.Thread(target=run, name="cache-refresh", daemon=True).start()
 
     def _usable(self, key: K, stored_at: float, now: float) -> bool:
         """Fresh, or stale during the back-off that follows a failed reload."""

@@ -5,7 +5,8 @@ Defences, because the URL is the customer's and its server may misbehave:
 - a connect/read timeout *and* an overall deadline (a server that drips one byte a second
   cannot hold a verifier hostage);
 - a response size cap, no redirects, JSON only;
-- a TTL cache with stale-if-error, and at most one refresh per ``min_refresh_interval`` per
+- a TTL cache with stale-if-error and background refresh (past 3/4 of the TTL, a JWKS in
+  use is refetched off the request path), and at most one refresh per ``min_refresh_interval`` per
   URL when a token names an unknown ``kid`` (a flood of made-up kids cannot hammer the
   endpoint);
 - only public RSA/EC signature keys are kept; a key with private parts is skipped.
@@ -32,6 +33,8 @@ from shared.errors import JwksUnavailable
 __all__ = ["JwksFetcher"]
 
 _KTY_FOR_PREFIX: Final = {"RS": "RSA", "ES": "EC"}
+#: Fraction of the TTL after which a JWKS in use is refetched in the background.
+_REFRESH_AHEAD: Final = 0.75
 _PRIVATE_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "k"})
 
 
@@ -85,6 +88,8 @@ class JwksFetcher:
         self._failed_at: dict[str, float] = {}
         # Striped locks: bounded memory whatever the number of URLs.
         self._locks = tuple(threading.Lock() for _ in range(64))
+        self._refreshing: set[str] = set()
+        self._refreshing_guard = threading.Lock()
 
     def key(self, uri: str, kid: str, alg: str) -> RSAKey | ECKey | None:
         """The key ``kid`` from ``uri``'s JWKS if it can verify ``alg``; None if unknown.
@@ -105,9 +110,32 @@ class JwksFetcher:
 
     def _current(self, uri: str) -> _Entry:
         entry = self._entries.get(uri)
-        if entry is not None and self._clock() - entry.fetched_at < self.ttl:
+        now = self._clock()
+        if entry is not None and now - entry.fetched_at < self.ttl:
+            if now - entry.fetched_at >= self.ttl * _REFRESH_AHEAD:
+                self._refresh_in_background(uri, entry)
             return entry
         return self._refresh(uri, force=False)
+
+    def _refresh_in_background(self, uri: str, entry: _Entry) -> None:
+        """Past 3/4 of the TTL, refetch off the request path (at most once per interval)."""
+        if self._clock() - entry.attempted_at < self.min_refresh_interval:
+            return
+        with self._refreshing_guard:
+            if uri in self._refreshing:
+                return
+            self._refreshing.add(uri)
+
+        def run() -> None:
+            try:
+                self._refresh(uri, force=True)
+            except Exception:  # noqa: BLE001, S110 - the cached keys stay; never crash a thread
+                pass
+            finally:
+                with self._refreshing_guard:
+                    self._refreshing.discard(uri)
+
+        threading.Thread(target=run, name="jwks-refresh", daemon=True).start()
 
     def _refresh(self, uri: str, *, force: bool) -> _Entry:
         with self._locks[hash(uri) % len(self._locks)]:

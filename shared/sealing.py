@@ -59,7 +59,7 @@ class Sealer:
         self._keys = keys
         self._limits = limits
         self._cache: TtlCache[str, PublicKey] = TtlCache(
-            settings.cache_ttl, stale_if_error=settings.cache_stale_if_error
+            settings.cache_ttl, stale_if_error=settings.cache_stale_if_error, refresh_ahead=0.75
         )
 
     def latest_key(self, account_id: str) -> PublicKey:

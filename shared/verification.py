@@ -108,7 +108,7 @@ class Verifier:
         self._clock = clock
         self._limits = limits
         self._cache: TtlCache[str, _Prepared] = TtlCache(
-            settings.cache_ttl, stale_if_error=settings.cache_stale_if_error
+            settings.cache_ttl, stale_if_error=settings.cache_stale_if_error, refresh_ahead=0.75
         )
 
     def _load(self, account_id: str) -> _Prepared:

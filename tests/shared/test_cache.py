@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 
 import pytest
 
@@ -125,3 +127,44 @@ def test_full_cache_evicts_oldest_under_concurrency() -> None:
         t.join()
     assert errors == []
     assert len(cache._entries) <= 50
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+def test_refresh_ahead_reloads_in_background() -> None:
+    """Past refresh_ahead x TTL the cached value is returned at once and a background reload
+    replaces it, so callers never wait for the source while the key is in use."""
+    clock, source = Clock(), Source()
+    cache: TtlCache[str, str] = TtlCache(10.0, refresh_ahead=0.75, clock=clock)
+    gate = threading.Event()
+    cache.get("k", source)
+    source.value = "v2"
+
+    def slow_load() -> str:
+        gate.wait(5)
+        return source()
+
+    clock.now += 8  # past 7.5 s: refresh ahead
+    assert cache.get("k", slow_load) == "v1"  # answered without waiting for the load
+    gate.set()
+    wait_for(lambda: cache.get("k", source) == "v2")
+    assert source.calls == 2  # one foreground load at first, one background refresh
+
+
+def test_refresh_ahead_drops_entry_on_definite_answer() -> None:
+    """A background reload that learns the key is gone (non-retryable) drops the entry, so
+    the next get asks in the foreground and sees the error."""
+    clock, source = Clock(), Source()
+    cache: TtlCache[str, str] = TtlCache(10.0, refresh_ahead=0.75, clock=clock)
+    cache.get("k", source)
+    source.error = AccountNotFound("gone")
+    clock.now += 8
+    cache.get("k", source)
+    wait_for(lambda: "k" not in cache._entries)
+    with pytest.raises(AccountNotFound):
+        cache.get("k", source)

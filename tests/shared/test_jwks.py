@@ -446,3 +446,30 @@ def test_endpoint_down_with_nothing_cached_is_not_hammered(
     jwks_server.document = {"keys": [public_jwk("rsa-2048", "rsa-1")]}
     assert setup.verify(token).subject == "participant-42"
     assert jwks_server.requests == 2
+
+
+def test_jwks_refreshed_in_background(
+    make_setup: Callable[..., Setup], jwks_server: JwksServer
+) -> None:
+    """Past 3/4 of its TTL a JWKS in use is refetched off the request path: a key the
+    customer adds meanwhile verifies without any request waiting on the endpoint."""
+    jwks_server.document = {"keys": [public_jwk("rsa-2048", "rsa-1")]}
+    setup = make_setup(ttl=100.0, min_refresh_interval=30.0)
+    setup.verify(sign(claims(), "RS256", "rsa-2048", kid="rsa-1"))
+    jwks_server.document = {
+        "keys": [public_jwk("rsa-2048", "rsa-1"), public_jwk("ec-p256", "ec-2")]
+    }
+    setup.clock.advance(80)  # still fresh, but past 3/4 of the TTL
+    jwks_server.delay = 0.3  # a background fetch must not slow this request
+    start = time.monotonic()
+    setup.verify(sign(claims(), "RS256", "rsa-2048", kid="rsa-1"))
+    assert time.monotonic() - start < 0.25
+    deadline = time.monotonic() + 5
+    while (
+        jwks_server.requests < 2
+        or setup.fetcher._entries[jwks_server.url].fetched_at != setup.clock.now
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert setup.verify(sign(claims(), "ES256", "ec-p256", kid="ec-2")).subject == "participant-42"
+    assert jwks_server.requests == 2
