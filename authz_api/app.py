@@ -64,5 +64,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=[AccessLogMiddleware, prometheus.middleware],  # type: ignore[list-item]
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=OpenAPIConfig(title="Authorization API", version="1.0.0"),
+        # Ours (JSON on stderr, configured above), not Litestar's plain-text default.
+        logging_config=None,
         state=State({"token_service": service, "bearers": bearers}),
     )

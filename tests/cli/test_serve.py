@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -53,18 +54,24 @@ def test_serve_authz_with_workers(settings: Settings, make_account: Callable[...
             time.sleep(0.1)
         meta = httpx.get(f"{url}/.well-known/oauth-authorization-server").json()
         assert meta["issuer"] == url
+        assertion = sign(claims(), "ES256", "ec-p256")
         response = httpx.post(
             f"{url}/oauth/token",
-            data={
-                "grant_type": JWT_BEARER,
-                "client_id": account.id,
-                "assertion": sign(claims(), "ES256", "ec-p256"),
-            },
+            data={"grant_type": JWT_BEARER, "client_id": account.id, "assertion": assertion},
         )
         assert response.status_code == 200, response.text
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=20)
+        stderr = process.stderr.read().decode() if process.stderr else ""
         if process.stderr:
             process.stderr.close()
     assert process.returncode == 0
+    # The access log is JSON, one object per line, and carries neither token.
+    records = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    exchange = [r for r in records if r.get("path") == "/oauth/token"]
+    assert exchange, stderr
+    assert exchange[0]["status"] == 200
+    assert exchange[0]["client_id"] == account.id
+    assert assertion not in stderr
+    assert response.json()["access_token"] not in stderr
