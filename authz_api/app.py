@@ -12,7 +12,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from authz_api.errors import EXCEPTION_HANDLERS
-from authz_api.routes import ROUTES
+from authz_api.routes import ROUTES, on_startup
 from shared.access_log import AccessLogMiddleware, configure_json_logging
 from shared.authorization import TokenService
 from shared.bearer import BearerIssuer
@@ -55,11 +55,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
         replay_store(settings),
         RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
         token_endpoint=f"{issuer}/oauth/token",
+        # Before authentication, per address: generous (several customers may share a NAT).
+        address_limiter=RateLimiter(
+            settings.rate_limit_per_second * 4, settings.rate_limit_burst * 4
+        ),
     )
     configure_json_logging()
     prometheus = PrometheusConfig(app_name="authz_api", prefix="authz", group_path=True)
     return Litestar(
         route_handlers=[*ROUTES, PrometheusController],
+        on_startup=[on_startup],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         middleware=[AccessLogMiddleware, prometheus.middleware],  # type: ignore[list-item]
         request_max_body_size=MAX_BODY_BYTES,

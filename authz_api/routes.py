@@ -2,22 +2,48 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl
 
+import anyio
 import anyio.to_thread
-from litestar import Request, Response, get, post
+from litestar import Litestar, Request, Response, get, post
 from litestar.datastructures import State
 
 from authz_api.errors import NO_STORE
+from shared.accounts import ACCOUNT_ID_PATTERN
+from shared.algorithms import METHOD_ALGORITHMS
 from shared.authorization import GRANT_TYPES, OAuthError, TokenService
 from shared.bearer import SCOPE_ENCRYPT, BearerIssuer
 from shared.errors import ServiceError
 
-__all__ = ["ROUTES"]
+__all__ = ["ROUTES", "on_startup"]
 
 _FORM = "application/x-www-form-urlencoded"
-_SIGNING_ALGS = ["RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "HS256", "HS384", "HS512"]
+ACCOUNT_ID = re.compile(ACCOUNT_ID_PATTERN)
+_SIGNING_ALGS = sorted(set(METHOD_ALGORITHMS["public_key"] + METHOD_ALGORITHMS["symmetric"]))
+#: Token exchanges get their own worker threads (created in the event loop, at startup),
+#: so that readiness probes and the JWKS (anyio's default pool) still answer while
+#: exchanges wait on a slow Vault.
+EXCHANGE_THREADS = 32
+
+
+def on_startup(app: Litestar) -> None:
+    """Create the exchanges' thread limiter inside the running event loop."""
+    app.state.exchange_threads = anyio.CapacityLimiter(EXCHANGE_THREADS)
+
+
+def loggable_client_id(value: str | None) -> str | None:
+    """The claimed client_id as it may be logged: a well-formed account id, or a short hash
+    (it is attacker-chosen and could be long, or a token pasted in the wrong field)."""
+    if value is None:
+        return None
+    if ACCOUNT_ID.fullmatch(value):
+        return value
+    return "sha256:" + hashlib.sha256(value.encode("utf-8", "replace")).hexdigest()[:12]
 
 
 def parse_form(body: bytes) -> dict[str, str]:
@@ -48,9 +74,13 @@ async def token(request: Request[Any, Any, Any], state: State) -> Response[dict[
             "invalid_request", f"send the parameters as {_FORM}, not {media_type or 'nothing'}"
         )
     params = parse_form(await request.body())
-    request.scope["state"]["client_id"] = params.get("client_id")
+    request.scope["state"]["client_id"] = loggable_client_id(params.get("client_id"))
     service: TokenService = state.token_service
-    issued = await anyio.to_thread.run_sync(service.exchange, params)
+    address = request.client.host if request.client else None
+    issued = await anyio.to_thread.run_sync(
+        partial(service.exchange, params, client_address=address),
+        limiter=state.exchange_threads,
+    )
     return Response(
         {
             "access_token": issued.access_token,

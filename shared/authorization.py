@@ -14,11 +14,16 @@ that says what to fix, and our token code. The app maps ``error`` to an HTTP sta
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Final
 
 from shared.bearer import SCOPE_ENCRYPT, BearerIssuer, IssuedBearer
-from shared.client_assertion import CLIENT_ASSERTION_TYPE, check_client_assertion
+from shared.client_assertion import (
+    CLIENT_ASSERTION_TYPE,
+    audience_matches,
+    check_client_assertion,
+)
 from shared.compact import parse_compact
 from shared.errors import (
     AccountNotFound,
@@ -76,20 +81,29 @@ class TokenService:
         limiter: RateLimiter,
         *,
         token_endpoint: str,
+        address_limiter: RateLimiter | None = None,
     ) -> None:
         self._verifier = verifier
         self._bearers = bearers
         self._replay = replay
+        #: Per account, charged only once the client is authenticated: nobody can spend
+        #: another customer's budget with junk requests naming it.
         self._limiter = limiter
+        #: Per client address, before any work: bounds what unauthenticated junk costs us.
+        self._address_limiter = address_limiter
         #: What a client assertion's ``aud`` may name (RFC 7523 §3 item 3).
         self.audiences = frozenset({token_endpoint, bearers.issuer})
 
-    def exchange(self, params: Mapping[str, str]) -> IssuedBearer:
+    def exchange(
+        self, params: Mapping[str, str], *, client_address: str | None = None
+    ) -> IssuedBearer:
         """Handle one token request (form parameters, each given once).
 
         Raises:
             OAuthError: the request is refused; ``error`` says how.
         """
+        if self._address_limiter is not None and client_address is not None:
+            self._throttle(self._address_limiter, client_address, "from this address")
         grant = params.get("grant_type")
         if not grant:
             raise OAuthError("invalid_request", "grant_type is required")
@@ -101,24 +115,32 @@ class TokenService:
         if set(scope.split()) != {SCOPE_ENCRYPT}:
             raise OAuthError("invalid_scope", f"the only scope is {SCOPE_ENCRYPT!r}")
         if grant == JWT_BEARER:
-            account_id = self._jwt_bearer(params)
+            account_id, replay_key = self._jwt_bearer(params), None
         else:
-            account_id = self._client_credentials(params)
+            account_id, replay_key = self._client_credentials(params)
+        self._throttle(self._limiter, account_id, "for this client")
         try:
             return self._bearers.issue(account_id, SCOPE_ENCRYPT)
         except ServiceError as exc:
+            if replay_key is not None:  # our failure: the same assertion may be retried
+                # If even that fails, the jti stays recorded until it expires.
+                with contextlib.suppress(ServiceError):
+                    self._replay.release(replay_key)
             raise _unavailable(exc) from exc
 
-    def _admit(self, client_id: str) -> None:
-        """Rate limit, then the account must exist and be active."""
-        wait = self._limiter.acquire(client_id)
+    @staticmethod
+    def _throttle(limiter: RateLimiter, key: str, what: str) -> None:
+        wait = limiter.acquire(key)
         if wait is not None:
             raise OAuthError(
                 "slow_down",
-                "too many token requests for this client; retry later",
+                f"too many token requests {what}; retry later",
                 code="RATE_LIMITED",
                 retry_after=max(1, int(wait + 0.999)),
             )
+
+    def _admit(self, client_id: str) -> None:
+        """The account must exist and be active."""
         try:
             self._verifier.active_account(client_id)
         except AccountNotFound as exc:
@@ -134,16 +156,24 @@ class TokenService:
             )
         self._admit(client_id)
         try:
-            self._verifier.verify_assertion(assertion, account_id=client_id)
+            verified = self._verifier.verify_assertion(assertion, account_id=client_id)
         except VerificationUnavailable as exc:
             raise _unavailable(exc) from exc
         except TokenError as exc:
             raise OAuthError(
                 "invalid_grant", f"the assertion was refused: {exc.detail}", code=exc.code
             ) from exc
+        if not audience_matches(verified.claims, self.audiences, required=False):
+            # RFC 7523 §3: a JWT meant for someone else is not ours to accept.
+            raise OAuthError(
+                "invalid_grant",
+                f"the assertion's aud is not this server: omit it or use one of "
+                f"{sorted(self.audiences)}",
+                code="TOKEN_INVALID_CLAIMS",
+            )
         return client_id
 
-    def _client_credentials(self, params: Mapping[str, str]) -> str:
+    def _client_credentials(self, params: Mapping[str, str]) -> tuple[str, str]:
         kind, assertion = params.get("client_assertion_type"), params.get("client_assertion")
         if kind != CLIENT_ASSERTION_TYPE or not assertion:
             raise OAuthError(
@@ -164,8 +194,9 @@ class TokenService:
             raise OAuthError(
                 "invalid_client", f"the client assertion was refused: {exc.detail}", code=exc.code
             ) from exc
+        replay_key = f"{client_id}:{checked.jti}"
         try:
-            first = self._replay.first_use(f"{client_id}:{checked.jti}", checked.remember_until)
+            first = self._replay.first_use(replay_key, checked.remember_until)
         except ServiceError as exc:
             raise _unavailable(exc) from exc
         if not first:
@@ -174,7 +205,7 @@ class TokenService:
                 "this client assertion was used already: make a new one (new jti) per request",
                 code="TOKEN_INVALID_CLAIMS",
             )
-        return client_id
+        return client_id, replay_key
 
     @staticmethod
     def _claimed_client(assertion: str) -> str:

@@ -61,6 +61,16 @@ class ReplayStore(Protocol):
         """
         ...
 
+    def release(self, key: str) -> None:
+        """Forget ``key``: the request that recorded it failed on our side (e.g. Vault could
+        not sign), so the client may retry with the same assertion.
+
+        Raises:
+            ReplayStoreUnavailable: the store could not be reached (the key then simply
+                stays recorded until it expires).
+        """
+        ...
+
 
 class MemoryReplayStore:
     """A process-local, thread-safe :class:`ReplayStore` for a single app instance.
@@ -79,8 +89,8 @@ class MemoryReplayStore:
         self._clock = clock
         self._expiry: dict[str, float] = {}
         # (expires_at, digest) for every entry of ``_expiry``: purging expired keys pops from
-        # the front. A key is only recorded again after its entry was purged, so the two stay
-        # in step (one heap item per live key).
+        # the front. A released key leaves its heap item behind; purging skips items that no
+        # longer match the recorded expiry.
         self._heap: list[tuple[float, str]] = []
         self._lock = threading.Lock()
 
@@ -99,8 +109,9 @@ class MemoryReplayStore:
         with self._lock:
             now = self._clock()
             while self._heap and self._heap[0][0] <= now:
-                _, expired = heapq.heappop(self._heap)
-                del self._expiry[expired]
+                when, expired = heapq.heappop(self._heap)
+                if self._expiry.get(expired) == when:
+                    del self._expiry[expired]
             if digest in self._expiry:
                 return False
             if expires_at <= now:
@@ -112,6 +123,11 @@ class MemoryReplayStore:
             self._expiry[digest] = expires_at
             heapq.heappush(self._heap, (expires_at, digest))
             return True
+
+    def release(self, key: str) -> None:
+        """See :meth:`ReplayStore.release`."""
+        with self._lock:
+            self._expiry.pop(_digest(key), None)
 
 
 class RedisReplayStore:
@@ -154,6 +170,15 @@ class RedisReplayStore:
                 f"Redis could not record a single-use key ({type(exc).__name__})"
             ) from exc
         return bool(created)
+
+    def release(self, key: str) -> None:
+        """See :meth:`ReplayStore.release`."""
+        try:
+            self._client.delete(self._prefix + _digest(key))
+        except redis.RedisError as exc:
+            raise ReplayStoreUnavailable(
+                f"Redis could not release a single-use key ({type(exc).__name__})"
+            ) from exc
 
     def close(self) -> None:
         """Close the connections to Redis."""
