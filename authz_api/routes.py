@@ -132,13 +132,19 @@ async def health_live() -> dict[str, str]:
 
 @get("/health/ready", operation_id="healthReady")
 async def health_ready(state: State) -> Response[dict[str, str]]:
-    """Ready when Vault answers and the signing key is readable."""
+    """Ready when Vault answers, the signing key is readable and the signers are alive."""
     bearers: BearerIssuer = state.bearers
     try:
         await anyio.to_thread.run_sync(lambda: bearers.signing_keys(fresh=True))
     except ServiceError as exc:
         return Response(
             {"status": "unavailable", "code": exc.code},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+    if not bearers.signer_healthy():
+        return Response(
+            {"status": "unavailable", "code": "SIGNER_DOWN"},
             status_code=503,
             headers={"Retry-After": "5"},
         )

@@ -49,6 +49,7 @@ class BatchSigner:
         self._queue: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         self._started = False
         self._start_lock = threading.Lock()
+        self._workers: list[threading.Thread] = []
 
     def sign(self, signing_input: bytes, version: int) -> str:
         """The base64url signature of ``signing_input`` by key ``version``.
@@ -62,7 +63,12 @@ class BatchSigner:
         try:
             return job.future.result(timeout=self._timeout)
         except TimeoutError:
+            job.future.cancel()  # still queued: the signer skips it
             raise VaultUnavailable("Vault did not sign in time") from None
+
+    def healthy(self) -> bool:
+        """False if a started signer thread has died (readiness reports it)."""
+        return not self._started or all(t.is_alive() for t in self._workers)
 
     def _ensure_started(self) -> None:
         # Threads start on first use: after the server has forked its workers.
@@ -72,7 +78,9 @@ class BatchSigner:
             if self._started:
                 return
             for n in range(self._threads):
-                threading.Thread(target=self._run, name=f"transit-signer-{n}", daemon=True).start()
+                worker = threading.Thread(target=self._run, name=f"transit-signer-{n}", daemon=True)
+                worker.start()
+                self._workers.append(worker)
             self._started = True
 
     def _run(self) -> None:
@@ -83,22 +91,25 @@ class BatchSigner:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            for version in {job.version for job in batch}:
-                jobs = [job for job in batch if job.version == version]
-                self._sign(jobs, version)
+            # Callers that gave up (timeout) cancelled their job: do not sign for nobody.
+            live = [job for job in batch if job.future.set_running_or_notify_cancel()]
+            for version in sorted({job.version for job in live}):
+                self._sign([job for job in live if job.version == version], version)
 
     def _sign(self, jobs: list[_Job], version: int) -> None:
+        """Sign ``jobs`` in one call; every job ends with a result or an error, whatever
+        happens (a signer thread must never die nor leave a caller waiting)."""
         try:
             signatures = self._vault.transit_sign_jws(
                 self._key, [job.signing_input for job in jobs], version
             )
         except ServiceError as exc:
-            for job in jobs:
-                job.future.set_exception(exc)
+            error: ServiceError = exc
+        except Exception as exc:  # noqa: BLE001 - reported to the callers, not raised here
+            error = VaultUnavailable(f"signing failed: {type(exc).__name__}")
+        else:
+            for job, signature in zip(jobs, signatures, strict=True):
+                job.future.set_result(signature)
             return
-        except Exception as exc:  # noqa: BLE001 - a signer thread must never die
-            for job in jobs:
-                job.future.set_exception(VaultUnavailable(f"signing failed: {exc!r}"))
-            return
-        for job, signature in zip(jobs, signatures, strict=True):
-            job.future.set_result(signature)
+        for job in jobs:
+            job.future.set_exception(error)

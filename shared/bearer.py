@@ -135,6 +135,10 @@ class BearerIssuer:
             )
         return tuple(keys)
 
+    def signer_healthy(self) -> bool:
+        """False if the signing threads have died (readiness reports it)."""
+        return self._signer.healthy()
+
     def jwks(self) -> dict[str, list[dict[str, Any]]]:
         """The JWKS document: the latest key and every older one that may still have
         unexpired bearers."""

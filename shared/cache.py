@@ -18,11 +18,22 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, TypeVar
 
 from shared.errors import ServiceError
 
-__all__ = ["TtlCache"]
+__all__ = ["TtlCache", "run_in_background"]
+
+#: Background refreshes share a few threads: a hung Vault with many keys in use cannot make
+#: one thread per key.
+_BACKGROUND = ThreadPoolExecutor(max_workers=4, thread_name_prefix="refresh")
+
+
+def run_in_background(fn: Callable[[], None]) -> None:
+    """Run ``fn`` on the shared refresh threads."""
+    _BACKGROUND.submit(fn)
+
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -86,23 +97,30 @@ class TtlCache(Generic[K, V]):
 
     def _refresh_in_background(self, key: K, load: Callable[[], V]) -> None:
         with self._guard:
-            if key in self._refreshing:
-                return
+            failed_at = self._failed.get(key)
+            if key in self._refreshing or (
+                failed_at is not None and self._clock() - failed_at < self._retry
+            ):
+                return  # one refresh per key at a time, and none right after a failure
             self._refreshing.add(key)
 
         def run() -> None:
             try:
                 self.put(key, load())
             except ServiceError as exc:
-                if not exc.retryable:  # a definite answer (e.g. account gone): reload in front
+                if exc.retryable:
+                    with self._guard:
+                        self._failed[key] = self._clock()
+                else:  # a definite answer (e.g. account gone): reload in the foreground
                     self.invalidate(key)
-            except Exception:  # noqa: BLE001, S110 - a background refresh must never crash
-                pass  # the entry stays; the next get past the TTL reloads in the foreground
+            except Exception:  # noqa: BLE001 - a background refresh must never crash
+                with self._guard:
+                    self._failed[key] = self._clock()
             finally:
                 with self._guard:
                     self._refreshing.discard(key)
 
-        threading.Thread(target=run, name="cache-refresh", daemon=True).start()
+        run_in_background(run)
 
     def _usable(self, key: K, stored_at: float, now: float) -> bool:
         """Fresh, or stale during the back-off that follows a failed reload."""

@@ -28,6 +28,7 @@ from joserfc.jwk import ECKey, RSAKey
 from joserfc.util import urlsafe_b64decode
 
 from shared.algorithms import EC_CURVE_FOR_ALG, MIN_RSA_BITS
+from shared.cache import run_in_background
 from shared.errors import JwksUnavailable
 
 __all__ = ["JwksFetcher"]
@@ -135,7 +136,7 @@ class JwksFetcher:
                 with self._refreshing_guard:
                     self._refreshing.discard(uri)
 
-        threading.Thread(target=run, name="jwks-refresh", daemon=True).start()
+        run_in_background(run)
 
     def _refresh(self, uri: str, *, force: bool) -> _Entry:
         with self._locks[hash(uri) % len(self._locks)]:

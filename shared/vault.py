@@ -306,8 +306,13 @@ class Vault:
                 mount_point=self.settings.transit_mount,
             )
         )
+        items = list(result["data"]["batch_results"])
+        if len(items) != len(signing_inputs):
+            raise VaultUnavailable(
+                f"Transit returned {len(items)} results for {len(signing_inputs)} inputs"
+            )
         signatures = []
-        for item in result["data"]["batch_results"]:
+        for item in items:
             if item.get("error") or not item.get("signature"):
                 raise VaultError(f"Transit refused to sign: {item.get('error')}")
             signatures.append(str(item["signature"]).rsplit(":", 1)[1])  # strip "vault:vN:"

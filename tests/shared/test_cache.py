@@ -168,3 +168,23 @@ def test_refresh_ahead_drops_entry_on_definite_answer() -> None:
     wait_for(lambda: "k" not in cache._entries)
     with pytest.raises(AccountNotFound):
         cache.get("k", source)
+
+
+def test_failed_background_refresh_backs_off() -> None:
+    """A background refresh that fails is not retried on every get: within retry_interval
+    callers get the cached value without a new load."""
+    clock, source = Clock(), Source()
+    cache: TtlCache[str, str] = TtlCache(10.0, refresh_ahead=0.75, retry_interval=5.0, clock=clock)
+    cache.get("k", source)
+    source.error = VaultUnavailable("down")
+    clock.now += 8
+    cache.get("k", source)  # starts one background refresh, which fails
+    wait_for(lambda: source.calls == 2 and not cache._refreshing)
+    for _ in range(20):
+        assert cache.get("k", source) == "v1"
+    time.sleep(0.05)
+    assert source.calls == 2
+    clock.now += 5.1  # the back-off is over (and the TTL too): the next get reloads
+    source.error = None
+    source.value = "v2"
+    assert cache.get("k", source) == "v2"
