@@ -8,8 +8,9 @@ mint a credential. Both are driven by the same load tool (wrk, Debian package; i
 when missing and running as root) with the same ES256 secure token, 32 connections,
 alternating rounds in the same run; the script prints medians and the ratio.
 
-Our side runs as in production: ``tokenctl serve authz --workers N`` (uvicorn), with the
-bearer signed by Transit (one Vault call per exchange). Everything listens on 127.0.0.1.
+Our side runs as in production: ``tokenctl serve authz --workers N`` (uvicorn, Redis for the
+shared replay store), bearers signed by Transit (concurrent ones batched into one call).
+Everything listens on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from shared import Account, AccountStore, PublicKeyValidation, Settings, Vault
 from shared.authorization import JWT_BEARER
 from shared.bootstrap import bootstrap
 from tests.openbao import DevServer, free_port
+from tests.redis_server import RedisServer
 from tests.tokens import claims, pem, sign
 
 _LUA = """
@@ -121,6 +123,7 @@ def main() -> None:
     args = parser.parse_args()
 
     bao = DevServer().start()
+    redis = RedisServer().start()  # several workers share the replay store, as in production
     api: subprocess.Popen[bytes] | None = None
     try:
         vault = Vault(Settings(vault_addr=bao.addr, vault_token=bao.token))
@@ -156,7 +159,12 @@ def main() -> None:
 
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "AUTHZ_"))}
-        env.update(VAULT_ADDR=bao.addr, VAULT_TOKEN=bao.token, AUTHZ_RATE_LIMIT_PER_SECOND="0")
+        env.update(
+            VAULT_ADDR=bao.addr,
+            VAULT_TOKEN=bao.token,
+            REDIS_URL=redis.url,
+            AUTHZ_RATE_LIMIT_PER_SECOND="0",
+        )
         api = subprocess.Popen(
             [
                 str(Path(sys.executable).parent / "tokenctl"),
@@ -207,6 +215,7 @@ def main() -> None:
             api.terminate()
             api.wait(timeout=20)
         bao.stop()
+        redis.stop()
 
     def med(name: str, key: str) -> float:
         return statistics.median(r[key] for r in results[name])

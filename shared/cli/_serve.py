@@ -11,6 +11,7 @@ import argparse
 import os
 
 from shared.cli._context import Context
+from shared.errors import ConfigurationError
 from shared.settings import Settings
 
 __all__ = ["register"]
@@ -23,7 +24,13 @@ def _serve(ctx: Context, args: argparse.Namespace) -> None:
 
     if args.api == "authz" and not os.environ.get("AUTHZ_ISSUER"):
         os.environ["AUTHZ_ISSUER"] = f"http://{args.host}:{args.port}"
-    Settings.from_env()  # fail now, in one line, rather than in every worker
+    settings = Settings.from_env()  # fail now, in one line, rather than in every worker
+    if args.api == "authz" and args.workers > 1 and not settings.redis_url:
+        # Each worker would keep its own replay store: a client assertion could then be
+        # used once per worker.
+        raise ConfigurationError(
+            "several authz workers need REDIS_URL, so that client assertions stay single-use"
+        )
     ctx.out.note(f"serving {args.api} on http://{args.host}:{args.port} ({args.workers} worker(s))")
     uvicorn.run(
         _FACTORIES[args.api],

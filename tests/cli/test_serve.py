@@ -15,17 +15,48 @@ import httpx
 
 from shared import Account, Settings
 from shared.authorization import JWT_BEARER
+from shared.client_assertion import CLIENT_ASSERTION_TYPE
 from tests.openbao import free_port
+from tests.redis_server import RedisServer
 from tests.tokens import claims, sign
 
 
-def test_serve_authz_with_workers(settings: Settings, make_account: Callable[..., Account]) -> None:
-    """With two workers the API answers liveness, metadata (issuer defaulting to host:port)
-    and a token exchange; SIGTERM stops it."""
+def tokenctl() -> str:
+    return str(Path(sys.executable).parent / "tokenctl")
+
+
+def clean_env(settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "AUTHZ_", "REDIS_"))}
+    env.update(VAULT_ADDR=settings.vault_addr, VAULT_TOKEN=settings.vault_token or "")
+    return env
+
+
+def test_several_workers_need_redis(settings: Settings) -> None:
+    """Without REDIS_URL, several authz workers are refused (each would have its own replay
+    store), with a one-line reason and exit 4."""
+    result = subprocess.run(
+        [tokenctl(), "serve", "authz", "--port", str(free_port()), "--workers", "2"],
+        env=clean_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 4
+    assert "REDIS_URL" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_authz_with_workers(
+    settings: Settings, make_account: Callable[..., Account], redis_server: RedisServer
+) -> None:
+    """With two workers sharing Redis the API answers liveness, metadata (issuer defaulting
+    to host:port) and token exchanges; a client assertion is single-use across workers; the
+    access log is JSON without tokens; SIGTERM stops it."""
     account = make_account()
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "AUTHZ_"))}
-    env.update(VAULT_ADDR=settings.vault_addr, VAULT_TOKEN=settings.vault_token or "")
+    env = clean_env(settings)
+    env["REDIS_URL"] = redis_server.url
     process = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "tokenctl"),
@@ -60,6 +91,30 @@ def test_serve_authz_with_workers(settings: Settings, make_account: Callable[...
             data={"grant_type": JWT_BEARER, "client_id": account.id, "assertion": assertion},
         )
         assert response.status_code == 200, response.text
+        client_assertion = sign(
+            {
+                "iss": account.id,
+                "sub": account.id,
+                "aud": f"{url}/oauth/token",
+                "iat": int(time.time()),
+                "exp": int(time.time()) + 60,
+                "jti": "once",
+            },
+            "ES256",
+            "ec-p256",
+        )
+        statuses = [
+            httpx.post(
+                f"{url}/oauth/token",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_assertion_type": CLIENT_ASSERTION_TYPE,
+                    "client_assertion": client_assertion,
+                },
+            ).status_code
+            for _ in range(8)  # new connections: spread over both workers
+        ]
+        assert sorted(statuses) == [200] + [401] * 7
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=20)
