@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import tempfile
 
 from shared.cli._context import Context
 from shared.errors import ConfigurationError
@@ -20,8 +22,6 @@ _FACTORIES = {"authz": "authz_api.app:create_app", "crypto": "crypto_api.app:cre
 
 
 def _serve(ctx: Context, args: argparse.Namespace) -> None:
-    import uvicorn  # noqa: PLC0415 - only this command needs the server
-
     if args.api == "authz" and not os.environ.get("AUTHZ_ISSUER"):
         os.environ["AUTHZ_ISSUER"] = f"http://{args.host}:{args.port}"
     settings = Settings.from_env()  # fail now, in one line, rather than in every worker
@@ -31,7 +31,23 @@ def _serve(ctx: Context, args: argparse.Namespace) -> None:
         raise ConfigurationError(
             "several authz workers need REDIS_URL, so that client assertions stay single-use"
         )
+    metrics_dir = None
+    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Each worker has its own counters: prometheus_client's multiprocess mode (which
+        # Litestar's /metrics honours) adds them up, whichever worker answers the scrape.
+        metrics_dir = tempfile.mkdtemp(prefix="tokenctl-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     ctx.out.note(f"serving {args.api} on http://{args.host}:{args.port} ({args.workers} worker(s))")
+    try:
+        _run(args)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _run(args: argparse.Namespace) -> None:
+    import uvicorn  # noqa: PLC0415 - only this command needs the server
+
     uvicorn.run(
         _FACTORIES[args.api],
         factory=True,

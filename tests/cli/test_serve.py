@@ -115,6 +115,15 @@ def test_serve_authz_with_workers(
             for _ in range(8)  # new connections: spread over both workers
         ]
         assert sorted(statuses) == [200] + [401] * 7
+        # Counters of both workers add up, whichever worker answers the scrape.
+        for _ in range(4):
+            metrics = httpx.get(f"{url}/metrics").text
+            counted = sum(
+                float(line.rsplit(" ", 1)[1])
+                for line in metrics.splitlines()
+                if line.startswith("authz_requests_total{") and 'path="/oauth/token"' in line
+            )
+            assert counted == 9
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=20)
