@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any, Final
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
-from shared.authorization import OAuthError
+from shared.authorization import OAuthError, OAuthErrorCode
 
 __all__ = ["EXCEPTION_HANDLERS", "NO_STORE", "STATUS_FOR_ERROR", "oauth_error_response"]
 
@@ -16,16 +17,14 @@ logger = logging.getLogger("authz_api")
 
 #: HTTP status for each OAuth error (RFC 6749 §5.2: 400, or 401 for client authentication;
 #: RFC 8628 §3.5 ``slow_down`` for the rate limit; ``temporarily_unavailable`` for outages).
-STATUS_FOR_ERROR: Final = {
+STATUS_FOR_ERROR: Final[dict[OAuthErrorCode, int]] = {
     "invalid_request": 400,
     "invalid_client": 401,
     "invalid_grant": 400,
-    "unauthorized_client": 400,
     "unsupported_grant_type": 400,
     "invalid_scope": 400,
     "slow_down": 429,
     "temporarily_unavailable": 503,
-    "server_error": 500,
 }
 
 #: Token responses, good or bad, must not be cached (RFC 6749 §5.1).
@@ -40,9 +39,6 @@ def oauth_error_response(exc: OAuthError) -> Response[dict[str, str]]:
     headers = dict(NO_STORE)
     if exc.retry_after is not None:
         headers["Retry-After"] = str(exc.retry_after)
-    if exc.error == "invalid_client":
-        # RFC 6749 §5.2: a 401 names the authentication scheme the client may use.
-        headers["WWW-Authenticate"] = 'Bearer realm="token", error="invalid_client"'
     return Response(body, status_code=STATUS_FOR_ERROR[exc.error], headers=headers)
 
 
@@ -65,8 +61,16 @@ def _on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Respo
 
 
 def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, str]]:
-    # Never the request body or headers: they may carry tokens.
-    logger.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
+    # Where it failed (file:line of each frame), never the message, the request body or
+    # headers: any of them may carry a token.
+    frames = [
+        f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}"
+        for frame in traceback.extract_tb(exc.__traceback__)
+    ]
+    logger.error(
+        "unhandled error",
+        extra={"path": request.url.path, "exc_type": type(exc).__name__, "frames": frames},
+    )
     return Response(
         {"error": "server_error", "error_description": "unexpected error; it has been logged"},
         status_code=500,

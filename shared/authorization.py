@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from typing import Final
+from typing import Final, Literal
 
 from shared.bearer import SCOPE_ENCRYPT, BearerIssuer, IssuedBearer
 from shared.client_assertion import (
@@ -35,7 +35,14 @@ from shared.ratelimit import RateLimiter
 from shared.replay import ReplayStore
 from shared.verification import Verifier
 
-__all__ = ["CLIENT_CREDENTIALS", "GRANT_TYPES", "JWT_BEARER", "OAuthError", "TokenService"]
+__all__ = [
+    "CLIENT_CREDENTIALS",
+    "GRANT_TYPES",
+    "JWT_BEARER",
+    "OAuthError",
+    "OAuthErrorCode",
+    "TokenService",
+]
 
 JWT_BEARER: Final = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 CLIENT_CREDENTIALS: Final = "client_credentials"
@@ -44,12 +51,29 @@ GRANT_TYPES: Final = (JWT_BEARER, CLIENT_CREDENTIALS)
 RETRY_AFTER: Final = 5
 
 
+#: The ``error`` values we answer with: RFC 6749 §5.2, plus ``slow_down`` (RFC 8628 §3.5)
+#: and ``temporarily_unavailable`` for outages.
+OAuthErrorCode = Literal[
+    "invalid_request",
+    "invalid_client",
+    "invalid_grant",
+    "unsupported_grant_type",
+    "invalid_scope",
+    "slow_down",
+    "temporarily_unavailable",
+]
+
+
 class OAuthError(Exception):
     """An RFC 6749 §5.2 error, plus our ``code`` (a DESIGN §2 token code or an
     infrastructure code) and, for 429/503, ``retry_after`` seconds."""
 
     def __init__(
-        self, error: str, description: str, code: str | None = None, retry_after: int | None = None
+        self,
+        error: OAuthErrorCode,
+        description: str,
+        code: str | None = None,
+        retry_after: int | None = None,
     ) -> None:
         super().__init__(f"{error}: {description}")
         self.error = error

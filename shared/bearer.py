@@ -7,7 +7,8 @@ its RFC 7638 thumbprint as ``kid``.
 
 Rotation: new bearers use the newest version (as soon as the cached key metadata is
 refreshed, within ``cache_ttl``); an older version stays in the JWKS until every bearer it
-can have signed has expired, i.e. ``lifetime`` (+ leeway) after the next version appeared.
+can have signed has expired: ``lifetime + cache_ttl`` (+ leeway) after the next version
+appeared.
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ class SigningKey(msgspec.Struct, frozen=True):
     version: int
     kid: str
     jwk: dict[str, Any]
-    created_at: float
-    #: When the next version was created (None for the latest).
+    created_at: float | None
+    #: When the next version was created (None for the latest, or when unknown).
     superseded_at: float | None
 
 
@@ -57,11 +58,11 @@ class IssuedBearer(msgspec.Struct, frozen=True):
     kid: str
 
 
-def _timestamp(value: object) -> float:
+def _timestamp(value: object) -> float | None:
     try:
         return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
     except ValueError:
-        return 0.0
+        return None  # unknown: such a key is kept in the JWKS rather than dropped
 
 
 def _b64json(data: dict[str, Any]) -> bytes:
@@ -94,6 +95,10 @@ class BearerIssuer:
         self.issuer = issuer
         self.audience = audience
         self.lifetime = lifetime
+        #: How long after a rotation an older key may still sign (an instance uses its
+        #: cached key metadata for up to cache_ttl) and its bearers live: it stays in the
+        #: JWKS that long, plus the verifiers' clock leeway.
+        self._retention = lifetime + cache_ttl + _LEEWAY
         self._clock = clock
         self._cache: TtlCache[str, tuple[SigningKey, ...]] = TtlCache(
             cache_ttl, stale_if_error=stale_if_error, refresh_ahead=0.75
@@ -146,7 +151,7 @@ class BearerIssuer:
         keep = [
             k.jwk
             for k in self.signing_keys()
-            if k.superseded_at is None or k.superseded_at + self.lifetime + _LEEWAY > now
+            if k.superseded_at is None or k.superseded_at + self._retention > now
         ]
         return {"keys": keep}
 

@@ -223,3 +223,57 @@ def test_one_megabyte_body(authz: Authz) -> None:
     )
     body = assert_oauth_error(response, 413, "invalid_request")
     assert "too large" in body["error_description"]
+
+
+def test_disabled_after_being_cached(
+    serve_authz: Callable[..., Any], ec: Account, store: AccountStore
+) -> None:
+    """An account disabled while an instance has it cached gets no bearer once the cache TTL
+    has passed."""
+    token = sign(claims(), "ES256", "ec-p256")
+    with serve_authz(cache_ttl=0.5) as authz:
+        assert authz.jwt_bearer(ec.id, token).status_code == 200
+        store.disable(ec.id)
+        time.sleep(0.6)
+        assert_oauth_error(authz.jwt_bearer(ec.id, token), 401, "invalid_client")
+
+
+def test_jwt_bearer_with_foreign_aud_is_refused(authz: Authz, ec: Account) -> None:
+    """A secure token whose aud names someone else is invalid_grant (RFC 7523 §3); one aimed
+    at us, or with no aud, is accepted."""
+    foreign = sign(claims(aud="https://other.example"), "ES256", "ec-p256")
+    body = assert_oauth_error(
+        authz.jwt_bearer(ec.id, foreign), 400, "invalid_grant", "TOKEN_INVALID_CLAIMS"
+    )
+    assert "aud" in body["error_description"]
+    assert (
+        authz.jwt_bearer(ec.id, sign(claims(aud=authz.issuer), "ES256", "ec-p256")).status_code
+        == 200
+    )
+    assert (
+        authz.jwt_bearer(
+            ec.id, sign(claims(aud=[authz.token_endpoint, "x"]), "ES256", "ec-p256")
+        ).status_code
+        == 200
+    )
+
+
+@pytest.mark.parametrize(
+    ("lifetime", "iat_offset", "ok"),
+    [(300, 0, True), (301, 0, False), (300, None, True), (305, None, False), (290, 59, False)],
+    ids=["300s", "301s", "300s-no-iat", "305s-no-iat", "future-iat-stretch"],
+)
+def test_client_assertion_lifetime_boundary(
+    authz: Authz, ec: Account, lifetime: int, iat_offset: int | None, ok: bool
+) -> None:
+    """exp may be at most 300 s after iat and after now (our clock), whatever the leeway."""
+    now = int(time.time())
+    overrides: dict[str, Any] = {"exp": now + lifetime + (iat_offset or 0)}
+    overrides["iat"] = None if iat_offset is None else now + iat_offset
+    response = authz.client_credentials(
+        authz.client_assertion(ec.id, "ES256", "ec-p256", **overrides)
+    )
+    if ok:
+        assert response.status_code == 200, response.text
+    else:
+        assert_oauth_error(response, 401, "invalid_client", "TOKEN_INVALID_CLAIMS")
