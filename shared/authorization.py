@@ -15,7 +15,7 @@ that says what to fix, and our token code. The app maps ``error`` to an HTTP sta
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Final, Literal
 
 from shared.bearer import SCOPE_ENCRYPT, BearerIssuer, IssuedBearer
@@ -89,6 +89,17 @@ def _unavailable(exc: ServiceError) -> OAuthError:
         code=exc.code,
         retry_after=RETRY_AFTER,
     )
+
+
+@contextlib.contextmanager
+def _refused_as(error: OAuthErrorCode, what: str) -> Iterator[None]:
+    """Token refusals inside become ``error`` with their code; outages become a 503."""
+    try:
+        yield
+    except VerificationUnavailable as exc:
+        raise _unavailable(exc) from exc
+    except TokenError as exc:
+        raise OAuthError(error, f"{what} was refused: {exc.detail}", code=exc.code) from exc
 
 
 _UNKNOWN_CLIENT: Final = "unknown or disabled client_id"
@@ -179,14 +190,8 @@ class TokenService:
                 "invalid_request", "the jwt-bearer grant needs client_id and assertion"
             )
         self._admit(client_id)
-        try:
+        with _refused_as("invalid_grant", "the assertion"):
             verified = self._verifier.verify_assertion(assertion, account_id=client_id)
-        except VerificationUnavailable as exc:
-            raise _unavailable(exc) from exc
-        except TokenError as exc:
-            raise OAuthError(
-                "invalid_grant", f"the assertion was refused: {exc.detail}", code=exc.code
-            ) from exc
         if not audience_matches(verified.claims, self.audiences, required=False):
             # RFC 7523 §3: a JWT meant for someone else is not ours to accept.
             raise OAuthError(
@@ -207,17 +212,11 @@ class TokenService:
             )
         client_id = params.get("client_id") or self._claimed_client(assertion)
         self._admit(client_id)
-        try:
+        with _refused_as("invalid_client", "the client assertion"):
             signed = self._verifier.authenticate(assertion, account_id=client_id)
             checked = check_client_assertion(
                 signed, client_id=client_id, audiences=self.audiences, now=self._verifier.now()
             )
-        except VerificationUnavailable as exc:
-            raise _unavailable(exc) from exc
-        except TokenError as exc:
-            raise OAuthError(
-                "invalid_client", f"the client assertion was refused: {exc.detail}", code=exc.code
-            ) from exc
         replay_key = f"{client_id}:{checked.jti}"
         try:
             first = self._replay.first_use(replay_key, checked.remember_until)
@@ -234,12 +233,8 @@ class TokenService:
     @staticmethod
     def _claimed_client(assertion: str) -> str:
         """The client an assertion claims to be (its ``sub``), before any check."""
-        try:
+        with _refused_as("invalid_client", "the client assertion"):
             claimed = (parse_compact(assertion).payload or {}).get("sub")
-        except TokenError as exc:
-            raise OAuthError(
-                "invalid_client", f"the client assertion was refused: {exc.detail}", code=exc.code
-            ) from exc
         if not isinstance(claimed, str) or not claimed:
             raise OAuthError("invalid_request", "give client_id, or a client assertion with 'sub'")
         return claimed
