@@ -1,27 +1,65 @@
 """ASGI factory of the Crypto API (``crypto_api.app:create_app``).
 
-Only liveness so far; the endpoints arrive with their issue. Settings are read here, in the
-factory, never at import time.
+The one assembly point: settings (read here, never at import), the shared services, the
+routes, the error table, metrics and the access log.
 """
 
 from __future__ import annotations
 
-from litestar import Litestar, get
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
+from crypto_api.errors import EXCEPTION_HANDLERS
+from crypto_api.routes import ROUTES, on_startup
+from shared.access_log import AccessLogMiddleware, configure_json_logging
+from shared.bearer_check import BearerChecker
+from shared.compact import Limits
+from shared.encryption import EncryptService
+from shared.errors import ConfigurationError
+from shared.keys import KeyStore
+from shared.ratelimit import RateLimiter
 from shared.settings import Settings
+from shared.vault import Vault
+from shared.verification import Verifier
 
 __all__ = ["create_app"]
 
 
-@get("/health/live", operation_id="healthLive", sync_to_thread=False)
-def health_live() -> dict[str, str]:
-    """The process is up (no dependency is checked)."""
-    return {"status": "ok"}
-
-
 def create_app(settings: Settings | None = None) -> Litestar:
-    """Build the app; ``settings`` default to the environment."""
+    """Build the Crypto API; ``settings`` default to the environment.
+
+    Raises:
+        ConfigurationError: ``AUTHZ_ISSUER`` is not set (bearers are checked against it).
+    """
     settings = settings or Settings.from_env()
-    app = Litestar(route_handlers=[health_live], openapi_config=None)
-    app.state.settings = settings
-    return app
+    jwks_url = settings.jwks_url
+    if not settings.authz_issuer or not jwks_url:
+        raise ConfigurationError(
+            "AUTHZ_ISSUER (the Authorization API's public URL, the bearers' iss) is required"
+        )
+    vault = Vault(settings)
+    service = EncryptService(
+        Verifier(vault, settings=settings),
+        KeyStore(vault),
+        settings,
+        bearers=BearerChecker(
+            jwks_url, issuer=settings.authz_issuer.rstrip("/"), audience=settings.crypto_audience
+        ),
+        limiter=RateLimiter(settings.crypto_rate_per_second, settings.crypto_rate_burst),
+    )
+    configure_json_logging()
+    prometheus = PrometheusConfig(app_name="crypto_api", prefix="crypto", group_path=True)
+    # A batch of the largest tokens, with JSON overhead.
+    max_body = settings.batch_max * (Limits().max_token_bytes + 16) + 1024
+    return Litestar(
+        route_handlers=[*ROUTES, PrometheusController],
+        on_startup=[on_startup],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        middleware=[AccessLogMiddleware, prometheus.middleware],  # type: ignore[list-item]
+        request_max_body_size=max_body,
+        openapi_config=OpenAPIConfig(title="Crypto API", version="1.0.0"),
+        logging_config=None,
+        state=State({"encrypt_service": service}),
+    )

@@ -11,6 +11,7 @@
     │   ├── TokenExpired              TOKEN_EXPIRED
     │   ├── TokenInvalidClaims        TOKEN_INVALID_CLAIMS
     │   └── VerificationUnavailable   UNKNOWN (not the token's fault; always retryable)
+    ├── RateLimited                   RATE_LIMITED      (retryable; retry_after seconds)
     ├── ConfigurationError            CONFIGURATION_INVALID
     ├── AccountError
     │   ├── AccountInvalid            ACCOUNT_INVALID   (a document fails validation)
@@ -44,6 +45,7 @@ __all__ = [
     "ConfigurationError",
     "JwksUnavailable",
     "KeyOperationRefused",
+    "RateLimited",
     "ReplayStoreUnavailable",
     "ServiceError",
     "TokenDecryptionFailed",
@@ -121,6 +123,17 @@ class VerificationUnavailable(TokenError):
 
     code = "UNKNOWN"
     retryable = True
+
+
+class RateLimited(ServiceError):
+    """Too many calls for this account (or address); ``retry_after`` seconds."""
+
+    code = "RATE_LIMITED"
+    retryable = True
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 class ConfigurationError(ServiceError):

@@ -109,6 +109,10 @@ class JwksFetcher:
             return None
         return found.key
 
+    def available(self, uri: str) -> None:
+        """Raise :class:`JwksUnavailable` unless ``uri``'s JWKS is cached or fetchable."""
+        self._current(uri)
+
     def _current(self, uri: str) -> _Entry:
         entry = self._entries.get(uri)
         now = self._clock()

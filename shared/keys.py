@@ -7,6 +7,7 @@ anything made under the versions below it. The private key never leaves Vault.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Literal
 
@@ -75,6 +76,11 @@ class KeyStore:
 
     def __init__(self, vault: Vault) -> None:
         self._vault = vault
+
+    def ping(self) -> None:
+        """Raise unless Vault answers on the Transit mount (readiness)."""
+        with contextlib.suppress(VaultNotFound):  # "not found" is an answer: Vault is up
+            self._vault.transit_read_key(transit_key_name("readiness-probe"))
 
     def ensure(
         self, account_id: str, key_type: str = "rsa-2048", *, exportable: bool = False

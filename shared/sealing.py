@@ -68,4 +68,9 @@ class Sealer:
 
     def seal(self, account_id: str, jws: str) -> str:
         """Seal ``jws`` for ``account_id``; see :func:`seal`."""
-        return seal(jws, self.latest_key(account_id), self._limits)
+        return self.seal_with_kid(account_id, jws)[0]
+
+    def seal_with_kid(self, account_id: str, jws: str) -> tuple[str, str]:
+        """Seal ``jws`` for ``account_id``; returns the JWE and the ``kid`` it names."""
+        key = self.latest_key(account_id)
+        return seal(jws, key, self._limits), key.kid

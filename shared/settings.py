@@ -40,6 +40,9 @@ _ENV = {
     "AUTHZ_RATE_LIMIT_PER_SECOND": "rate_limit_per_second",
     "AUTHZ_RATE_LIMIT_BURST": "rate_limit_burst",
     "AUTHZ_TOKEN_LIFETIME": "bearer_lifetime",
+    "CRYPTO_BATCH_MAX": "batch_max",
+    "CRYPTO_RATE_LIMIT_PER_SECOND": "crypto_rate_per_second",
+    "CRYPTO_RATE_LIMIT_BURST": "crypto_rate_burst",
 }
 _FIELD_TO_ENV = {v: k for k, v in _ENV.items()}
 
@@ -78,6 +81,11 @@ class Settings(Redacted, frozen=True, kw_only=True, forbid_unknown_fields=True):
     rate_limit_burst: Annotated[int, msgspec.Meta(ge=1)] = 100
     #: Seconds a bearer of the Authorization API is valid (RFC 9068 ``exp - iat``).
     bearer_lifetime: Annotated[int, msgspec.Meta(ge=30, le=3600)] = 300
+    #: Most tokens one /v1/encrypt/batch call may carry.
+    batch_max: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 1000
+    #: Crypto API calls per account (a batch counts as one); 0 disables.
+    crypto_rate_per_second: Annotated[float, msgspec.Meta(ge=0)] = 500.0
+    crypto_rate_burst: Annotated[int, msgspec.Meta(ge=1)] = 1000
 
     def __post_init__(self) -> None:
         _check_url("VAULT_ADDR", self.vault_addr)
@@ -96,6 +104,15 @@ class Settings(Redacted, frozen=True, kw_only=True, forbid_unknown_fields=True):
         # msgspec's ``ge=0`` lets ``inf`` through; "no limit" is spelled 0.
         if not math.isfinite(self.rate_limit_per_second):
             raise ValueError("AUTHZ_RATE_LIMIT_PER_SECOND must be a finite number (0 disables)")
+
+    @property
+    def jwks_url(self) -> str | None:
+        """``AUTHZ_JWKS_URL``, by default ``$AUTHZ_ISSUER/.well-known/jwks.json``."""
+        if self.authz_jwks_url:
+            return self.authz_jwks_url
+        if self.authz_issuer:
+            return f"{self.authz_issuer.rstrip('/')}/.well-known/jwks.json"
+        return None
 
     @property
     def uses_approle(self) -> bool:

@@ -24,7 +24,8 @@ def test_factory_builds_and_is_live(module: ModuleType) -> None:
     assert response.json() == {"status": "ok"}
 
 
-def test_authz_requires_an_issuer() -> None:
-    """The Authorization API refuses to start without AUTHZ_ISSUER, naming it."""
+@pytest.mark.parametrize("module", [authz_api.app, crypto_api.app], ids=["authz", "crypto"])
+def test_apps_require_an_issuer(module: ModuleType) -> None:
+    """Both APIs refuse to start without AUTHZ_ISSUER, naming it."""
     with pytest.raises(ConfigurationError, match="AUTHZ_ISSUER"):
-        authz_api.app.create_app(Settings(vault_addr="http://127.0.0.1:1"))
+        module.create_app(Settings(vault_addr="http://127.0.0.1:1"))

@@ -1,0 +1,103 @@
+"""Error mapping of the Crypto API, once, as a table: RFC 9457 problem+json with our code."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any, Final
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException
+
+from shared.bearer_check import BearerInvalid, BearerScopeMissing
+from shared.errors import (
+    AccountNotFound,
+    JwksUnavailable,
+    RateLimited,
+    ServiceError,
+    TokenError,
+    VerificationUnavailable,
+)
+
+__all__ = ["EXCEPTION_HANDLERS", "STATUS_FOR_ERROR", "RequestInvalid", "problem"]
+
+logger = logging.getLogger("crypto_api")
+PROBLEM: Final = "application/problem+json"
+RETRY_AFTER: Final = "5"
+
+
+class RequestInvalid(ServiceError):
+    """The request itself is malformed (body shape, batch size)."""
+
+    code = "REQUEST_INVALID"
+
+    def __init__(self, detail: str, status: int = 400) -> None:
+        super().__init__(detail)
+        self.status = status
+
+
+#: First match wins (subclasses before their bases).
+STATUS_FOR_ERROR: Final[tuple[tuple[type[ServiceError], int, str], ...]] = (
+    (BearerInvalid, 401, "Bearer token refused"),
+    (BearerScopeMissing, 403, "Bearer lacks the needed scope"),
+    (RateLimited, 429, "Too many requests"),
+    (VerificationUnavailable, 503, "Temporarily unavailable"),
+    (TokenError, 422, "Token refused"),
+    (AccountNotFound, 404, "No such account"),
+    (JwksUnavailable, 503, "Temporarily unavailable"),
+    (RequestInvalid, 400, "Invalid request"),
+)
+
+
+def problem(
+    status: int, title: str, code: str, detail: str, **headers: str
+) -> Response[dict[str, Any]]:
+    """An RFC 9457 problem response with our ``code``."""
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, "code": code}
+    return Response(body, status_code=status, media_type=PROBLEM, headers=headers or None)
+
+
+def _on_service_error(_: Request[Any, Any, Any], exc: ServiceError) -> Response[dict[str, Any]]:
+    fallback = (503, "Temporarily unavailable") if exc.retryable else (500, "Error")
+    status, title = next(
+        ((status, title) for kind, status, title in STATUS_FOR_ERROR if isinstance(exc, kind)),
+        fallback,
+    )
+    if isinstance(exc, RequestInvalid):
+        status = exc.status
+    headers: dict[str, str] = {}
+    if status in (429, 503):
+        headers["Retry-After"] = str(getattr(exc, "retry_after", RETRY_AFTER))
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'  # RFC 6750 §3
+    if status == 403:
+        headers["WWW-Authenticate"] = 'Bearer error="insufficient_scope", scope="token:encrypt"'
+    return problem(status, title, exc.code, exc.detail, **headers)
+
+
+def _on_http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    code = {413: "PAYLOAD_TOO_LARGE", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(
+        exc.status_code, "REQUEST_INVALID"
+    )
+    detail = "the request body is too large" if exc.status_code == 413 else str(exc.detail)
+    return problem(exc.status_code, "Request refused", code, detail, **(exc.headers or {}))
+
+
+def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    # Type and file:line frames only: messages and bodies may carry tokens.
+    frames = [
+        f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}"
+        for frame in traceback.extract_tb(exc.__traceback__)
+    ]
+    logger.error(
+        "unhandled error",
+        extra={"path": request.url.path, "exc_type": type(exc).__name__, "frames": frames},
+    )
+    return problem(500, "Internal error", "INTERNAL", "unexpected error; it has been logged")
+
+
+EXCEPTION_HANDLERS: Final = {
+    ServiceError: _on_service_error,
+    HTTPException: _on_http_error,
+    Exception: _on_unexpected,
+}

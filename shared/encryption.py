@@ -1,0 +1,139 @@
+"""The Crypto API's logic (DESIGN §6): verify a customer's JWS, then seal it into a JWE.
+
+The JWS is verified first, with the account's own method and the claim rules (all but
+the campaign match), so a customer hears about a bad token now, not when a participant is
+turned away. Sealing uses the account's latest public key from a cache that Vault feeds
+in the background: while Vault is down, accounts whose keys we hold keep being served.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+import msgspec
+
+from shared.bearer_check import BearerChecker
+from shared.cache import TtlCache
+from shared.errors import RateLimited, ServiceError, TokenError, VerificationUnavailable
+from shared.keys import KeyStore
+from shared.ratelimit import RateLimiter
+from shared.sealing import Sealer
+from shared.settings import Settings
+from shared.verification import Verifier
+
+__all__ = ["ACCOUNT_JWKS_ALG", "EncryptService", "Encrypted", "ItemError"]
+
+ACCOUNT_JWKS_ALG: Final = "RSA-OAEP-256"
+
+
+class Encrypted(msgspec.Struct, frozen=True):
+    """A JWE and the key that sealed it."""
+
+    token: str
+    kid: str
+
+
+class ItemError(msgspec.Struct, frozen=True):
+    """Why one token of a batch was refused (a DESIGN §2 code)."""
+
+    code: str
+    detail: str
+
+
+class EncryptService:
+    """Encrypts for the account a bearer names; thread-safe, blocking on Vault misses."""
+
+    def __init__(
+        self,
+        verifier: Verifier,
+        keys: KeyStore,
+        settings: Settings,
+        *,
+        bearers: BearerChecker,
+        limiter: RateLimiter,
+    ) -> None:
+        self._verifier = verifier
+        self._keys = keys
+        self._bearers = bearers
+        self._limiter = limiter
+        self.batch_max = settings.batch_max
+        self._sealer = Sealer(keys, settings)
+        self._jwks: TtlCache[str, dict[str, list[dict[str, Any]]]] = TtlCache(
+            settings.cache_ttl, stale_if_error=settings.cache_stale_if_error, refresh_ahead=0.75
+        )
+
+    def authorize(self, authorization: str | None) -> str:
+        """The account of the request's bearer, within its rate limit.
+
+        Raises:
+            BearerInvalid, BearerScopeMissing, JwksUnavailable, RateLimited.
+        """
+        account_id = self._bearers.check(authorization).account_id
+        wait = self._limiter.acquire(account_id)
+        if wait is not None:
+            raise RateLimited(
+                "too many calls for this account; retry later", max(1, int(wait + 0.999))
+            )
+        return account_id
+
+    def encrypt(self, account_id: str, token: object) -> Encrypted:
+        """Verify ``token`` (a JWS) for ``account_id`` and seal it.
+
+        Raises:
+            TokenError: the token is refused (its code); ``VerificationUnavailable`` when
+                Vault cannot be asked for what is not cached.
+        """
+        self._verifier.verify_assertion(token, account_id=account_id)
+        try:
+            jwe, kid = self._sealer.seal_with_kid(account_id, str(token).strip())
+        except TokenError:
+            raise
+        except ServiceError as exc:
+            raise VerificationUnavailable(f"cannot seal now ({exc.code}); retry later") from exc
+        return Encrypted(token=jwe, kid=kid)
+
+    def encrypt_batch(
+        self, account_id: str, tokens: Sequence[object]
+    ) -> list[Encrypted | ItemError]:
+        """Encrypt each token independently: one refusal never affects the others."""
+        results: list[Encrypted | ItemError] = []
+        for token in tokens:
+            try:
+                results.append(self.encrypt(account_id, token))
+            except TokenError as exc:
+                results.append(ItemError(code=exc.code, detail=exc.detail))
+        return results
+
+    def check_ready(self) -> None:
+        """Raise unless Vault answers and the authz JWKS can be had (cached counts).
+
+        Raises:
+            VaultError, JwksUnavailable.
+        """
+        self._keys.ping()
+        self._bearers.check_jwks()
+
+    def account_jwks(self, account_id: str) -> dict[str, list[dict[str, Any]]]:
+        """The account's live public encryption keys as a JWKS, latest first.
+
+        Raises:
+            AccountNotFound: unknown or disabled account.
+            VerificationUnavailable: Vault cannot be asked and nothing is cached.
+        """
+        self._verifier.active_account(account_id)
+        return self._jwks.get(account_id, lambda: self._load_jwks(account_id))
+
+    def _load_jwks(self, account_id: str) -> dict[str, list[dict[str, Any]]]:
+        keyset = self._keys.get(account_id)
+        keys = [
+            {
+                **key.jwk().as_dict(private=False),
+                "kid": key.kid,
+                "use": "enc",
+                "alg": ACCOUNT_JWKS_ALG,
+            }
+            for key in keyset.public_keys
+            if key.version >= keyset.min_decryption_version
+        ]
+        return {"keys": keys}
