@@ -1,0 +1,237 @@
+"""Encrypting through the Crypto API, end to end with the real Authorization API."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from jwcrypto import jwe as jw_jwe
+from jwcrypto import jwk as jw_jwk
+
+from shared import Account, KeyStore, Vault, Verifier
+from shared.bearer import BearerIssuer
+from tests.crypto_api.conftest import Crypto, assert_problem
+from tests.tokens import b64, claims, sign, unb64
+
+
+@pytest.fixture
+def ec(make_account: Callable[..., Account]) -> Account:
+    return make_account(algorithms=("ES256",), key="ec-p256")
+
+
+def test_encrypt_then_player_verifies(crypto: Crypto, ec: Account, verifier: Verifier) -> None:
+    """A bearer from the Authorization API encrypts a JWS; the player's verifier opens the
+    JWE and gets the original claims."""
+    original = claims(profile={"email": "ada@example.com"}, gift={"label": "car", "cw": True})
+    token = sign(original, "ES256", "ec-p256")
+    response = crypto.encrypt(crypto.bearer(ec.id), token)
+    assert response.status_code == 200, response.text
+    assert response.headers["cache-control"] == "no-store"
+    body = response.json()
+    assert body["kid"] == f"{ec.id}/1"
+    assert (body["alg"], body["enc"]) == ("RSA-OAEP-256", "A256GCM")
+    header = json.loads(unb64(body["token"].split(".")[0]))
+    assert header == {"alg": "RSA-OAEP-256", "enc": "A256GCM", "kid": f"{ec.id}/1", "cty": "JWT"}
+    result = verifier.verify(body["token"], account_id=ec.id, campaign_id="1001")
+    assert result.encrypted is True
+    assert result.claims == original
+
+
+def test_application_jwt_bodies(crypto: Crypto, ec: Account, verifier: Verifier) -> None:
+    """A raw application/jwt body gets a raw application/jwt JWE back."""
+    response = crypto.http.post(
+        "/v1/encrypt",
+        content=sign(claims(), "ES256", "ec-p256"),
+        headers={
+            "Authorization": f"Bearer {crypto.bearer(ec.id)}",
+            "Content-Type": "application/jwt",
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/jwt")
+    assert verifier.verify(response.text, account_id=ec.id, campaign_id="1001").encrypted
+
+
+def test_independent_library_decrypts_and_encrypts(
+    crypto: Crypto,
+    make_account: Callable[..., Account],
+    keystore: KeyStore,
+    vault: Vault,
+    account_id: str,
+    verifier: Verifier,
+) -> None:
+    """jwcrypto decrypts our JWE with the (test-only exportable) private key, and a JWE that
+    jwcrypto makes with the published JWKS opens with our verifier."""
+    keystore.ensure(account_id, "rsa-2048", exportable=True)
+    account = make_account(algorithms=("ES256",), key="ec-p256")
+    token = sign(claims(), "ES256", "ec-p256")
+    jwe = crypto.encrypt(crypto.bearer(account.id), token).json()["token"]
+    private = jw_jwk.JWK.from_pem(
+        vault.transit_export(f"account-{account.id}", "encryption-key", 1).encode()
+    )
+    opened = jw_jwe.JWE()
+    opened.deserialize(jwe, key=private)
+    assert opened.payload.decode() == token
+
+    published = crypto.http.get(f"/v1/accounts/{account.id}/jwks.json").json()["keys"][0]
+    assert (published["use"], published["alg"], published["kid"]) == (
+        "enc",
+        "RSA-OAEP-256",
+        f"{account.id}/1",
+    )
+    made = jw_jwe.JWE(
+        token.encode(),
+        json.dumps(
+            {"alg": "RSA-OAEP-256", "enc": "A256GCM", "kid": published["kid"], "cty": "JWT"}
+        ),
+    )
+    made.add_recipient(jw_jwk.JWK(**published))
+    result = verifier.verify(
+        made.serialize(compact=True), account_id=account.id, campaign_id="1001"
+    )
+    assert result.key_version == 1
+
+
+def test_isolation_between_accounts(
+    crypto: Crypto, make_account: Callable[..., Account], account_id: str
+) -> None:
+    """A's bearer only ever seals under A's key; B's token with A's bearer is refused with
+    TOKEN_INVALID_SIGNATURE."""
+    a = make_account(algorithms=("ES256",), key="ec-p256")
+    b = make_account(id=f"{account_id}-b", algorithms=("RS256",), key="rsa-2048")
+    bearer_a = crypto.bearer(a.id)
+    sealed = crypto.encrypt(bearer_a, sign(claims(), "ES256", "ec-p256")).json()
+    assert sealed["kid"].startswith(f"{a.id}/")
+    refused = crypto.encrypt(bearer_a, sign(claims(), "RS256", "rsa-2048"))
+    assert_problem(refused, 422, "TOKEN_INVALID_SIGNATURE")
+    # The request cannot name another account: the bearer's sub decides.
+    forged = crypto.http.post(
+        "/v1/encrypt",
+        json={"token": sign(claims(), "RS256", "rsa-2048"), "account": b.id},
+        headers={"Authorization": f"Bearer {bearer_a}"},
+    )
+    assert_problem(forged, 400, "REQUEST_INVALID")
+
+
+def bearer_with(vault: Vault, crypto: Crypto, account_id: str, **changes: Any) -> str:
+    """A bearer really signed by authz-signing, with changed claims or clock."""
+    options = {"issuer": crypto.authz.issuer, "audience": "crypto-api", **changes}
+    scope = options.pop("scope", "token:encrypt")
+    return BearerIssuer(vault, **options).issue(account_id, scope).access_token
+
+
+def test_bad_bearers(crypto: Crypto, ec: Account, vault: Vault) -> None:
+    """Missing, expired, other-audience, other-issuer and unknown-key bearers are 401; one
+    lacking the scope is 403."""
+    token = sign(claims(), "ES256", "ec-p256")
+    assert_problem(crypto.encrypt(None, token), 401, "BEARER_INVALID")
+    old = bearer_with(vault, crypto, ec.id, clock=lambda: time.time() - 3600)
+    assert "expired" in assert_problem(crypto.encrypt(old, token), 401, "BEARER_INVALID")["detail"]
+    other = bearer_with(vault, crypto, ec.id, audience="someone-else")
+    assert (
+        "audience" in assert_problem(crypto.encrypt(other, token), 401, "BEARER_INVALID")["detail"]
+    )
+    foreign = bearer_with(vault, crypto, ec.id, issuer="https://evil.example")
+    assert_problem(crypto.encrypt(foreign, token), 401, "BEARER_INVALID")
+    unknown_key = sign(
+        {
+            "iss": crypto.authz.issuer,
+            "sub": ec.id,
+            "aud": "crypto-api",
+            "scope": "token:encrypt",
+            "exp": int(time.time()) + 300,
+        },
+        "ES256",
+        "ec-p256-other",
+        typ="at+jwt",
+        kid="nope",
+    )
+    response = crypto.encrypt(unknown_key, token)
+    assert_problem(response, 401, "BEARER_INVALID")
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    no_scope = bearer_with(vault, crypto, ec.id, scope="something:else")
+    assert_problem(crypto.encrypt(no_scope, token), 403, "INSUFFICIENT_SCOPE")
+    jws_as_bearer = token  # a secure token is not an access token
+    assert_problem(crypto.encrypt(jws_as_bearer, token), 401, "BEARER_INVALID")
+
+
+@pytest.mark.parametrize(
+    ("make", "code"),
+    [
+        (
+            lambda: sign(claims(exp=int(time.time()) - 3600, iat=None), "ES256", "ec-p256"),
+            "TOKEN_EXPIRED",
+        ),
+        (lambda: sign(claims(sub=None), "ES256", "ec-p256"), "TOKEN_INVALID_CLAIMS"),
+        (lambda: f"{b64({'alg': 'none'})}.{b64(claims())}.", "TOKEN_INVALID_SIGNATURE"),
+        (lambda: "a.b.c.d.e", "TOKEN_INVALID_FORMAT"),
+        (lambda: "   ", "TOKEN_EMPTY"),
+    ],
+    ids=["expired", "no-sub", "alg-none", "jwe", "empty"],
+)
+def test_bad_tokens_are_refused_now(
+    crypto: Crypto, ec: Account, make: Callable[[], str], code: str
+) -> None:
+    """A token the player would refuse is refused at encryption time, with its code."""
+    assert_problem(crypto.encrypt(crypto.bearer(ec.id), make()), 422, code)
+
+
+def test_batch(crypto: Crypto, ec: Account, verifier: Verifier) -> None:
+    """A batch answers in input order, each item a JWE or an error with its code, with counts;
+    bad items never fail the good ones."""
+    good = [sign(claims(sub=f"p{i}"), "ES256", "ec-p256") for i in range(5)]
+    bad = sign(claims(), "ES256", "ec-p256-other")
+    response = crypto.batch(crypto.bearer(ec.id), [good[0], bad, *good[1:], "garbage"])
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["succeeded"], body["failed"]) == (5, 2)
+    results = body["results"]
+    assert results[1] == {
+        "error": {"code": "TOKEN_INVALID_SIGNATURE", "detail": results[1]["error"]["detail"]}
+    }
+    assert results[6]["error"]["code"] == "TOKEN_INVALID_FORMAT"
+    subjects = [
+        verifier.verify(r["token"], account_id=ec.id, campaign_id="1001").subject
+        for r in results
+        if "token" in r
+    ]
+    assert subjects == [f"p{i}" for i in range(5)]
+
+
+def test_batch_limits(make_crypto: Callable[..., Any], ec: Account) -> None:
+    """More tokens than the configured maximum is 413; an empty or malformed batch is 400."""
+    with make_crypto(batch_max=3) as small:
+        bearer = small.bearer(ec.id)
+        token = sign(claims(), "ES256", "ec-p256")
+        assert small.batch(bearer, [token] * 3).status_code == 200
+        assert_problem(small.batch(bearer, [token] * 4), 413, "REQUEST_INVALID")
+        assert_problem(small.batch(bearer, []), 400, "REQUEST_INVALID")
+        bad = small.http.post(
+            "/v1/encrypt/batch", content=b"{not json", headers={"Authorization": f"Bearer {bearer}"}
+        )
+        assert_problem(bad, 400, "REQUEST_INVALID")
+
+
+def test_account_jwks(crypto: Crypto, ec: Account, keystore: KeyStore) -> None:
+    """The account JWKS lists live versions, latest first, for encryption only; unknown
+    accounts are 404."""
+    keystore.rotate(ec.id)
+    keys = crypto.http.get(f"/v1/accounts/{ec.id}/jwks.json").json()["keys"]
+    # A cache may still hold the pre-rotation document for up to the TTL.
+    assert keys[0]["kid"] in {f"{ec.id}/2", f"{ec.id}/1"}
+    assert all(k["use"] == "enc" and k["alg"] == "RSA-OAEP-256" and k["kty"] == "RSA" for k in keys)
+    assert all("d" not in k for k in keys)
+    assert_problem(
+        crypto.http.get("/v1/accounts/no-such-account/jwks.json"), 404, "ACCOUNT_NOT_FOUND"
+    )
+
+
+def test_oversized_body(crypto: Crypto, ec: Account) -> None:
+    """A body beyond the limit is a 413 problem."""
+    response = crypto.http.post(
+        "/v1/encrypt", content=b"x" * (20 * 1024 * 1024), headers={"Authorization": "Bearer x"}
+    )
+    assert_problem(response, 413, "PAYLOAD_TOO_LARGE")
