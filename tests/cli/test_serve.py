@@ -16,6 +16,7 @@ import httpx
 from shared import Account, Settings
 from shared.authorization import JWT_BEARER
 from shared.client_assertion import CLIENT_ASSERTION_TYPE
+from tests.authz_api.conftest import serve
 from tests.openbao import free_port
 from tests.redis_server import RedisServer
 from tests.tokens import claims, sign
@@ -139,3 +140,46 @@ def test_serve_authz_with_workers(
     assert exchange[0]["client_id"] == account.id
     assert assertion not in stderr
     assert response.json()["access_token"] not in stderr
+
+
+def test_serve_crypto_with_workers(
+    settings: Settings, make_account: Callable[..., Account]
+) -> None:
+    """`tokenctl serve crypto --workers 2` encrypts with a bearer of the Authorization API,
+    its readiness checks Vault and the authz JWKS, and SIGTERM stops it."""
+    account = make_account()
+    port = free_port()
+    with serve(settings, rate_limit_per_second=0.0) as authz:
+        env = clean_env(settings)
+        env.update(AUTHZ_ISSUER=authz.issuer, AUTHZ_JWKS_URL=f"{authz.url}/.well-known/jwks.json")
+        process = subprocess.Popen(
+            [tokenctl(), "serve", "crypto", "--port", str(port), "--workers", "2"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert process.poll() is None
+                assert time.monotonic() < deadline, "tokenctl serve crypto did not come up"
+                time.sleep(0.1)
+            token = sign(claims(), "ES256", "ec-p256")
+            bearer = authz.jwt_bearer(account.id, token).json()["access_token"]
+            response = httpx.post(
+                f"{url}/v1/encrypt",
+                json={"token": token},
+                headers={"Authorization": f"Bearer {bearer}"},
+            )
+            assert response.status_code == 200, response.text
+            assert response.json()["kid"] == f"{account.id}/1"
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=20)
+    assert process.returncode == 0
