@@ -54,7 +54,9 @@ class TtlCache(Generic[K, V]):
     ) -> None:
         self._ttl = ttl
         self._stale = stale_if_error
-        self._retry = retry_interval
+        # Never longer than the TTL (but at least a second): after an outage, a change in
+        # Vault is picked up within max(TTL, 1 s) of its return.
+        self._retry = min(retry_interval, max(ttl, 1.0))
         self._ahead = None if refresh_ahead is None else ttl * refresh_ahead
         self._refreshing: set[K] = set()
         self._clock = clock

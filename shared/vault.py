@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import hvac
 import hvac.exceptions as hvac_errors
 import requests
+import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
 from shared.errors import (
@@ -35,8 +36,8 @@ __all__ = ["TransitDecryptRefused", "Vault", "is_decrypt_refusal"]
 T = TypeVar("T")
 
 #: Retries after a *refused* connection (the request never reached Vault, so retrying is
-#: safe even for rotate). Connect and read timeouts are not retried: each would cost a whole
-#: timeout again, and callers were promised an answer within it.
+#: safe even for rotate). Timeouts and resets after sending are not retried: a timeout would
+#: cost a whole timeout again, and a lost answer may hide an effect that already happened.
 _REFUSED_RETRIES = 2
 _REFUSED_BACKOFF = 0.05
 
@@ -52,10 +53,17 @@ class TransitDecryptRefused(VaultError):
 
 
 def _refused(exc: BaseException | None) -> bool:
-    """A connection Vault refused (nothing was sent), as opposed to a timeout."""
-    return isinstance(exc, requests.exceptions.ConnectionError) and not isinstance(
+    """A connection Vault refused: nothing was sent, so a retry cannot repeat an effect.
+
+    Only a failed connect counts. A connection reset *after* the request went out (the
+    answer was lost) is not retried: a rotate or a create may already have happened.
+    """
+    if not isinstance(exc, requests.exceptions.ConnectionError) or isinstance(
         exc, requests.exceptions.Timeout
-    )
+    ):
+        return False
+    cause = exc.args[0] if exc.args else None
+    return isinstance(getattr(cause, "reason", cause), urllib3.exceptions.NewConnectionError)
 
 
 def is_decrypt_refusal(exc: BaseException) -> bool:

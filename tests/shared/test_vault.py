@@ -4,6 +4,9 @@ stand-in HTTP server only for 500s a healthy OpenBao will not produce on demand)
 from __future__ import annotations
 
 import json
+import socket
+import struct
+import threading
 import time
 from collections.abc import Iterator
 
@@ -148,3 +151,43 @@ def test_approle_login_and_relogin(settings: Settings, vault: Vault) -> None:
     )
     with pytest.raises(VaultForbidden):
         bad.kv_read("accounts/none-such")
+
+
+class LosesAnswers:
+    """A server that reads each request, then resets the connection without answering
+    (the request reached "Vault", its answer was lost): counts requests."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen()
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            conn.recv(65536)
+            self.requests += 1
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+def test_lost_answer_is_not_retried() -> None:
+    """A rotate whose answer is lost after it was sent is not sent again (it may have rotated
+    already): one request, then VaultUnavailable."""
+    server = LosesAnswers()
+    try:
+        vault = Vault(Settings(vault_addr=server.url, vault_token="t", vault_timeout=2))
+        with pytest.raises(VaultUnavailable):
+            vault.transit_rotate("account-acme")
+        assert server.requests == 1
+    finally:
+        server.close()
