@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import traceback
 from typing import Any, Final
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
+from shared.access_log import log_unexpected
 from shared.authorization import OAuthError, OAuthErrorCode
 
 __all__ = ["EXCEPTION_HANDLERS", "NO_STORE", "STATUS_FOR_ERROR", "oauth_error_response"]
@@ -61,16 +61,7 @@ def _on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Respo
 
 
 def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, str]]:
-    # Where it failed (file:line of each frame), never the message, the request body or
-    # headers: any of them may carry a token.
-    frames = [
-        f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}"
-        for frame in traceback.extract_tb(exc.__traceback__)
-    ]
-    logger.error(
-        "unhandled error",
-        extra={"path": request.url.path, "exc_type": type(exc).__name__, "frames": frames},
-    )
+    log_unexpected(logger, exc, request.url.path)
     return Response(
         {"error": "server_error", "error_description": "unexpected error; it has been logged"},
         status_code=500,

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
-import traceback
 from typing import Any, Final
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
-from shared.bearer_check import BearerInvalid, BearerScopeMissing
+from shared.access_log import log_unexpected
+from shared.bearer_check import BearerInvalid, BearerMissing, BearerScopeMissing
 from shared.errors import (
+    AccountDisabled,
     AccountNotFound,
     JwksUnavailable,
     RateLimited,
@@ -19,7 +20,7 @@ from shared.errors import (
     VerificationUnavailable,
 )
 
-__all__ = ["EXCEPTION_HANDLERS", "STATUS_FOR_ERROR", "RequestInvalid", "problem"]
+__all__ = ["EXCEPTION_HANDLERS", "STATUS_FOR_ERROR", "RequestInvalid", "RequestTooLarge", "problem"]
 
 logger = logging.getLogger("crypto_api")
 PROBLEM: Final = "application/problem+json"
@@ -27,7 +28,7 @@ RETRY_AFTER: Final = "5"
 
 
 class RequestInvalid(ServiceError):
-    """The request itself is malformed (body shape, batch size)."""
+    """The request itself is malformed (body shape)."""
 
     code = "REQUEST_INVALID"
 
@@ -36,10 +37,20 @@ class RequestInvalid(ServiceError):
         self.status = status
 
 
+class RequestTooLarge(RequestInvalid):
+    """More than the request may carry (413)."""
+
+    code = "PAYLOAD_TOO_LARGE"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, status=413)
+
+
 #: First match wins (subclasses before their bases).
 STATUS_FOR_ERROR: Final[tuple[tuple[type[ServiceError], int, str], ...]] = (
     (BearerInvalid, 401, "Bearer token refused"),
     (BearerScopeMissing, 403, "Bearer lacks the needed scope"),
+    (AccountDisabled, 403, "Account disabled"),
     (RateLimited, 429, "Too many requests"),
     (VerificationUnavailable, 503, "Temporarily unavailable"),
     (TokenError, 422, "Token refused"),
@@ -54,7 +65,13 @@ def problem(
 ) -> Response[dict[str, Any]]:
     """An RFC 9457 problem response with our ``code``."""
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, "code": code}
-    return Response(body, status_code=status, media_type=PROBLEM, headers=headers or None)
+    # Errors are about this request: never cached by a proxy.
+    return Response(
+        body,
+        status_code=status,
+        media_type=PROBLEM,
+        headers={"Cache-Control": "no-store", **headers},
+    )
 
 
 def _on_service_error(_: Request[Any, Any, Any], exc: ServiceError) -> Response[dict[str, Any]]:
@@ -68,10 +85,15 @@ def _on_service_error(_: Request[Any, Any, Any], exc: ServiceError) -> Response[
     headers: dict[str, str] = {}
     if status in (429, 503):
         headers["Retry-After"] = str(getattr(exc, "retry_after", RETRY_AFTER))
-    if status == 401:
-        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'  # RFC 6750 §3
+    if isinstance(exc, BearerMissing):
+        headers["WWW-Authenticate"] = 'Bearer realm="crypto-api"'  # RFC 6750 §3.1: no error
+    elif status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="crypto-api", error="invalid_token"'
+
     if status == 403:
-        headers["WWW-Authenticate"] = 'Bearer error="insufficient_scope", scope="token:encrypt"'
+        headers["WWW-Authenticate"] = (
+            'Bearer realm="crypto-api", error="insufficient_scope", scope="token:encrypt"'
+        )
     return problem(status, title, exc.code, exc.detail, **headers)
 
 
@@ -84,15 +106,7 @@ def _on_http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[di
 
 
 def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    # Type and file:line frames only: messages and bodies may carry tokens.
-    frames = [
-        f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}"
-        for frame in traceback.extract_tb(exc.__traceback__)
-    ]
-    logger.error(
-        "unhandled error",
-        extra={"path": request.url.path, "exc_type": type(exc).__name__, "frames": frames},
-    )
+    log_unexpected(logger, exc, request.url.path)
     return problem(500, "Internal error", "INTERNAL", "unexpected error; it has been logged")
 
 

@@ -11,7 +11,7 @@ from litestar import Litestar, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath
 
-from crypto_api.errors import RETRY_AFTER, RequestInvalid, problem
+from crypto_api.errors import RETRY_AFTER, RequestInvalid, RequestTooLarge, problem
 from shared.encryption import EncryptService, ItemError
 from shared.errors import ServiceError
 
@@ -19,6 +19,11 @@ __all__ = ["ROUTES", "on_startup"]
 
 _JWT = "application/jwt"
 ENCRYPT_THREADS = 32
+#: Batches run at most this many at once per worker, on their own threads: a full batch is
+#: CPU for a second or so, and must not hold up single-token calls.
+BATCH_THREADS = 2
+#: One token (16 KiB at most) in JSON or raw: refuse anything bigger before reading it all.
+SINGLE_BODY_MAX = 32 * 1024
 
 
 class EncryptRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -36,12 +41,13 @@ class BatchRequest(msgspec.Struct, forbid_unknown_fields=True):
 def on_startup(app: Litestar) -> None:
     """Create the encrypt calls' thread limiter inside the running event loop."""
     app.state.encrypt_threads = anyio.CapacityLimiter(ENCRYPT_THREADS)
+    app.state.batch_threads = anyio.CapacityLimiter(BATCH_THREADS)
 
 
 def _decode(body: bytes, kind: type[Any]) -> Any:
     try:
         return msgspec.json.decode(body, type=kind)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise RequestInvalid(f"the body must be JSON like {_EXAMPLES[kind]}: {exc}") from None
 
 
@@ -51,7 +57,7 @@ _EXAMPLES: dict[type[Any], str] = {
 }
 
 
-@post("/v1/encrypt", operation_id="encrypt", status_code=200)
+@post("/v1/encrypt", operation_id="encrypt", status_code=200, request_max_body_size=SINGLE_BODY_MAX)
 async def encrypt(request: Request[Any, Any, Any], state: State) -> Response[Any]:
     """Verify a JWS with the bearer's account and seal it into a JWE (JSON or application/jwt)."""
     raw = request.content_type[0] == _JWT
@@ -66,7 +72,7 @@ async def encrypt(request: Request[Any, Any, Any], state: State) -> Response[Any
         return service.encrypt(account, token)
 
     result = await anyio.to_thread.run_sync(run, limiter=state.encrypt_threads)
-    if raw or _JWT in request.headers.get("accept", ""):
+    if raw or request.accept.best_match(["application/json", _JWT]) == _JWT:
         return Response(result.token, media_type=_JWT, headers={"Cache-Control": "no-store"})
     return Response(
         {"token": result.token, "kid": result.kid, "alg": "RSA-OAEP-256", "enc": "A256GCM"},
@@ -82,15 +88,15 @@ async def encrypt_batch(request: Request[Any, Any, Any], state: State) -> Respon
     if not tokens:
         raise RequestInvalid("'tokens' is empty")
     if len(tokens) > service.batch_max:
-        raise RequestInvalid(f"at most {service.batch_max} tokens per batch", status=413)
+        raise RequestTooLarge(f"at most {service.batch_max} tokens per batch")
     authorization = request.headers.get("authorization")
 
     def run() -> Any:
-        account = service.authorize(authorization)
+        account = service.authorize(authorization, cost=len(tokens))
         request.scope["state"]["client_id"] = account
         return service.encrypt_batch(account, tokens)
 
-    results = await anyio.to_thread.run_sync(run, limiter=state.encrypt_threads)
+    results = await anyio.to_thread.run_sync(run, limiter=state.batch_threads)
     items = [
         {"error": {"code": r.code, "detail": r.detail}}
         if isinstance(r, ItemError)
@@ -120,13 +126,14 @@ async def health_live() -> dict[str, str]:
 
 @get("/health/ready", operation_id="healthReady")
 async def health_ready(state: State) -> Response[Any]:
-    """Ready when Vault answers (its KV mount is listable) and the authz JWKS is usable."""
+    """Ready when the authz JWKS is usable and Vault answers, or keys are cached to ride
+    out its outage (the body says which)."""
     service: EncryptService = state.encrypt_service
     try:
-        await anyio.to_thread.run_sync(service.check_ready)
+        status = await anyio.to_thread.run_sync(service.check_ready)
     except ServiceError as exc:
         return problem(503, "Not ready", exc.code, exc.detail, **{"Retry-After": RETRY_AFTER})
-    return Response({"status": "ready"})
+    return Response(status)
 
 
 ROUTES = [encrypt, encrypt_batch, account_jwks, health_live, health_ready]

@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import logging
 import time
+import traceback
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-__all__ = ["AccessLogMiddleware", "JsonFormatter", "configure_json_logging"]
+__all__ = ["AccessLogMiddleware", "JsonFormatter", "configure_json_logging", "log_unexpected"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -52,6 +53,18 @@ def configure_json_logging(level: int = logging.INFO) -> None:
     handler.setFormatter(JsonFormatter())
     root.addHandler(handler)
     root.setLevel(level)
+
+
+def log_unexpected(log: logging.Logger, exc: BaseException, path: str) -> None:
+    """Log an unexpected exception by type and file:line frames, never by message: a
+    message (like a request body or header) may carry a token."""
+    frames = [
+        f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}"
+        for frame in traceback.extract_tb(exc.__traceback__)
+    ]
+    log.error(
+        "unhandled error", extra={"path": path, "exc_type": type(exc).__name__, "frames": frames}
+    )
 
 
 class AccessLogMiddleware:

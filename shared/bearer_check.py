@@ -27,7 +27,7 @@ from shared.compact import parse_compact
 from shared.errors import AccountInvalid, ServiceError, TokenError
 from shared.jwks import JwksFetcher
 
-__all__ = ["Bearer", "BearerChecker", "BearerInvalid", "BearerScopeMissing"]
+__all__ = ["Bearer", "BearerChecker", "BearerInvalid", "BearerMissing", "BearerScopeMissing"]
 
 _LEEWAY: Final = 30
 
@@ -36,6 +36,10 @@ class BearerInvalid(ServiceError):
     """No usable bearer: missing, malformed, expired, wrongly signed or not for us (401)."""
 
     code = "BEARER_INVALID"
+
+
+class BearerMissing(BearerInvalid):
+    """No bearer at all (401 without an error code, RFC 6750 §3.1)."""
 
 
 class BearerScopeMissing(ServiceError):
@@ -89,9 +93,10 @@ class BearerChecker:
             BearerScopeMissing: 403.
             JwksUnavailable: the authz JWKS cannot be fetched and nothing is cached (503).
         """
-        if not authorization or not authorization.startswith(("Bearer ", "bearer ")):
-            raise BearerInvalid("send 'Authorization: Bearer <access token>' (RFC 6750)")
-        token = authorization[7:].strip()
+        scheme, _, token = (authorization or "").strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:  # the scheme is case-insensitive (RFC 7235)
+            raise BearerMissing("send 'Authorization: Bearer <access token>' (RFC 6750)")
         digest = hashlib.sha256(token.encode("utf-8", "replace")).digest()
         now = self._clock()
         with self._lock:

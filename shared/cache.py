@@ -63,6 +63,10 @@ class TtlCache(Generic[K, V]):
         self._max = max_entries
         self._entries: dict[K, tuple[float, V]] = {}
         self._failed: dict[K, float] = {}
+        #: For keys with no value yet: when loading last failed (retryably), and with what.
+        #: Within ``retry_interval`` such keys fail at once instead of waiting a timeout
+        #: again each, so a hung Vault cannot tie up threads with requests for unknown keys.
+        self._missing: dict[K, tuple[float, ServiceError]] = {}
         # Striped loader locks: bounded memory whatever keys callers ask for.
         self._locks = tuple(threading.Lock() for _ in range(64))
         self._guard = threading.Lock()  # for writes to the dicts
@@ -80,12 +84,16 @@ class TtlCache(Generic[K, V]):
             if self._ahead is not None and now - hit[0] >= self._ahead:
                 self._refresh_in_background(key, load)
             return hit[1]
+        if hit is None:
+            self._fail_fast(key, now)
         with self._locks[hash(key) % len(self._locks)]:
             # One loader per key: a burst of misses makes one Vault call.
             hit = self._entries.get(key)
             now = self._clock()
             if hit is not None and self._usable(key, hit[0], now):
                 return hit[1]
+            if hit is None:
+                self._fail_fast(key, now)  # another caller just failed while we waited
             try:
                 value = load()
             except ServiceError as exc:
@@ -93,9 +101,24 @@ class TtlCache(Generic[K, V]):
                     with self._guard:
                         self._failed[key] = now
                     return hit[1]
+                if exc.retryable and hit is None:
+                    with self._guard:
+                        if len(self._missing) >= self._max:
+                            self._missing.clear()
+                        self._missing[key] = (now, exc)
                 raise
             self.put(key, value)
             return value
+
+    def __len__(self) -> int:
+        """How many keys hold a value (fresh or stale)."""
+        return len(self._entries)
+
+    def _fail_fast(self, key: K, now: float) -> None:
+        failure = self._missing.get(key)
+        if failure is not None and now - failure[0] < self._retry:
+            error = failure[1]
+            raise type(error)(f"{error.detail} (failed {now - failure[0]:.1f} s ago)")
 
     def _refresh_in_background(self, key: K, load: Callable[[], V]) -> None:
         with self._guard:
@@ -144,6 +167,7 @@ class TtlCache(Generic[K, V]):
                 self._failed.pop(oldest, None)
             self._entries[key] = (self._clock(), value)
             self._failed.pop(key, None)
+            self._missing.pop(key, None)
 
     def invalidate(self, key: K) -> None:
         """Forget ``key`` so the next ``get`` reloads it."""

@@ -15,7 +15,14 @@ import msgspec
 
 from shared.bearer_check import BearerChecker
 from shared.cache import TtlCache
-from shared.errors import RateLimited, ServiceError, TokenError, VerificationUnavailable
+from shared.errors import (
+    AccountDisabled,
+    AccountNotFound,
+    RateLimited,
+    ServiceError,
+    TokenError,
+    VerificationUnavailable,
+)
 from shared.keys import KeyStore
 from shared.ratelimit import RateLimiter
 from shared.sealing import Sealer
@@ -63,14 +70,21 @@ class EncryptService:
             settings.cache_ttl, stale_if_error=settings.cache_stale_if_error, refresh_ahead=0.75
         )
 
-    def authorize(self, authorization: str | None) -> str:
-        """The account of the request's bearer, within its rate limit.
+    def authorize(self, authorization: str | None, *, cost: int = 1) -> str:
+        """The active account of the request's bearer, within its rate limit (``cost``
+        tokens: a batch costs its size).
 
         Raises:
-            BearerInvalid, BearerScopeMissing, JwksUnavailable, RateLimited.
+            BearerInvalid, BearerScopeMissing, JwksUnavailable, AccountDisabled,
+            VerificationUnavailable, RateLimited.
         """
         account_id = self._bearers.check(authorization).account_id
-        wait = self._limiter.acquire(account_id)
+        try:
+            self._verifier.active_account(account_id)
+        except AccountNotFound as exc:
+            # The bearer is genuine but the account was disabled (or deleted) since.
+            raise AccountDisabled("this account is disabled") from exc
+        wait = self._limiter.acquire(account_id, cost)
         if wait is not None:
             raise RateLimited(
                 "too many calls for this account; retry later", max(1, int(wait + 0.999))
@@ -96,23 +110,43 @@ class EncryptService:
     def encrypt_batch(
         self, account_id: str, tokens: Sequence[object]
     ) -> list[Encrypted | ItemError]:
-        """Encrypt each token independently: one refusal never affects the others."""
+        """Encrypt each token independently: one refused token never affects the others.
+
+        Raises:
+            VerificationUnavailable: what every item needs (the account's key, Vault, its
+                JWKS) cannot be had: the whole batch is answered 503, once, rather than
+                each item waiting out a timeout.
+        """
+        try:
+            self._sealer.latest_key(account_id)
+        except ServiceError as exc:
+            raise VerificationUnavailable(f"cannot seal now ({exc.code}); retry later") from exc
         results: list[Encrypted | ItemError] = []
         for token in tokens:
             try:
                 results.append(self.encrypt(account_id, token))
+            except VerificationUnavailable:
+                raise
             except TokenError as exc:
                 results.append(ItemError(code=exc.code, detail=exc.detail))
         return results
 
-    def check_ready(self) -> None:
-        """Raise unless Vault answers and the authz JWKS can be had (cached counts).
+    def check_ready(self) -> dict[str, str]:
+        """Readiness: the authz JWKS must be usable (cached counts); Vault should answer,
+        but while keys are cached an outage of Vault does not make us unready (the caches
+        exist to ride it out, and a load balancer would otherwise drain every instance).
 
         Raises:
-            VaultError, JwksUnavailable.
+            JwksUnavailable; VaultError when Vault is down and nothing is cached.
         """
-        self._keys.ping()
         self._bearers.check_jwks()
+        try:
+            self._keys.ping()
+        except ServiceError:
+            if not self._sealer.has_keys():
+                raise
+            return {"status": "ready", "vault": "unavailable, serving cached keys"}
+        return {"status": "ready", "vault": "ok"}
 
     def account_jwks(self, account_id: str) -> dict[str, list[dict[str, Any]]]:
         """The account's live public encryption keys as a JWKS, latest first.

@@ -17,6 +17,7 @@
     │   ├── AccountInvalid            ACCOUNT_INVALID   (a document fails validation)
     │   ├── AccountNotFound           ACCOUNT_NOT_FOUND
     │   ├── AccountExists             ACCOUNT_EXISTS
+    │   ├── AccountDisabled           ACCOUNT_DISABLED  (a valid bearer, a disabled account)
     │   └── AccountConflict           ACCOUNT_CONFLICT  (changed concurrently; re-read and retry)
     ├── KeyOperationRefused           KEY_OPERATION_REFUSED (e.g. retiring the latest version)
     ├── JwksUnavailable               JWKS_UNAVAILABLE  (retryable)
@@ -38,6 +39,7 @@ from typing import ClassVar
 
 __all__ = [
     "AccountConflict",
+    "AccountDisabled",
     "AccountError",
     "AccountExists",
     "AccountInvalid",
@@ -164,6 +166,12 @@ class AccountExists(AccountError):
     """An account with that id already exists."""
 
     code = "ACCOUNT_EXISTS"
+
+
+class AccountDisabled(AccountError):
+    """A genuine credential for an account that is disabled now (403)."""
+
+    code = "ACCOUNT_DISABLED"
 
 
 class AccountConflict(AccountError):

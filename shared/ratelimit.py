@@ -51,8 +51,9 @@ class RateLimiter:
         """How many keys have a bucket."""
         return len(self._buckets)
 
-    def acquire(self, key: str) -> float | None:
-        """Take one token from ``key``'s bucket.
+    def acquire(self, key: str, cost: int = 1) -> float | None:
+        """Take ``cost`` tokens (one per unit of work: a batch costs its size, capped at the
+        burst) from ``key``'s bucket.
 
         Returns:
             None when the request is allowed; otherwise the seconds until a token is
@@ -60,6 +61,7 @@ class RateLimiter:
         """
         if self._rate <= 0:
             return None
+        need = float(min(max(cost, 1), self._burst))
         with self._lock:
             now = self._clock()
             bucket = self._buckets.pop(key, None)
@@ -71,8 +73,8 @@ class RateLimiter:
                 tokens, then = bucket
                 # max(): a clock that steps back must not drain the bucket.
                 tokens = min(self._burst, tokens + max(0.0, now - then) * self._rate)
-            if tokens >= 1:
-                self._buckets[key] = (tokens - 1, now)
+            if tokens >= need:
+                self._buckets[key] = (tokens - need, now)
                 return None
             self._buckets[key] = (tokens, now)
-            return (1 - tokens) / self._rate
+            return (need - tokens) / self._rate

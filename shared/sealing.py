@@ -62,6 +62,10 @@ class Sealer:
             settings.cache_ttl, stale_if_error=settings.cache_stale_if_error, refresh_ahead=0.75
         )
 
+    def has_keys(self) -> bool:
+        """True when at least one account's key is cached."""
+        return len(self._cache) > 0
+
     def latest_key(self, account_id: str) -> PublicKey:
         """The account's current encryption key (cached)."""
         return self._cache.get(account_id, lambda: self._keys.get(account_id).latest)

@@ -104,6 +104,8 @@ class Settings(Redacted, frozen=True, kw_only=True, forbid_unknown_fields=True):
         # msgspec's ``ge=0`` lets ``inf`` through; "no limit" is spelled 0.
         if not math.isfinite(self.rate_limit_per_second):
             raise ValueError("AUTHZ_RATE_LIMIT_PER_SECOND must be a finite number (0 disables)")
+        if not math.isfinite(self.crypto_rate_per_second):
+            raise ValueError("CRYPTO_RATE_LIMIT_PER_SECOND must be a finite number (0 disables)")
 
     @property
     def jwks_url(self) -> str | None:

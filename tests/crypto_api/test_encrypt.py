@@ -11,7 +11,7 @@ import pytest
 from jwcrypto import jwe as jw_jwe
 from jwcrypto import jwk as jw_jwk
 
-from shared import Account, KeyStore, Vault, Verifier
+from shared import Account, AccountStore, KeyStore, Vault, Verifier
 from shared.bearer import BearerIssuer
 from tests.crypto_api.conftest import Crypto, assert_problem
 from tests.tokens import b64, claims, sign, unb64
@@ -101,12 +101,16 @@ def test_isolation_between_accounts(
     """A's bearer only ever seals under A's key; B's token with A's bearer is refused with
     TOKEN_INVALID_SIGNATURE."""
     a = make_account(algorithms=("ES256",), key="ec-p256")
-    b = make_account(id=f"{account_id}-b", algorithms=("RS256",), key="rsa-2048")
+    b = make_account(id=f"{account_id}-b", algorithms=("ES256",), key="ec-p256-other")
     bearer_a = crypto.bearer(a.id)
     sealed = crypto.encrypt(bearer_a, sign(claims(), "ES256", "ec-p256")).json()
     assert sealed["kid"].startswith(f"{a.id}/")
-    refused = crypto.encrypt(bearer_a, sign(claims(), "RS256", "rsa-2048"))
+    b_token = sign(claims(), "ES256", "ec-p256-other")  # same alg: only the key differs
+    assert crypto.encrypt(crypto.bearer(b.id, key="ec-p256-other"), b_token).status_code == 200
+    refused = crypto.encrypt(bearer_a, b_token)
     assert_problem(refused, 422, "TOKEN_INVALID_SIGNATURE")
+    batch = crypto.batch(bearer_a, [b_token]).json()
+    assert batch["results"][0]["error"]["code"] == "TOKEN_INVALID_SIGNATURE"
     # The request cannot name another account: the bearer's sub decides.
     forged = crypto.http.post(
         "/v1/encrypt",
@@ -207,7 +211,7 @@ def test_batch_limits(make_crypto: Callable[..., Any], ec: Account) -> None:
         bearer = small.bearer(ec.id)
         token = sign(claims(), "ES256", "ec-p256")
         assert small.batch(bearer, [token] * 3).status_code == 200
-        assert_problem(small.batch(bearer, [token] * 4), 413, "REQUEST_INVALID")
+        assert_problem(small.batch(bearer, [token] * 4), 413, "PAYLOAD_TOO_LARGE")
         assert_problem(small.batch(bearer, []), 400, "REQUEST_INVALID")
         bad = small.http.post(
             "/v1/encrypt/batch", content=b"{not json", headers={"Authorization": f"Bearer {bearer}"}
@@ -235,3 +239,44 @@ def test_oversized_body(crypto: Crypto, ec: Account) -> None:
         "/v1/encrypt", content=b"x" * (20 * 1024 * 1024), headers={"Authorization": "Bearer x"}
     )
     assert_problem(response, 413, "PAYLOAD_TOO_LARGE")
+
+
+def test_disabled_account_with_valid_bearer(
+    make_crypto: Callable[..., Any], ec: Account, store: AccountStore
+) -> None:
+    """A bearer issued before the account was disabled gets 403 ACCOUNT_DISABLED."""
+    with make_crypto(cache_ttl=0.0) as crypto:
+        bearer = crypto.bearer(ec.id)
+        store.disable(ec.id)
+        response = crypto.encrypt(bearer, sign(claims(), "ES256", "ec-p256"))
+        assert_problem(response, 403, "ACCOUNT_DISABLED")
+
+
+def test_rate_limit_counts_batch_items(make_crypto: Callable[..., Any], ec: Account) -> None:
+    """A batch spends one token per item: after a batch as large as the burst, the next call
+    is 429 with Retry-After."""
+    with make_crypto(crypto_rate_per_second=1.0, crypto_rate_burst=5) as crypto:
+        bearer = crypto.bearer(ec.id)
+        token = sign(claims(), "ES256", "ec-p256")
+        assert crypto.batch(bearer, [token] * 5).status_code == 200
+        limited = crypto.encrypt(bearer, token)
+        assert_problem(limited, 429, "RATE_LIMITED")
+        assert int(limited.headers["retry-after"]) >= 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"token": "\xff\xfe"}', b"\xff\xff", b'{"token": 5}', b'{"tokens": ["x"]}', b"[]"],
+    ids=["non-utf8-string", "non-utf8", "wrong-type", "wrong-field", "array"],
+)
+def test_malformed_bodies_are_400(crypto: Crypto, ec: Account, body: bytes) -> None:
+    """Bodies that are not {"token": "<string>"} in UTF-8 JSON are 400, never 500."""
+    response = crypto.http.post(
+        "/v1/encrypt",
+        content=body.decode("unicode_escape").encode("latin-1"),
+        headers={
+            "Authorization": f"Bearer {crypto.bearer(ec.id)}",
+            "Content-Type": "application/json",
+        },
+    )
+    assert_problem(response, 400, "REQUEST_INVALID")

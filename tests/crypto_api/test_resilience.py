@@ -277,3 +277,42 @@ def test_vault_cut_off_under_traffic_then_back(private_bao: DevServer) -> None:
     assert kid_is(f"{warm.id}/2")(during), (during_in, during.text)
     assert kid_is(f"{warm.id}/3")(after), (after_in, after.text)
     assert_all_verify(Verifier(vault), warm.id, spread(samples, 50), {1, 2, 3})
+
+
+def test_readiness_rides_out_a_vault_outage(private_bao: DevServer) -> None:
+    """With Vault cut off, an instance holding keys stays ready (a load balancer must not
+    drain it) and says Vault is unavailable; one holding nothing is not ready (503)."""
+    direct = Settings(vault_addr=private_bao.addr, vault_token=private_bao.token)
+    bootstrap(Vault(direct))
+    account = AccountStore(Vault(direct)).create(
+        Account(
+            id="ready",
+            validation=PublicKeyValidation(algorithms=("ES256",), public_key_pem=pem("ec-p256")),
+        )
+    )
+    proxy = TcpProxy("127.0.0.1", private_bao.port).start()
+    via_proxy = msgspec.structs.replace(
+        direct, vault_addr=f"http://127.0.0.1:{proxy.port}", vault_timeout=1.0
+    )
+    try:
+        with (
+            serve(direct, rate_limit_per_second=0.0) as authz,
+            serve_crypto(via_proxy, authz, crypto_rate_per_second=0.0) as warm,
+            serve_crypto(via_proxy, authz, crypto_rate_per_second=0.0) as cold,
+        ):
+            assert (
+                warm.encrypt(
+                    warm.bearer(account.id), sign(claims(), "ES256", "ec-p256")
+                ).status_code
+                == 200
+            )
+            assert warm.http.get("/health/ready").json()["vault"] == "ok"
+            proxy.stop()
+            ready = warm.http.get("/health/ready")
+            assert ready.status_code == 200
+            assert ready.json()["vault"].startswith("unavailable")
+            not_ready = cold.http.get("/health/ready")
+            assert not_ready.status_code == 503
+            assert not_ready.headers["retry-after"]
+    finally:
+        proxy.stop()

@@ -188,3 +188,21 @@ def test_failed_background_refresh_backs_off() -> None:
     source.error = None
     source.value = "v2"
     assert cache.get("k", source) == "v2"
+
+
+def test_never_loaded_key_fails_fast_after_a_failure() -> None:
+    """While the source is known down, a key with no value fails at once (same error type)
+    instead of each caller waiting a timeout; after retry_interval it is tried again."""
+    clock, source = Clock(), Source()
+    cache = make(clock)
+    source.error = VaultUnavailable("down")
+    with pytest.raises(VaultUnavailable):
+        cache.get("new", source)
+    for _ in range(10):
+        with pytest.raises(VaultUnavailable, match="ago"):
+            cache.get("new", source)
+    assert source.calls == 1
+    clock.now += 6
+    source.error = None
+    assert cache.get("new", source) == "v1"
+    assert source.calls == 2
