@@ -17,100 +17,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
-import shutil
 import statistics
 import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
 import hvac
 
+from benchmarks._serve import expect_ok, serve, stop, wait_ready
+from benchmarks._wrk import WrkResult, run_wrk
 from shared import Account, AccountStore, PublicKeyValidation, Settings, Vault
 from shared.authorization import JWT_BEARER
 from shared.bootstrap import bootstrap
 from tests.openbao import DevServer, free_port
 from tests.redis_server import RedisServer
 from tests.tokens import claims, pem, sign
-
-_LUA = """
-wrk.method = "POST"
-wrk.body = {body}
-wrk.headers["Content-Type"] = "{content_type}"
-"""
-
-
-def _wrk() -> str:
-    found = shutil.which("wrk")
-    if found:
-        return found
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, capture_output=True)
-        return "wrk"
-    sys.exit("wrk is required: apt-get install wrk")
-
-
-def _run_wrk(
-    url: str, body: str, content_type: str, seconds: int, connections: int
-) -> dict[str, float]:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(_LUA.format(body=json.dumps(body), content_type=content_type))
-    try:
-        out = subprocess.run(
-            [
-                _wrk(),
-                "-t2",
-                f"-c{connections}",
-                f"-d{seconds}s",
-                "--latency",
-                "-s",
-                script.name,
-                url,
-            ],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-    finally:
-        Path(script.name).unlink()
-    return _parse(out)
-
-
-def _ms(value: str) -> float:
-    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()  # type: ignore[union-attr]
-    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
-def _parse(out: str) -> dict[str, float]:
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return {"rps": rps, "p50": p50, "p99": p99, "non2xx": float(errors.group(1)) if errors else 0.0}
-
-
-def _expect_ok(response: httpx.Response) -> None:
-    if response.status_code != 200:
-        sys.exit(
-            f"set-up failed: {response.request.url} -> {response.status_code}: {response.text}"
-        )
-
-
-def _wait(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    sys.exit(f"{url} did not come up")
 
 
 def main() -> None:
@@ -155,34 +77,24 @@ def main() -> None:
             path="jwt",
         )
         vault_body = json.dumps({"role": "bench", "jwt": token})
-        _expect_ok(httpx.post(f"{bao.addr}/v1/auth/jwt/login", content=vault_body))
+        expect_ok(httpx.post(f"{bao.addr}/v1/auth/jwt/login", content=vault_body))
 
         port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "AUTHZ_"))}
-        env.update(
-            VAULT_ADDR=bao.addr,
-            VAULT_TOKEN=bao.token,
-            REDIS_URL=redis.url,
-            AUTHZ_RATE_LIMIT_PER_SECOND="0",
-        )
-        api = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "tokenctl"),
-                "serve",
-                "authz",
-                "--port",
-                str(port),
-                "--workers",
-                str(args.workers),
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        api = serve(
+            "authz",
+            port,
+            args.workers,
+            {
+                "VAULT_ADDR": bao.addr,
+                "VAULT_TOKEN": bao.token,
+                "REDIS_URL": redis.url,
+                "AUTHZ_RATE_LIMIT_PER_SECOND": "0",
+            },
         )
         ours_url = f"http://127.0.0.1:{port}/oauth/token"
-        _wait(f"http://127.0.0.1:{port}/health/ready")
+        wait_ready(f"http://127.0.0.1:{port}/health/ready", api)
         ours_body = urlencode({"grant_type": JWT_BEARER, "client_id": "bench", "assertion": token})
-        _expect_ok(
+        expect_ok(
             httpx.post(
                 ours_url,
                 content=ours_body,
@@ -190,35 +102,33 @@ def main() -> None:
             )
         )
 
-        results: dict[str, list[dict[str, float]]] = {"ours": [], "openbao": []}
+        results: dict[str, list[WrkResult]] = {"ours": [], "openbao": []}
         for _ in range(args.rounds):
             results["openbao"].append(
-                _run_wrk(
+                run_wrk(
                     f"{bao.addr}/v1/auth/jwt/login",
                     vault_body,
                     "application/json",
-                    args.seconds,
-                    args.connections,
+                    seconds=args.seconds,
+                    connections=args.connections,
                 )
             )
             results["ours"].append(
-                _run_wrk(
+                run_wrk(
                     ours_url,
                     ours_body,
                     "application/x-www-form-urlencoded",
-                    args.seconds,
-                    args.connections,
+                    seconds=args.seconds,
+                    connections=args.connections,
                 )
             )
     finally:
-        if api is not None:
-            api.terminate()
-            api.wait(timeout=20)
+        stop(api)
         bao.stop()
         redis.stop()
 
     def med(name: str, key: str) -> float:
-        return statistics.median(r[key] for r in results[name])
+        return float(statistics.median(getattr(r, key) for r in results[name]))
 
     print(
         f"{args.connections} connections, {args.rounds} rounds x {args.seconds}s, medians; "
@@ -229,7 +139,7 @@ def main() -> None:
     for name, label in labels.items():
         print(
             f"{label:<34}{med(name, 'rps'):>10.0f}{med(name, 'p50'):>10.2f}"
-            f"{med(name, 'p99'):>10.2f}{sum(r['non2xx'] for r in results[name]):>10.0f}"
+            f"{med(name, 'p99'):>10.2f}{sum(r.non2xx for r in results[name]):>10}"
         )
     print(
         f"ratio ours / OpenBao: throughput {med('ours', 'rps') / med('openbao', 'rps'):.2f}, "
