@@ -9,6 +9,7 @@ encryption is OAEP with SHA-256, so the player can unwrap the CEK with ``transit
 from __future__ import annotations
 
 from joserfc import jwe
+from joserfc.jwk import RSAKey
 
 from shared.algorithms import TRANSIT_JWE_ALG, TRANSIT_JWE_ENC
 from shared.cache import TtlCache
@@ -22,11 +23,12 @@ __all__ = ["Sealer", "seal"]
 _ALGORITHMS = [TRANSIT_JWE_ALG, TRANSIT_JWE_ENC]
 
 
-def seal(jws: str, key: PublicKey, limits: Limits = Limits()) -> str:
+def seal(jws: str, key: PublicKey, limits: Limits = Limits(), *, jwk: RSAKey | None = None) -> str:
     """Encrypt the compact ``jws`` for ``key``'s account; returns a compact JWE.
 
     The JWS is format-checked (not signature-checked: callers that accept tokens from
-    outside verify first) so that nothing but a JWS is ever sealed.
+    outside verify first) so that nothing but a JWS is ever sealed. ``jwk`` is ``key``
+    already imported (the :class:`Sealer` keeps one per cached key).
 
     Raises:
         TokenEmpty, TokenInvalidFormat: ``jws`` is not a well-formed compact JWS, or the
@@ -37,7 +39,7 @@ def seal(jws: str, key: PublicKey, limits: Limits = Limits()) -> str:
         raise TokenInvalidFormat("only a JWS can be sealed; this is already a JWE")
     header = {"alg": TRANSIT_JWE_ALG, "enc": TRANSIT_JWE_ENC, "kid": key.kid, "cty": "JWT"}
     sealed = jwe.encrypt_compact(
-        header, parsed.text.encode("ascii"), key.jwk(), algorithms=_ALGORITHMS
+        header, parsed.text.encode("ascii"), jwk or key.jwk(), algorithms=_ALGORITHMS
     )
     if len(sealed) > limits.max_token_bytes:
         # Refuse now rather than hand out a JWE every verifier would refuse as too large.
@@ -58,7 +60,10 @@ class Sealer:
     def __init__(self, keys: KeyStore, settings: Settings, limits: Limits = Limits()) -> None:
         self._keys = keys
         self._limits = limits
-        self._cache: TtlCache[str, PublicKey] = TtlCache(
+        # The key is cached imported: importing the PEM on every seal cost ~6 µs, and each
+        # new joserfc key object takes a process-wide lock (functools.cached_property on
+        # Python 3.11) that serialised every seal under load.
+        self._cache: TtlCache[str, tuple[PublicKey, RSAKey]] = TtlCache(
             settings.cache_ttl, stale_if_error=settings.cache_stale_if_error, refresh_ahead=0.75
         )
 
@@ -68,7 +73,14 @@ class Sealer:
 
     def latest_key(self, account_id: str) -> PublicKey:
         """The account's current encryption key (cached)."""
-        return self._cache.get(account_id, lambda: self._keys.get(account_id).latest)
+        return self._imported(account_id)[0]
+
+    def _imported(self, account_id: str) -> tuple[PublicKey, RSAKey]:
+        def load() -> tuple[PublicKey, RSAKey]:
+            latest = self._keys.get(account_id).latest
+            return latest, latest.jwk()
+
+        return self._cache.get(account_id, load)
 
     def seal(self, account_id: str, jws: str) -> str:
         """Seal ``jws`` for ``account_id``; see :func:`seal`."""
@@ -76,5 +88,5 @@ class Sealer:
 
     def seal_with_kid(self, account_id: str, jws: str) -> tuple[str, str]:
         """Seal ``jws`` for ``account_id``; returns the JWE and the ``kid`` it names."""
-        key = self.latest_key(account_id)
-        return seal(jws, key, self._limits), key.kid
+        key, jwk = self._imported(account_id)
+        return seal(jws, key, self._limits, jwk=jwk), key.kid
