@@ -123,3 +123,14 @@ def redis_server() -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def private_bao() -> Iterator[DevServer]:
+    """An OpenBao of the test's own, which it may seal, cut off or stop without disturbing
+    the other tests."""
+    server = DevServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()

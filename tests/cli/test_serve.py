@@ -26,6 +26,20 @@ def tokenctl() -> str:
     return str(Path(sys.executable).parent / "tokenctl")
 
 
+def wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
+    """Poll ``url`` until it answers 200; fail if the server exits or 30 s pass."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        assert time.monotonic() < deadline, f"{url} did not come up"
+        time.sleep(0.1)
+
+
 def clean_env(settings: Settings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "AUTHZ_", "REDIS_"))}
     env.update(VAULT_ADDR=settings.vault_addr, VAULT_TOKEN=settings.vault_token or "")
@@ -60,7 +74,7 @@ def test_serve_authz_with_workers(
     env["REDIS_URL"] = redis_server.url
     process = subprocess.Popen(
         [
-            str(Path(sys.executable).parent / "tokenctl"),
+            tokenctl(),
             "serve",
             "authz",
             "--port",
@@ -74,16 +88,7 @@ def test_serve_authz_with_workers(
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/health/live", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            assert time.monotonic() < deadline, "tokenctl serve did not come up"
-            time.sleep(0.1)
+        wait_until_up(f"{url}/health/live", process)
         meta = httpx.get(f"{url}/.well-known/oauth-authorization-server").json()
         assert meta["issuer"] == url
         assertion = sign(claims(), "ES256", "ec-p256")
@@ -160,16 +165,7 @@ def test_serve_crypto_with_workers(
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert process.poll() is None
-                assert time.monotonic() < deadline, "tokenctl serve crypto did not come up"
-                time.sleep(0.1)
+            wait_until_up(f"{url}/health/ready", process)
             token = sign(claims(), "ES256", "ec-p256")
             bearer = authz.jwt_bearer(account.id, token).json()["access_token"]
             response = httpx.post(

@@ -11,14 +11,13 @@ import inspect
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import msgspec
-import pytest
 
 from shared import Account, AccountStore, KeyStore, PublicKeyValidation, Settings, Vault, Verifier
 from shared.bootstrap import bootstrap
@@ -196,16 +195,6 @@ def test_rotation_under_traffic(
     assert {s.kid for s in before} == {f"{account.id}/1"}
     assert {s.kid for s in after} == {f"{account.id}/2"}
     assert_all_verify(Verifier(vault), account.id, samples, {1, 2})
-
-
-@pytest.fixture
-def private_bao() -> Iterator[DevServer]:
-    """An OpenBao of the test's own, so cutting it off disturbs no other test."""
-    server = DevServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def new_account(store: AccountStore, label: str) -> Account:

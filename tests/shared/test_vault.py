@@ -42,16 +42,6 @@ def stub() -> Iterator[JwksServer]:
         server.stop()
 
 
-@pytest.fixture
-def private_bao() -> Iterator[DevServer]:
-    """A server of this test's own, which it may seal or stop."""
-    server = DevServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def stub_vault(stub: JwksServer, status: int, errors: list[str]) -> Vault:
     stub.status, stub.body = status, json.dumps({"errors": errors}).encode()
     return Vault(Settings(vault_addr=stub.url.rsplit("/", 1)[0], vault_token="t", vault_timeout=1))
