@@ -14,6 +14,7 @@ from joserfc.jwk import ECKey, OctKey, RSAKey
 
 from shared.account_store import AccountStore
 from shared.algorithms import METHOD_ALGORITHMS
+from shared.cli import _encrypt
 from shared.cli._context import Context
 from shared.errors import AccountNotFound, ConfigurationError
 from shared.keys import KeyStore
@@ -142,3 +143,5 @@ def register(
     verify.add_argument("--campaign", required=True, help="the campaign id the token is for")
     verify.add_argument("token", metavar="TOKEN", help="the JWS or JWE, or - to read stdin")
     verify.set_defaults(handler=_verify)
+
+    _encrypt.register_token_encrypt(cmds, common)
