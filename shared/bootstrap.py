@@ -6,17 +6,28 @@ Idempotent: run it on every start; it creates what is missing and checks what ex
 from __future__ import annotations
 
 from importlib import resources
+from pathlib import Path
 from string import Template
 
 import msgspec
 
 from shared.errors import ConfigurationError, VaultNotFound
+from shared.private_files import write_private
 from shared.vault import Vault
 
-__all__ = ["AUTHZ_SIGNING_KEY", "POLICY_NAMES", "BootstrapReport", "bootstrap", "policy_hcl"]
+__all__ = [
+    "AUTHZ_SIGNING_KEY",
+    "POLICY_NAMES",
+    "BootstrapReport",
+    "bootstrap",
+    "policy_hcl",
+    "write_approle_credentials",
+]
 
 AUTHZ_SIGNING_KEY = "authz-signing"
 POLICY_NAMES = ("admin", "authz-api", "crypto-api", "player")
+#: Lifetime of a service's AppRole token; the services log in again when it runs out.
+APPROLE_TTL = "1h"
 
 
 class BootstrapReport(msgspec.Struct, frozen=True):
@@ -50,8 +61,10 @@ def _ensure_mount(vault: Vault, path: str, engine: str, report: BootstrapReport)
     report.present.append(f"mount {path}/")
 
 
-def bootstrap(vault: Vault) -> BootstrapReport:
-    """Create the KV v2 and Transit mounts, the ``authz-signing`` key and the policies.
+def bootstrap(vault: Vault, approle_dir: Path | str | None = None) -> BootstrapReport:
+    """Create the KV v2 and Transit mounts, the ``authz-signing`` key, the policies and
+    one AppRole per policy; with ``approle_dir``, also write each role's credentials there
+    (see :func:`write_approle_credentials`).
 
     Raises:
         ConfigurationError: a mount exists with the wrong engine or KV version.
@@ -76,4 +89,43 @@ def bootstrap(vault: Vault) -> BootstrapReport:
             name, policy_hcl(name, kv_mount=s.kv_mount, transit_mount=s.transit_mount)
         )
         report.present.append(f"policy {name}")
+    _ensure_approles(vault, report)
+    if approle_dir is not None:
+        write_approle_credentials(vault, Path(approle_dir))
+        report.created.append(f"AppRole credentials in {approle_dir}")
     return report
+
+
+def _ensure_approles(vault: Vault, report: BootstrapReport) -> None:
+    if "approle/" not in vault.auth_methods():
+        vault.enable_auth("approle")
+        report.created.append("auth approle/")
+    else:
+        report.present.append("auth approle/")
+    for name in POLICY_NAMES:
+        # Each service's token carries its own policy and nothing else; it expires hourly
+        # and the services log in again (shared.vault), so a leaked token is short-lived.
+        vault.approle_write(name, [name], token_ttl=APPROLE_TTL)
+        report.present.append(f"approle {name}")
+
+
+def write_approle_credentials(vault: Vault, directory: Path) -> dict[str, Path]:
+    """Write ``<role>.role-id`` and a fresh ``<role>.secret-id`` (0600) for every role.
+
+    The previous secret id of each role, if its file is there, is revoked: a restart hands
+    out new credentials and the old ones stop working (running services keep their
+    current Vault token until it expires). Returns the secret-id files by role.
+    """
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    for name in POLICY_NAMES:
+        role_file = directory / f"{name}.role-id"
+        secret_file = directory / f"{name}.secret-id"
+        write_private(role_file, vault.approle_role_id(name) + "\n")
+        new_secret = vault.approle_new_secret_id(name)
+        old_secret = secret_file.read_text("utf-8").strip() if secret_file.exists() else ""
+        write_private(secret_file, new_secret + "\n")
+        if old_secret:
+            vault.approle_destroy_secret_id(name, old_secret)
+        written[name] = secret_file
+    return written

@@ -10,6 +10,7 @@ import math
 import os
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -45,12 +46,26 @@ _ENV = {
     "CRYPTO_RATE_LIMIT_BURST": "crypto_rate_burst",
 }
 _FIELD_TO_ENV = {v: k for k, v in _ENV.items()}
+#: Credentials may also come from a file named by ``<NAME>_FILE`` (the container convention:
+#: secrets mounted as files stay out of ``docker inspect`` and process listings).
+_FILE_ENV = ("VAULT_TOKEN", "VAULT_ROLE_ID", "VAULT_SECRET_ID")
 
 
 def _check_url(name: str, value: str) -> None:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"{name} must be an http(s) URL, got {value!r}")
+
+
+def _read_secret_file(name: str, path: str) -> str:
+    try:
+        value = Path(path).read_text("utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigurationError(f"{name}: cannot read {path!r}: {reason}") from None
+    if not value:
+        raise ConfigurationError(f"{name}: {path!r} is empty")
+    return value
 
 
 class Settings(Redacted, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -132,6 +147,13 @@ class Settings(Redacted, frozen=True, kw_only=True, forbid_unknown_fields=True):
         raw: dict[str, object] = {
             field: env[name] for name, field in _ENV.items() if env.get(name, "").strip()
         }
+        for name in _FILE_ENV:
+            path = env.get(f"{name}_FILE", "").strip()
+            if not path:
+                continue
+            if _ENV[name] in raw:
+                raise ConfigurationError(f"set {name} or {name}_FILE, not both")
+            raw[_ENV[name]] = _read_secret_file(f"{name}_FILE", path)
         raw.update(overrides)
         try:
             return msgspec.convert(raw, cls, strict=False)

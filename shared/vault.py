@@ -182,6 +182,60 @@ class Vault:
         """Create or replace an ACL policy."""
         self._call(lambda: self._client.sys.create_or_update_acl_policy(name=name, policy=hcl))
 
+    def seal_status(self) -> tuple[bool, bool]:
+        """``(initialized, sealed)``; needs no token."""
+        status = self._map(self._client.sys.read_seal_status)
+        return bool(status["initialized"]), bool(status["sealed"])
+
+    def initialize(self, shares: int = 1) -> tuple[list[str], str]:
+        """Initialise a new Vault: ``(unseal keys, root token)``; needs no token."""
+        result = self._map(
+            lambda: self._client.sys.initialize(secret_shares=shares, secret_threshold=shares)
+        )
+        return [str(k) for k in result["keys_base64"]], str(result["root_token"])
+
+    def unseal(self, key: str) -> bool:
+        """Submit one unseal key; True once Vault is unsealed."""
+        result = self._map(lambda: self._client.sys.submit_unseal_key(key))
+        return not result["sealed"]
+
+    def auth_methods(self) -> dict[str, dict[str, Any]]:
+        """Enabled auth methods by path (``approle/`` ...)."""
+        data = self._call(self._client.sys.list_auth_methods)
+        return dict(data.get("data", data))
+
+    def enable_auth(self, method: str) -> None:
+        """Enable an auth method at its default path."""
+        self._call(lambda: self._client.sys.enable_auth_method(method))
+
+    def approle_write(self, role: str, policies: list[str], *, token_ttl: str) -> None:
+        """Create or update AppRole ``role`` issuing tokens with ``policies`` only."""
+        self._call(
+            lambda: self._client.auth.approle.create_or_update_approle(
+                role,
+                token_policies=policies,
+                token_ttl=token_ttl,
+                token_max_ttl=token_ttl,
+                # No default policy: a role's token holds exactly its role policy.
+                token_no_default_policy=True,
+                secret_id_num_uses=0,
+            )
+        )
+
+    def approle_role_id(self, role: str) -> str:
+        """The role id of ``role`` (not a secret on its own)."""
+        result = self._call(lambda: self._client.auth.approle.read_role_id(role))
+        return str(result["data"]["role_id"])
+
+    def approle_new_secret_id(self, role: str) -> str:
+        """A fresh secret id for ``role``."""
+        result = self._call(lambda: self._client.auth.approle.generate_secret_id(role))
+        return str(result["data"]["secret_id"])
+
+    def approle_destroy_secret_id(self, role: str, secret_id: str) -> None:
+        """Revoke ``secret_id`` of ``role`` (a no-op when it is already gone)."""
+        self._call(lambda: self._client.auth.approle.destroy_secret_id(role, secret_id))
+
     # -- KV v2 ------------------------------------------------------------------------------
 
     def kv_read(self, path: str) -> tuple[dict[str, Any], int]:

