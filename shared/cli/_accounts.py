@@ -1,4 +1,4 @@
-"""``tokenctl accounts …``: create, show, list, disable customer accounts."""
+"""``tokenctl accounts …``: create, update, show, list, disable customer accounts."""
 
 from __future__ import annotations
 
@@ -131,6 +131,79 @@ def _create(ctx: Context, args: argparse.Namespace) -> None:
     ctx.out.result(data, text)
 
 
+def _updated_validation(
+    current: Validation, args: argparse.Namespace
+) -> tuple[Validation, bytes | None]:
+    method = args.method or method_of(current)
+    if method != method_of(current):
+        # A new method needs all of its material: build it as `create` would.
+        if not args.alg:
+            raise AccountInvalid(f"switching to --method {method} needs --alg")
+        args.method = method
+        return _validation(args)
+    algs = tuple(args.alg) if args.alg else current.algorithms
+    foreign = {
+        "public_key": ("secret_file", "new_secret", "jwks_uri"),
+        "symmetric": ("pem", "jwks_uri"),
+        "jwks": ("pem", "secret_file", "new_secret"),
+    }[method]
+    for option in foreign:
+        if getattr(args, option):
+            flag = "--" + option.replace("_", "-")
+            raise AccountInvalid(f"{flag} does not apply to a {method} account")
+    if isinstance(current, PublicKeyValidation):
+        pem = _read_file(args.pem, "PEM").decode("utf-8", "replace") if args.pem else None
+        return PublicKeyValidation(
+            algorithms=algs, public_key_pem=pem or current.public_key_pem
+        ), None
+    if isinstance(current, SymmetricValidation):
+        generated = _generated_secret() if args.new_secret else None
+        secret = _read_file(args.secret_file, "secret") if args.secret_file else generated
+        return SymmetricValidation(algorithms=algs, secret=secret or current.secret), generated
+    return JwksValidation(algorithms=algs, jwks_uri=args.jwks_uri or current.jwks_uri), None
+
+
+def _update(ctx: Context, args: argparse.Namespace) -> None:
+    store = AccountStore(ctx.vault())
+    current = store.get(args.id)
+    validation, generated = _updated_validation(current.validation, args)
+    policy = current.policy
+    if args.max_lifetime is not None:
+        policy = msgspec.structs.replace(policy, max_lifetime=args.max_lifetime or None)
+    if args.leeway is not None:
+        policy = msgspec.structs.replace(policy, leeway=args.leeway)
+    if args.require_exp is not None:
+        policy = msgspec.structs.replace(policy, require_exp=args.require_exp)
+    issuer = current.issuer
+    if args.issuer is not None:
+        issuer = args.issuer or None  # --issuer '' removes the requirement
+    encryption = current.customer_encryption
+    if args.no_customer_enc:
+        encryption = None
+    elif args.customer_enc_key_file or args.customer_enc_alg or args.customer_enc_enc:
+        encryption = _customer_encryption(args)
+    status = "active" if args.enable else current.status
+    updated = store.update(
+        msgspec.structs.replace(
+            current,
+            validation=validation,
+            policy=policy,
+            issuer=issuer,
+            customer_encryption=encryption,
+            status=status,
+        )
+    )
+    data: dict[str, Any] = {"account": describe(updated)}
+    text = f"updated account {updated.id}\n{_text(updated)}"
+    if generated is not None:
+        data["secret"] = generated.decode("ascii")
+        text += (
+            "\n\nNew HMAC secret (shown once; tokens signed with the old one are refused "
+            f"from now on, within the cache TTL):\n{generated.decode()}"
+        )
+    ctx.out.result(data, text)
+
+
 def _show(ctx: Context, args: argparse.Namespace) -> None:
     account = AccountStore(ctx.vault()).get(args.id)
     ctx.out.result({"account": describe(account)}, _text(account))
@@ -186,6 +259,43 @@ def register(
     create.add_argument("--max-lifetime", type=int, metavar="SECONDS", help="cap exp - iat")
     create.add_argument("--key-type", choices=TRANSIT_KEY_TYPES, default="rsa-2048")
     create.set_defaults(handler=_create)
+
+    update = cmds.add_parser(
+        "update",
+        parents=[common],
+        help="change an account's method, algorithms, key material, issuer or policy",
+        description="Change only what is given; the rest stays. Writes with check-and-set: "
+        "if someone changed the account meanwhile, nothing is written (re-run). Services "
+        "pick the change up within their cache TTL (30 s). Switching --method needs the new "
+        "method's material and --alg. The key type cannot change.",
+    )
+    update.add_argument("id", help="account id")
+    update.add_argument("--method", choices=["public_key", "symmetric", "jwks"])
+    update.add_argument(
+        "--alg", action="append", metavar="ALG", help="replace the allowed algorithms (repeatable)"
+    )
+    update.add_argument("--pem", metavar="FILE", help="new public key (public_key)")
+    update.add_argument("--secret-file", metavar="FILE", help="new raw HMAC secret (symmetric)")
+    update.add_argument(
+        "--new-secret", action="store_true", help="generate a new HMAC secret, printed once"
+    )
+    update.add_argument("--jwks-uri", metavar="URL", help="new JWKS endpoint (jwks)")
+    update.add_argument("--issuer", metavar="ISS", help="require this 'iss' ('' removes it)")
+    update.add_argument("--customer-enc-key-file", metavar="FILE", help="raw key bytes")
+    update.add_argument("--customer-enc-alg", choices=CUSTOMER_JWE_ALGS)
+    update.add_argument("--customer-enc-enc", choices=CUSTOMER_JWE_ENCS)
+    update.add_argument(
+        "--no-customer-enc", action="store_true", help="remove the customer encryption key"
+    )
+    update.add_argument("--leeway", type=int, help="clock leeway, seconds")
+    update.add_argument(
+        "--require-exp", action=argparse.BooleanOptionalAction, help="refuse tokens without exp"
+    )
+    update.add_argument(
+        "--max-lifetime", type=int, metavar="SECONDS", help="cap exp - iat (0 removes the cap)"
+    )
+    update.add_argument("--enable", action="store_true", help="re-activate a disabled account")
+    update.set_defaults(handler=_update)
 
     show = cmds.add_parser("show", parents=[common], help="show an account (secrets hidden)")
     show.add_argument("id")

@@ -16,7 +16,33 @@ def _table(keys: KeySet) -> str:
     for v in keys.versions:
         created = v.created_at.isoformat(timespec="seconds") if v.created_at else "-"
         rows.append(f"{v.version:>7}  {created:<25}  {v.status}")
+    rows.append(
+        "(encrypt: new JWEs are sealed with it; decrypt: JWEs sealed with it still open; "
+        "retired: refused)"
+    )
     return "\n".join(rows)
+
+
+def _impact(keys: KeySet, below: int) -> tuple[list[int], str]:
+    """The versions ``below`` would newly retire, and what that means for tokens."""
+    doomed = list(range(keys.min_decryption_version, min(below, keys.latest_version + 1)))
+    if not doomed:
+        return doomed, "nothing more would be retired"
+    successor = next((v for v in keys.versions if v.version == doomed[-1] + 1), None)
+    since = (
+        f" (it replaced them on {successor.created_at.isoformat(timespec='seconds')})"
+        if successor is not None and successor.created_at is not None
+        else ""
+    )
+    # Issued JWEs are not recorded anywhere (the Crypto API keeps no copy), so the count
+    # of outstanding tokens is unknown: say so rather than print a reassuring zero.
+    return doomed, (
+        f"every token sealed under versions {doomed} stops opening with "
+        f"TOKEN_DECRYPTION_FAILED: those sealed before version {doomed[-1] + 1} became "
+        f"current{since}, plus up to the services' cache TTL after. Issued tokens are not "
+        "tracked, so how many are still outstanding is unknown: check your campaigns' "
+        "expiry dates first."
+    )
 
 
 def _data(keys: KeySet) -> dict[str, object]:
@@ -46,19 +72,16 @@ def _rotate(ctx: Context, args: argparse.Namespace) -> None:
 def _confirmed(ctx: Context, args: argparse.Namespace, keys: KeySet) -> bool:
     if args.yes:
         return True
-    doomed = list(range(keys.min_decryption_version, args.below))
-    if not doomed:
-        return True  # nothing new would be retired
+    doomed, impact = _impact(keys, args.below)
+    if not doomed or args.below > keys.latest_version:
+        return True  # nothing new would be retired, or Vault refuses it anyway
     if ctx.out.as_json or not sys.stdin.isatty():
         ctx.out.refuse(
             "CONFIRMATION_REQUIRED",
             f"retiring versions {doomed} of {args.id} needs --yes when not interactive",
             exit_code=2,
         )
-    ctx.out.note(
-        f"Versions {doomed} of {args.id} will stop decrypting: every token sealed under "
-        "them will be refused with TOKEN_DECRYPTION_FAILED."
-    )
+    ctx.out.note(f"{args.id}: {impact}")
     answer = input(f"Type the account id ({args.id}) to confirm: ")
     return bool(answer.strip() == args.id)
 
@@ -68,9 +91,10 @@ def _retire(ctx: Context, args: argparse.Namespace) -> None:
     current = store.get(args.id)
     if not _confirmed(ctx, args, current):
         ctx.out.refuse("NOT_CONFIRMED", "nothing retired")
+    doomed, impact = _impact(current, args.below)
     keys = store.retire(args.id, args.below)
     ctx.out.result(
-        _data(keys),
+        {**_data(keys), "retired_now": doomed, "outstanding_tokens": None, "impact": impact},
         f"{keys.account_id}: versions below {keys.min_decryption_version} are retired\n"
         + _table(keys),
     )
@@ -96,7 +120,9 @@ def register(
         parents=[common],
         help="stop decrypting versions below N",
         description="Tokens sealed under retired versions are refused. The latest version "
-        "cannot be retired. Asks for confirmation unless --yes.",
+        "cannot be retired. Shows which versions and which tokens are affected (issued "
+        "tokens are not tracked, so their number is unknown) and asks for confirmation "
+        "unless --yes.",
     )
     retire.add_argument("id", help="account id")
     retire.add_argument("--below", type=int, required=True, metavar="N")

@@ -1,4 +1,5 @@
-"""``tokenctl token …``: sign a test token, seal a JWS, verify like the player does."""
+"""``tokenctl token …``: sign a test token, seal a JWS, inspect one unverified, verify like
+the player does."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import json
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from shared.account_store import AccountStore
 from shared.algorithms import METHOD_ALGORITHMS
 from shared.cli import _encrypt
 from shared.cli._context import Context
+from shared.compact import parse_compact
 from shared.errors import AccountNotFound, ConfigurationError
 from shared.keys import KeyStore
 from shared.sealing import seal
@@ -98,6 +101,52 @@ def _verify(ctx: Context, args: argparse.Namespace) -> None:
     ctx.out.result(data, text + "\n" + json.dumps(result.claims, indent=2))
 
 
+def _when(value: object, now: float) -> str:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return "not a number"
+    try:
+        moment = datetime.fromtimestamp(value, UTC).isoformat(timespec="seconds")
+    except (OverflowError, OSError, ValueError):
+        return "out of range"
+    delta = int(value - now)
+    relative = f"in {_span(delta)}" if delta >= 0 else f"{_span(-delta)} ago"
+    return f"{moment} ({relative})"
+
+
+def _span(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
+
+
+def _inspect(ctx: Context, args: argparse.Namespace) -> None:
+    # The format gate is the verifier's own: a token it refuses is named here the same way.
+    parsed = parse_compact(_token_arg(args.token))
+    kind = "JWE" if parsed.is_jwe else "JWS"
+    data: dict[str, Any] = {"verified": False, "kind": kind, "header": parsed.header}
+    lines = [
+        f"UNVERIFIED {kind}: decoded only; nothing here is checked or trustworthy "
+        "(use `tokenctl token verify`)",
+        "header " + json.dumps(parsed.header, indent=2),
+    ]
+    if parsed.payload is None:
+        kid = parsed.header.get("kid")
+        if isinstance(kid, str) and "/" in kid:
+            account, _, version = kid.partition("/")
+            data["sealed_for"] = {"account": account, "key_version": version}
+            lines.append(f"sealed for account {account!r}, key version {version} (per its kid)")
+        lines.append("claims are encrypted: only the player (transit/decrypt) can read them")
+    else:
+        data["claims"] = parsed.payload
+        lines.append("claims " + json.dumps(parsed.payload, indent=2))
+        now = time.time()
+        for claim in ("iat", "nbf", "exp"):
+            if claim in parsed.payload:
+                lines.append(f"{claim:<4} {_when(parsed.payload[claim], now)}")
+    ctx.out.result(data, "\n".join(lines))
+
+
 def register(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
 ) -> None:
@@ -143,5 +192,16 @@ def register(
     verify.add_argument("--campaign", required=True, help="the campaign id the token is for")
     verify.add_argument("token", metavar="TOKEN", help="the JWS or JWE, or - to read stdin")
     verify.set_defaults(handler=_verify)
+
+    inspect = cmds.add_parser(
+        "inspect",
+        parents=[common],
+        help="decode a token's header and claims WITHOUT verifying it",
+        description="Show the header and (for a JWS) the claims, with iat/nbf/exp as dates. "
+        "Nothing is verified: the output is labelled UNVERIFIED. A token the verifier "
+        "would refuse for its form fails here with the same code.",
+    )
+    inspect.add_argument("token", metavar="TOKEN", help="the JWS or JWE, or - to read stdin")
+    inspect.set_defaults(handler=_inspect)
 
     _encrypt.register_token_encrypt(cmds, common)

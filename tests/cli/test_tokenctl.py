@@ -448,3 +448,118 @@ def test_token_sign_bad_claims(cli: Any, claims_arg: str, fragment: str) -> None
     )
     assert (code, data["code"]) == (4, "CONFIGURATION_INVALID")
     assert fragment in data["detail"]
+
+
+def test_accounts_update_changes_only_what_is_given(cli: Any, account_id: str) -> None:
+    """update replaces the algorithms and issuer and keeps the rest; the verifier sees it."""
+    rsa_public = str(KEYS / "rsa-2048-public.pem")
+    code, _, err = cli(
+        "accounts", "create", account_id, "--method", "public_key", "--pem", rsa_public,
+        "--alg", "RS256", "--issuer", "https://old.example", "--leeway", "30",
+    )  # fmt: skip
+    assert code == 0, err
+    code, data = run_json(
+        cli, "accounts", "update", account_id, "--alg", "RS256", "--alg", "RS512",
+        "--issuer", "", "--max-lifetime", "600",
+    )  # fmt: skip
+    assert code == 0, data
+    account = data["account"]
+    assert account["validation"]["algorithms"] == ["RS256", "RS512"]
+    assert account["issuer"] is None
+    assert account["policy"] == {"leeway": 30, "require_exp": False, "max_lifetime": 600}
+    assert account["validation"]["public_key_pem"].startswith("-----BEGIN PUBLIC KEY")
+    code, data = run_json(cli, "accounts", "update", account_id, "--max-lifetime", "0")
+    assert data["account"]["policy"]["max_lifetime"] is None
+
+
+def test_accounts_update_refuses_what_does_not_fit(cli: Any, account_id: str) -> None:
+    """Options of another method, an algorithm of another family and a method switch
+    without its material are refused with the account's code; nothing is written."""
+    create_ec_account(cli, account_id)
+    code, data = run_json(cli, "accounts", "update", account_id, "--jwks-uri", "https://x.example")
+    assert (code, data["code"]) == (1, "ACCOUNT_INVALID")
+    assert "--jwks-uri does not apply to a public_key account" in data["detail"]
+    code, data = run_json(cli, "accounts", "update", account_id, "--alg", "HS256")
+    assert (code, data["code"]) == (1, "ACCOUNT_INVALID")
+    code, data = run_json(cli, "accounts", "update", account_id, "--method", "jwks")
+    assert (code, data["code"]) == (1, "ACCOUNT_INVALID")
+    code, data = run_json(cli, "accounts", "show", account_id)
+    assert data["account"]["validation"]["algorithms"] == ["ES256"]
+    code, data = run_json(cli, "accounts", "update", "no-such-account", "--leeway", "5")
+    assert (code, data["code"]) == (1, "ACCOUNT_NOT_FOUND")
+
+
+def test_accounts_update_new_secret_switch_method_and_enable(cli: Any, account_id: str) -> None:
+    """A new HMAC secret is printed once and replaces the old (old tokens are refused);
+    switching method works with its material; a disabled account can be enabled again."""
+    code, data = run_json(
+        cli, "accounts", "create", account_id, "--method", "symmetric", "--alg", "HS256"
+    )
+    old_secret = data["secret"]
+    code, data = run_json(cli, "accounts", "update", account_id, "--new-secret")
+    assert code == 0
+    new_secret = data["secret"]
+    assert new_secret != old_secret
+    assert new_secret not in json.dumps(data["account"])
+    code, out, _ = cli("accounts", "show", account_id)
+    assert new_secret not in out
+
+    code, data = run_json(
+        cli, "accounts", "update", account_id, "--method", "public_key", "--pem", EC_PUBLIC,
+        "--alg", "ES256",
+    )  # fmt: skip
+    assert (code, data["account"]["validation"]["method"]) == (0, "public_key")
+    cli("accounts", "disable", account_id)
+    code, data = run_json(cli, "accounts", "update", account_id, "--enable")
+    assert (code, data["account"]["status"]) == (0, "active")
+
+
+def test_token_inspect_is_labelled_unverified(cli: Any, account_id: str) -> None:
+    """inspect shows header and claims of a JWS (any signature: nothing is checked), only
+    the header and kid of a JWE, and refuses a malformed token with the verifier's code."""
+    token = signed(cli, claims(exp=2_000_000_000))
+    forged = token[: token.rindex(".") + 1] + "AAAA"
+    code, out, _ = cli("token", "inspect", forged)
+    assert code == 0
+    assert out.startswith("UNVERIFIED JWS")
+    assert "2033-05-18T03:33:20+00:00 (in " in out
+    code, data = run_json(cli, "token", "inspect", forged)
+    assert data["verified"] is False
+    assert data["claims"]["sub"] == claims()["sub"]
+
+    create_ec_account(cli, account_id)
+    code, out, _ = cli("token", "seal", "--account", account_id, token)
+    code, data = run_json(cli, "token", "inspect", "-", stdin=out)
+    assert (data["kind"], data["sealed_for"]) == (
+        "JWE",
+        {"account": account_id, "key_version": "1"},
+    )
+    assert "claims" not in data
+    code, data = run_json(cli, "token", "inspect", "not.a-token")
+    assert (code, data["code"]) == (1, "TOKEN_INVALID_FORMAT")
+
+
+def test_keys_retire_shows_the_impact(
+    cli: Any, account_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """retire names the versions it retires and says outstanding tokens are not tracked;
+    at a terminal it asks for the account id and does nothing on a wrong answer."""
+    create_ec_account(cli, account_id)
+    cli("keys", "rotate", account_id)
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:  # a terminal cannot be had in a test; this stands in
+            return True
+
+    monkeypatch.setattr(sys, "stdin", Terminal("wrong-id\n"))
+    code, out, err = cli("keys", "retire", account_id, "--below", "2")
+    assert code == 1
+    assert "versions [1] stops opening with TOKEN_DECRYPTION_FAILED" in err
+    assert "not tracked" in err
+    assert "NOT_CONFIRMED" in err
+    monkeypatch.setattr(sys, "stdin", Terminal(f"{account_id}\n"))
+    code, out, err = cli("keys", "retire", account_id, "--below", "2")
+    assert code == 0, err
+    assert "versions below 2 are retired" in out
+    code, data = run_json(cli, "keys", "retire", account_id, "--below", "2", "--yes")
+    assert (data["retired_now"], data["outstanding_tokens"]) == ([], None)
