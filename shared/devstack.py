@@ -169,7 +169,11 @@ class Stack:
         proc = self._spawn("openbao", [str(bao), "server", f"-config={config}"], env)
         # 501 not initialised, 503 sealed: it listens, which is all init/unseal need.
         self._wait_http("openbao", proc, f"{self.vault_addr}/v1/sys/health", {200, 429, 501, 503})
-        init_and_unseal(Vault(Settings(vault_addr=self.vault_addr)), self.data)
+        report = init_and_unseal(Vault(Settings(vault_addr=self.vault_addr)), self.data)
+        if report.initialized:
+            self._note(f"initialised a new OpenBao in {self.data / 'openbao'} and unsealed it")
+        elif report.unsealed:
+            self._note("unsealed OpenBao with the key in the data dir")
         self._wait_http("openbao", proc, f"{self.vault_addr}/v1/sys/health", {200})
         root = (self.data / "root-token").read_text("utf-8").strip()
         bootstrap(Vault(Settings(vault_addr=self.vault_addr, vault_token=root)), self.approle_dir)
