@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from litestar import Litestar
 from litestar.datastructures import State
-from litestar.openapi import OpenAPIConfig
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from authz_api.errors import EXCEPTION_HANDLERS
+from authz_api.openapi import openapi_config
 from authz_api.routes import ROUTES, on_startup
 from shared.access_log import AccessLogMiddleware, configure_json_logging
 from shared.authorization import TokenService
@@ -27,6 +27,13 @@ __all__ = ["create_app"]
 
 #: A token request is a few KiB at most (tokens are capped at 16 KiB).
 MAX_BODY_BYTES = 64 * 1024
+
+
+class MetricsController(PrometheusController):
+    """``/metrics``, left out of the OpenAPI document: it is for the Prometheus scraper, in
+    Prometheus's own text format, not part of the API customers program against."""
+
+    include_in_schema = False
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -63,12 +70,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
     configure_json_logging()
     prometheus = PrometheusConfig(app_name="authz_api", prefix="authz", group_path=True)
     return Litestar(
-        route_handlers=[*ROUTES, PrometheusController],
+        route_handlers=[*ROUTES, MetricsController],
         on_startup=[on_startup],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         middleware=[AccessLogMiddleware, prometheus.middleware],  # type: ignore[list-item]
         request_max_body_size=MAX_BODY_BYTES,
-        openapi_config=OpenAPIConfig(title="Authorization API", version="1.0.0"),
+        openapi_config=openapi_config(),
         # Ours (JSON on stderr, configured above), not Litestar's plain-text default.
         logging_config=None,
         state=State({"token_service": service, "bearers": bearers}),

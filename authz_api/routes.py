@@ -14,6 +14,17 @@ from litestar import Litestar, Request, Response, get, post
 from litestar.datastructures import State
 
 from authz_api.errors import NO_STORE
+from authz_api.openapi import (
+    HEALTH_READY_RESPONSES,
+    HEALTH_RESPONSES,
+    JWKS_RESPONSES,
+    METADATA_RESPONSES,
+    TOKEN_RESPONSES,
+    DocumentedOperation,
+    JwksOperation,
+    TokenOperation,
+)
+from authz_api.schemas import AuthorizationServerMetadata, Health, TokenResponse
 from shared.accounts import ACCOUNT_ID_PATTERN
 from shared.algorithms import METHOD_ALGORITHMS
 from shared.authorization import GRANT_TYPES, OAuthError, TokenService
@@ -64,8 +75,20 @@ def parse_form(body: bytes) -> dict[str, str]:
     return params
 
 
-@post("/oauth/token", operation_id="token", status_code=200)
-async def token(request: Request[Any, Any, Any], state: State) -> Response[dict[str, Any]]:
+@post(
+    "/oauth/token",
+    operation_id="token",
+    status_code=200,
+    summary="Exchange a secure token or a client assertion for a bearer",
+    description="Verifies the assertion with the account's own method (public key, shared "
+    "secret or JWKS; the algorithms it allows) and answers an RFC 9068 bearer for the Crypto "
+    "API. `jwt-bearer`: the secure token may be exchanged again while it is valid. "
+    "`client_credentials`: each client assertion is single-use (`jti`) until it expires.",
+    tags=["OAuth"],
+    responses=TOKEN_RESPONSES,
+    operation_class=TokenOperation,
+)
+async def token(request: Request[Any, Any, Any], state: State) -> Response[TokenResponse]:
     """Exchange a secure token (jwt-bearer grant) or a client assertion (client_credentials)
     for a bearer."""
     media_type = request.content_type[0]
@@ -82,17 +105,27 @@ async def token(request: Request[Any, Any, Any], state: State) -> Response[dict[
         limiter=state.exchange_threads,
     )
     return Response(
-        {
-            "access_token": issued.access_token,
-            "token_type": "Bearer",
-            "expires_in": issued.expires_in,
-            "scope": issued.scope,
-        },
+        TokenResponse(
+            access_token=issued.access_token,
+            token_type="Bearer",  # noqa: S106 - RFC 6749 §7.1 token type, not a secret
+            expires_in=issued.expires_in,
+            scope=issued.scope,
+        ),
         headers=NO_STORE,
     )
 
 
-@get("/.well-known/jwks.json", operation_id="jwks")
+@get(
+    "/.well-known/jwks.json",
+    operation_id="jwks",
+    summary="The keys that verify bearers",
+    description="RFC 7517 JWK set of the bearer signing key's live versions (ES256), latest "
+    "first: an older version stays while bearers it signed may be valid. Served from cache "
+    "while Vault is down.",
+    tags=["Discovery"],
+    responses=JWKS_RESPONSES,
+    operation_class=JwksOperation,
+)
 async def jwks(state: State) -> Response[dict[str, Any]]:
     """The public keys that verify our bearers (latest first, older ones while needed)."""
     bearers: BearerIssuer = state.bearers
@@ -107,48 +140,71 @@ async def jwks(state: State) -> Response[dict[str, Any]]:
     return Response(document, headers={"Cache-Control": "public, max-age=60"})
 
 
-@get("/.well-known/oauth-authorization-server", operation_id="metadata")
-async def metadata(state: State) -> dict[str, Any]:
+@get(
+    "/.well-known/oauth-authorization-server",
+    operation_id="metadata",
+    summary="Authorization server metadata",
+    description="RFC 8414 metadata: issuer, endpoints, grants, client authentication "
+    "methods and their signing algorithms, scopes.",
+    tags=["Discovery"],
+    responses=METADATA_RESPONSES,
+)
+async def metadata(state: State) -> AuthorizationServerMetadata:
     """RFC 8414 authorization server metadata."""
     issuer: str = state.bearers.issuer
-    return {
-        "issuer": issuer,
-        "token_endpoint": f"{issuer}/oauth/token",
-        "jwks_uri": f"{issuer}/.well-known/jwks.json",
-        "grant_types_supported": list(GRANT_TYPES),
-        "token_endpoint_auth_methods_supported": ["private_key_jwt", "client_secret_jwt"],
-        "token_endpoint_auth_signing_alg_values_supported": _SIGNING_ALGS,
-        "scopes_supported": [SCOPE_ENCRYPT],
+    return AuthorizationServerMetadata(
+        issuer=issuer,
+        token_endpoint=f"{issuer}/oauth/token",
+        jwks_uri=f"{issuer}/.well-known/jwks.json",
+        grant_types_supported=list(GRANT_TYPES),
+        token_endpoint_auth_methods_supported=["private_key_jwt", "client_secret_jwt"],
+        token_endpoint_auth_signing_alg_values_supported=_SIGNING_ALGS,
+        scopes_supported=[SCOPE_ENCRYPT],
         # RFC 8414 §2 requires it; there is no authorization endpoint, so none.
-        "response_types_supported": [],
-    }
+        response_types_supported=[],
+    )
 
 
-@get("/health/live", operation_id="healthLive")
-async def health_live() -> dict[str, str]:
+@get(
+    "/health/live",
+    operation_id="healthLive",
+    summary="Liveness",
+    description="The process is up; no dependency is checked.",
+    tags=["Operations"],
+    responses=HEALTH_RESPONSES,
+)
+async def health_live() -> Health:
     """The process is up (no dependency is checked)."""
-    return {"status": "ok"}
+    return Health(status="ok")
 
 
-@get("/health/ready", operation_id="healthReady")
-async def health_ready(state: State) -> Response[dict[str, str]]:
+@get(
+    "/health/ready",
+    operation_id="healthReady",
+    summary="Readiness",
+    description="Ready when Vault answers, the signing key is readable and the signers are alive.",
+    tags=["Operations"],
+    responses=HEALTH_READY_RESPONSES,
+    operation_class=DocumentedOperation,
+)
+async def health_ready(state: State) -> Response[Health]:
     """Ready when Vault answers, the signing key is readable and the signers are alive."""
     bearers: BearerIssuer = state.bearers
     try:
         await anyio.to_thread.run_sync(lambda: bearers.signing_keys(fresh=True))
     except ServiceError as exc:
         return Response(
-            {"status": "unavailable", "code": exc.code},
+            Health(status="unavailable", code=exc.code),
             status_code=503,
             headers={"Retry-After": "5"},
         )
     if not bearers.signer_healthy():
         return Response(
-            {"status": "unavailable", "code": "SIGNER_DOWN"},
+            Health(status="unavailable", code="SIGNER_DOWN"),
             status_code=503,
             headers={"Retry-After": "5"},
         )
-    return Response({"status": "ready"})
+    return Response(Health(status="ready"))
 
 
 ROUTES = [token, jwks, metadata, health_live, health_ready]

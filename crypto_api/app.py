@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from litestar import Litestar
 from litestar.datastructures import State
-from litestar.openapi import OpenAPIConfig
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from crypto_api.errors import EXCEPTION_HANDLERS
+from crypto_api.openapi import openapi_config
 from crypto_api.routes import ROUTES, on_startup
 from shared.access_log import AccessLogMiddleware, configure_json_logging
 from shared.bearer_check import BearerChecker
@@ -25,6 +25,13 @@ from shared.vault import Vault
 from shared.verification import Verifier
 
 __all__ = ["create_app"]
+
+
+class MetricsController(PrometheusController):
+    """``/metrics``, left out of the OpenAPI document: it is for the Prometheus scraper, in
+    Prometheus's own text format, not part of the API customers program against."""
+
+    include_in_schema = False
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -54,12 +61,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # A batch of the largest tokens, with JSON overhead.
     max_body = settings.batch_max * (Limits().max_token_bytes + 16) + 1024
     return Litestar(
-        route_handlers=[*ROUTES, PrometheusController],
+        route_handlers=[*ROUTES, MetricsController],
         on_startup=[on_startup],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         middleware=[AccessLogMiddleware, prometheus.middleware],  # type: ignore[list-item]
         request_max_body_size=max_body,
-        openapi_config=OpenAPIConfig(title="Crypto API", version="1.0.0"),
+        openapi_config=openapi_config(),
         logging_config=None,
         state=State({"encrypt_service": service}),
     )

@@ -2,16 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
 import anyio.to_thread
 import msgspec
 from litestar import Litestar, Request, Response, get, post
 from litestar.datastructures import State
-from litestar.params import FromPath
+from litestar.openapi.spec import Example
+from litestar.params import Parameter
 
 from crypto_api.errors import RETRY_AFTER, RequestInvalid, RequestTooLarge, problem
+from crypto_api.openapi import (
+    ACCOUNT_JWKS_RESPONSES,
+    BATCH_RESPONSES,
+    ENCRYPT_RESPONSES,
+    ENCRYPT_SECURITY,
+    HEALTH_READY_RESPONSES,
+    HEALTH_RESPONSES,
+    AccountJwksOperation,
+    BatchOperation,
+    DocumentedOperation,
+    EncryptOperation,
+)
+from crypto_api.schemas import (
+    BatchItem,
+    BatchItemError,
+    BatchRequest,
+    BatchResponse,
+    EncryptRequest,
+    EncryptResponse,
+    Liveness,
+)
 from shared.encryption import EncryptService, ItemError
 from shared.errors import ServiceError
 
@@ -24,18 +46,6 @@ ENCRYPT_THREADS = 32
 BATCH_THREADS = 2
 #: One token (16 KiB at most) in JSON or raw: refuse anything bigger before reading it all.
 SINGLE_BODY_MAX = 32 * 1024
-
-
-class EncryptRequest(msgspec.Struct, forbid_unknown_fields=True):
-    """``POST /v1/encrypt`` body."""
-
-    token: str
-
-
-class BatchRequest(msgspec.Struct, forbid_unknown_fields=True):
-    """``POST /v1/encrypt/batch`` body."""
-
-    tokens: list[str]
 
 
 def on_startup(app: Litestar) -> None:
@@ -57,7 +67,22 @@ _EXAMPLES: dict[type[Any], str] = {
 }
 
 
-@post("/v1/encrypt", operation_id="encrypt", status_code=200, request_max_body_size=SINGLE_BODY_MAX)
+@post(
+    "/v1/encrypt",
+    operation_id="encrypt",
+    status_code=200,
+    request_max_body_size=SINGLE_BODY_MAX,
+    summary="Encrypt a secure token",
+    description="Verifies the JWS with the bearer's account (its method, allowed algorithms "
+    "and claim rules, all but the campaign) and seals it into a JWE for that account: `alg` "
+    "RSA-OAEP-256 with the account's latest key, `enc` A256GCM, `kid` account/version, `cty` "
+    "JWT. The answer is `application/jwt` when the request body was, or when `Accept` "
+    "prefers it; JSON otherwise.",
+    tags=["Encryption"],
+    security=ENCRYPT_SECURITY,
+    responses=ENCRYPT_RESPONSES,
+    operation_class=EncryptOperation,
+)
 async def encrypt(request: Request[Any, Any, Any], state: State) -> Response[Any]:
     """Verify a JWS with the bearer's account and seal it into a JWE (JSON or application/jwt)."""
     raw = request.content_type[0] == _JWT
@@ -75,13 +100,26 @@ async def encrypt(request: Request[Any, Any, Any], state: State) -> Response[Any
     if raw or request.accept.best_match(["application/json", _JWT]) == _JWT:
         return Response(result.token, media_type=_JWT, headers={"Cache-Control": "no-store"})
     return Response(
-        {"token": result.token, "kid": result.kid, "alg": "RSA-OAEP-256", "enc": "A256GCM"},
+        EncryptResponse(token=result.token, kid=result.kid, alg="RSA-OAEP-256", enc="A256GCM"),
         headers={"Cache-Control": "no-store"},
     )
 
 
-@post("/v1/encrypt/batch", operation_id="encryptBatch", status_code=200)
-async def encrypt_batch(request: Request[Any, Any, Any], state: State) -> Response[Any]:
+@post(
+    "/v1/encrypt/batch",
+    operation_id="encryptBatch",
+    status_code=200,
+    summary="Encrypt many secure tokens",
+    description="Each token is verified and sealed as by `POST /v1/encrypt`, independently: a "
+    "refused token is an error item with its code, and never fails the others. Results come "
+    "in input order. Meant for e-mail campaigns; at most CRYPTO_BATCH_MAX tokens "
+    "(default 1000), each counting against the account's rate limit.",
+    tags=["Encryption"],
+    security=ENCRYPT_SECURITY,
+    responses=BATCH_RESPONSES,
+    operation_class=BatchOperation,
+)
+async def encrypt_batch(request: Request[Any, Any, Any], state: State) -> Response[BatchResponse]:
     """Encrypt many tokens: results in input order, each a JWE or an error with its code."""
     service: EncryptService = state.encrypt_service
     tokens = _decode(await request.body(), BatchRequest).tokens
@@ -98,33 +136,64 @@ async def encrypt_batch(request: Request[Any, Any, Any], state: State) -> Respon
 
     results = await anyio.to_thread.run_sync(run, limiter=state.batch_threads)
     items = [
-        {"error": {"code": r.code, "detail": r.detail}}
+        BatchItem(error=BatchItemError(code=r.code, detail=r.detail))
         if isinstance(r, ItemError)
-        else {"token": r.token, "kid": r.kid}
+        else BatchItem(token=r.token, kid=r.kid)
         for r in results
     ]
     failed = sum(1 for r in results if isinstance(r, ItemError))
     return Response(
-        {"results": items, "succeeded": len(items) - failed, "failed": failed},
+        BatchResponse(results=items, succeeded=len(items) - failed, failed=failed),
         headers={"Cache-Control": "no-store"},
     )
 
 
-@get("/v1/accounts/{account_id:str}/jwks.json", operation_id="accountJwks")
-async def account_jwks(account_id: FromPath[str], state: State) -> Response[Any]:
+@get(
+    "/v1/accounts/{account_id:str}/jwks.json",
+    operation_id="accountJwks",
+    summary="An account's public encryption keys",
+    description="RFC 7517 JWK set of the account's live keys (`use` enc, `alg` RSA-OAEP-256), "
+    "latest first, to encrypt locally with any JOSE library: use the first key, and its "
+    "`kid` in the JWE header. Public: no bearer needed.",
+    tags=["Keys"],
+    responses=ACCOUNT_JWKS_RESPONSES,
+    operation_class=AccountJwksOperation,
+)
+async def account_jwks(
+    account_id: Annotated[
+        str, Parameter(description="The account id.", examples=[Example(value="acme")])
+    ],
+    state: State,
+) -> Response[Any]:
     """The account's public encryption keys (``use: enc``, ``RSA-OAEP-256``), latest first."""
     service: EncryptService = state.encrypt_service
     document = await anyio.to_thread.run_sync(service.account_jwks, account_id)
     return Response(document, headers={"Cache-Control": "public, max-age=60"})
 
 
-@get("/health/live", operation_id="healthLive")
-async def health_live() -> dict[str, str]:
+@get(
+    "/health/live",
+    operation_id="healthLive",
+    summary="Liveness",
+    description="The process is up; no dependency is checked.",
+    tags=["Operations"],
+    responses=HEALTH_RESPONSES,
+)
+async def health_live() -> Liveness:
     """The process is up (no dependency is checked)."""
-    return {"status": "ok"}
+    return Liveness(status="ok")
 
 
-@get("/health/ready", operation_id="healthReady")
+@get(
+    "/health/ready",
+    operation_id="healthReady",
+    summary="Readiness",
+    description="Ready when the Authorization API's keys are usable and Vault answers, or "
+    "while Vault is down if keys are cached to ride out the outage (`vault` says which).",
+    tags=["Operations"],
+    responses=HEALTH_READY_RESPONSES,
+    operation_class=DocumentedOperation,
+)
 async def health_ready(state: State) -> Response[Any]:
     """Ready when the authz JWKS is usable and Vault answers, or keys are cached to ride
     out its outage (the body says which)."""

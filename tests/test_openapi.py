@@ -1,0 +1,552 @@
+"""The checked-in OpenAPI documents: current, sound OpenAPI 3.1, served with the interactive
+docs, and true: real answers of both APIs, good and bad, match them.
+
+No JSON Schema library is installed, so :func:`schema_errors` checks the subset of JSON
+Schema 2020-12 the documents use (types, enum/const, properties/required,
+additionalProperties, items, oneOf/anyOf, minimum); it refuses any other keyword that
+constrains values, so a document cannot silently outgrow it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any, get_args
+
+import httpx
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+
+import authz_api.app
+import authz_api.openapi
+import authz_api.schemas
+import crypto_api.app
+import crypto_api.openapi
+from shared import Account, AccountStore, Settings
+from shared.authorization import GRANT_TYPES, OAuthErrorCode
+from shared.client_assertion import CLIENT_ASSERTION_TYPE
+from tests.asgi_server import AsgiServer
+from tests.authz_api.conftest import serve
+from tests.crypto_api.conftest import serve_crypto
+from tests.tokens import claims, sign
+
+OPENAPI = Path(__file__).resolve().parent.parent / "openapi"
+FACTORIES: dict[str, Callable[[Settings], Litestar]] = {
+    "authz-api.json": authz_api.app.create_app,
+    "crypto-api.json": crypto_api.app.create_app,
+}
+DOCS_MODULES: dict[str, ModuleType] = {
+    "authz-api.json": authz_api.openapi,
+    "crypto-api.json": crypto_api.openapi,
+}
+#: The media type of each API's error answers.
+ERROR_MEDIA = {"authz-api.json": "application/json", "crypto-api.json": "application/problem+json"}
+NOWHERE = "http://127.0.0.1:1"
+METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
+
+
+@pytest.fixture(scope="module")
+def generated() -> dict[str, str]:
+    """The documents as ``openapi/generate.py`` (what ``scripts/openapi`` runs) makes them."""
+    spec = importlib.util.spec_from_file_location("openapi_generate", OPENAPI / "generate.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result: dict[str, str] = module.generate()
+    return result
+
+
+def document(name: str) -> dict[str, Any]:
+    """A checked-in document."""
+    result: dict[str, Any] = json.loads((OPENAPI / name).read_text(encoding="utf-8"))
+    return result
+
+
+def operations(doc: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(method, path, operation) of every operation."""
+    for path, item in doc["paths"].items():
+        for method in METHODS:
+            if method in item:
+                yield method, path, item[method]
+
+
+# -- a JSON Schema subset -------------------------------------------------------------------
+
+_TYPES: dict[str, Callable[[Any], bool]] = {
+    "string": lambda v: isinstance(v, str),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "boolean": lambda v: isinstance(v, bool),
+    "null": lambda v: v is None,
+    "object": lambda v: isinstance(v, dict),
+    "array": lambda v: isinstance(v, list),
+}
+#: Keywords that only annotate: they constrain no value.
+_ANNOTATIONS = {"title", "description", "examples", "default", "deprecated", "$ref"}
+_UNDERSTOOD = {
+    "type",
+    "enum",
+    "const",
+    "properties",
+    "required",
+    "additionalProperties",
+    "items",
+    "oneOf",
+    "anyOf",
+    "minimum",
+}
+
+
+def resolve(doc: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    """``node``, following ``$ref`` within the document."""
+    while "$ref" in node:
+        ref = node["$ref"]
+        assert ref.startswith("#/"), ref
+        target: Any = doc
+        for part in ref[2:].split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+def schema_errors(
+    doc: dict[str, Any], schema: dict[str, Any], value: Any, at: str = "$"
+) -> list[str]:
+    """Why ``value`` does not match ``schema`` (empty when it does)."""
+    schema = resolve(doc, schema)
+    unknown = set(schema) - _ANNOTATIONS - _UNDERSTOOD
+    assert not unknown, f"{at}: the test's validator does not know {unknown}"
+    errors: list[str] = []
+    for keyword in ("oneOf", "anyOf"):
+        if keyword in schema:
+            matches = sum(not schema_errors(doc, s, value, at) for s in schema[keyword])
+            if matches == 0 or (keyword == "oneOf" and matches > 1):
+                errors.append(f"{at}: matches {matches} of the {keyword} schemas")
+    if "type" in schema:
+        types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        if not any(_TYPES[t](value) for t in types):
+            return [f"{at}: {value!r} is not {'/'.join(types)}"]
+    if "enum" in schema and value not in schema["enum"]:
+        errors.append(f"{at}: {value!r} not in {schema['enum']}")
+    if "const" in schema and value != schema["const"]:
+        errors.append(f"{at}: {value!r} is not {schema['const']!r}")
+    if "minimum" in schema and _TYPES["number"](value) and value < schema["minimum"]:
+        errors.append(f"{at}: {value!r} < {schema['minimum']}")
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        errors += [
+            f"{at}: {name!r} missing" for name in schema.get("required", ()) if name not in value
+        ]
+        for name, item in value.items():
+            if name in properties:
+                errors += schema_errors(doc, properties[name], item, f"{at}.{name}")
+            elif schema.get("additionalProperties") is False:
+                errors.append(f"{at}: {name!r} is not allowed")
+    if isinstance(value, list) and "items" in schema:
+        for index, item in enumerate(value):
+            errors += schema_errors(doc, schema["items"], item, f"{at}[{index}]")
+    return errors
+
+
+def schemas_with_examples(node: Any, at: str = "#") -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every schema in ``node`` that carries ``examples`` (JSON Schema style)."""
+    if isinstance(node, dict):
+        if isinstance(node.get("examples"), list) and (
+            "type" in node or "properties" in node or "oneOf" in node
+        ):
+            yield at, node
+        for key, value in node.items():
+            yield from schemas_with_examples(value, f"{at}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from schemas_with_examples(value, f"{at}/{index}")
+
+
+_PROBE_DOC: dict[str, Any] = {
+    "components": {
+        "schemas": {
+            "Item": {
+                "type": "object",
+                "properties": {"n": {"type": "integer", "minimum": 1}, "k": {"enum": ["a"]}},
+                "required": ["n"],
+                "additionalProperties": False,
+            }
+        }
+    }
+}
+
+
+@pytest.mark.parametrize(
+    ("schema", "value", "valid"),
+    [
+        ({"$ref": "#/components/schemas/Item"}, {"n": 1, "k": "a"}, True),
+        ({"$ref": "#/components/schemas/Item"}, {"k": "a"}, False),
+        ({"$ref": "#/components/schemas/Item"}, {"n": 0}, False),
+        ({"$ref": "#/components/schemas/Item"}, {"n": True}, False),
+        ({"$ref": "#/components/schemas/Item"}, {"n": 1, "x": 2}, False),
+        ({"$ref": "#/components/schemas/Item"}, {"n": 1, "k": "b"}, False),
+        ({"type": "array", "items": {"type": "string"}}, ["a", 1], False),
+        ({"oneOf": [{"type": "string"}, {"type": "string"}]}, "a", False),
+        ({"anyOf": [{"type": "string"}, {"type": "null"}]}, None, True),
+    ],
+    ids=["ok", "required", "minimum", "bool-as-int", "extra", "enum", "items", "one-of", "any-of"],
+)
+def test_the_validator_itself(schema: dict[str, Any], value: Any, valid: bool) -> None:
+    """The test's schema check accepts what matches and refuses each kind of mismatch."""
+    assert (not schema_errors(_PROBE_DOC, schema, value)) is valid
+
+
+# -- the documents are current and sound ----------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_checked_in_documents_are_current(generated: dict[str, str], name: str) -> None:
+    """The checked-in document is exactly what the app generates today."""
+    assert set(generated) == set(FACTORIES)
+    checked_in = (OPENAPI / name).read_text(encoding="utf-8")
+    assert generated[name] == checked_in, (
+        f"openapi/{name} is out of date: run scripts/openapi and commit the result"
+    )
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_documents_are_sound_openapi_3_1(name: str) -> None:
+    """Each operation has an id, a summary, a description and declared tags; each response a
+    description and, for errors, a schema in the API's error media type; 429 and 503 carry
+    Retry-After; request bodies and every answer have examples; every $ref resolves."""
+    doc = document(name)
+    assert doc["openapi"] == "3.1.0"
+    assert doc["info"]["title"]
+    assert doc["info"]["description"]
+    declared_tags = {tag["name"] for tag in doc["tags"]}
+    ids = [op["operationId"] for _, _, op in operations(doc)]
+    assert len(ids) == len(set(ids))
+    assert "/metrics" not in doc["paths"]
+    for method, path, op in operations(doc):
+        where = f"{method.upper()} {path}"
+        assert op["summary"], where
+        assert op["description"], where
+        assert op["tags"], where
+        assert set(op["tags"]) <= declared_tags, where
+        assert any(status.startswith("2") for status in op["responses"]), where
+        if method == "post":
+            body = op["requestBody"]
+            assert body["required"] is True, where
+            for media in body["content"].values():
+                assert media["schema"], where
+                assert media["examples"], where
+        for status, response in op["responses"].items():
+            assert response["description"], f"{where} {status}"
+            content = response["content"]
+            for media in content.values():
+                assert media["schema"], f"{where} {status}"
+                assert media["examples"], f"{where} {status}"
+            if int(status) >= 400:
+                assert ERROR_MEDIA[name] in content, f"{where} {status}"
+            if status in ("429", "503"):
+                assert response["headers"]["Retry-After"]["required"] is True, f"{where} {status}"
+    text = json.dumps(doc)
+    for fragment in text.split('"$ref": "')[1:]:
+        resolve(doc, {"$ref": fragment.split('"', 1)[0]})
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_examples_match_their_schemas(name: str) -> None:
+    """Every example (request bodies, responses, parameters, properties) matches its schema:
+    fuzzers and readers take them as valid."""
+    doc = document(name)
+    checked = 0
+    for method, path, op in operations(doc):
+        parts = [("request", op["requestBody"])] if "requestBody" in op else []
+        parts += [(status, response) for status, response in op["responses"].items()]
+        for part, holder in parts:
+            for media_type, media in holder.get("content", {}).items():
+                for key, example in media["examples"].items():
+                    errors = schema_errors(doc, media["schema"], example["value"])
+                    assert not errors, f"{method} {path} {part} {media_type} {key}: {errors}"
+                    checked += 1
+        for parameter in op.get("parameters", ()):
+            for example in parameter.get("examples", {}).values():
+                assert not schema_errors(doc, parameter["schema"], example["value"])
+    for at, schema in schemas_with_examples(doc):
+        bare = {k: v for k, v in schema.items() if k != "examples"}
+        for example in schema["examples"]:
+            assert not schema_errors(doc, bare, example), f"{at}: {example!r}"
+            checked += 1
+    assert checked > 20
+
+
+def test_crypto_security() -> None:
+    """The encrypt operations require the HTTP bearer scheme (a JWT with scope token:encrypt)
+    and document its 401/403 challenges; the key set and probes are public."""
+    doc = document("crypto-api.json")
+    assert doc["components"]["securitySchemes"]["bearerAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": doc["components"]["securitySchemes"]["bearerAuth"]["description"],
+    }
+    for _, path, op in operations(doc):
+        if path.startswith("/v1/encrypt"):
+            assert op["security"] == [{"bearerAuth": ["token:encrypt"]}], path
+            for status in ("401", "403"):
+                assert op["responses"][status]["headers"]["WWW-Authenticate"]["required"], path
+        else:
+            assert "security" not in op, path
+    assert "security" not in doc
+
+
+def test_authz_token_request() -> None:
+    """The token endpoint documents both grants as the service takes them, no HTTP-level
+    security (the client authenticates with the JWT in the body), and every error it says."""
+    doc = document("authz-api.json")
+    op = doc["paths"]["/oauth/token"]["post"]
+    assert "security" not in op
+    assert "security" not in doc
+    form = op["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
+    grants = {s["properties"]["grant_type"]["enum"][0]: s for s in form["oneOf"]}
+    assert set(grants) == set(GRANT_TYPES)
+    credentials = grants["client_credentials"]
+    assert credentials["properties"]["client_assertion_type"]["enum"] == [CLIENT_ASSERTION_TYPE]
+    assert set(credentials["required"]) == {
+        "grant_type",
+        "client_assertion_type",
+        "client_assertion",
+    }
+    assert set(grants[GRANT_TYPES[0]]["required"]) == {"grant_type", "assertion", "client_id"}
+    assert set(get_args(authz_api.schemas.OAuthErrorCode)) == {
+        *get_args(OAuthErrorCode),
+        "server_error",
+    }
+
+
+# -- the docs pages are served ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_docs_pages_are_served(name: str) -> None:
+    """Over HTTP, /schema is the interactive docs page (Scalar, loading /schema/openapi.json),
+    /schema/swagger is Swagger UI, and /schema/openapi.json is exactly the checked-in
+    document, even with other settings."""
+    app = FACTORIES[name](
+        Settings(
+            vault_addr=NOWHERE,
+            authz_issuer="http://issuer.test:8123",
+            crypto_audience="another-audience",
+            batch_max=7,
+        )
+    )
+    with AsgiServer(app) as server, httpx.Client(base_url=server.url, timeout=10) as http:
+        page = http.get("/schema")
+        swagger = http.get("/schema/swagger")
+        served = http.get("/schema/openapi.json")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert 'data-url="/schema/openapi.json"' in page.text
+    assert f"@scalar/api-reference@{DOCS_MODULES[name].SCALAR_VERSION}" in page.text
+    assert swagger.status_code == 200
+    assert swagger.headers["content-type"].startswith("text/html")
+    assert "SwaggerUIBundle" in swagger.text
+    assert served.status_code == 200
+    assert served.headers["content-type"].startswith("application/vnd.oai.openapi+json")
+    assert served.json() == document(name)
+
+
+# -- real answers match the documents ---------------------------------------------------------
+
+
+class Conformance:
+    """Checks real answers against one document, and remembers what it checked."""
+
+    def __init__(self, doc: dict[str, Any]) -> None:
+        self.doc = doc
+        self.seen: set[tuple[str, str, str]] = set()
+
+    def __call__(self, method: str, path: str, response: httpx.Response, status: int) -> None:
+        """``response`` (to ``method`` on the templated ``path``) has ``status`` and matches
+        the document: status documented, media type, body schema, required headers."""
+        where = f"{method} {path} -> {response.status_code} {response.text[:300]}"
+        assert response.status_code == status, where
+        documented = self.doc["paths"][path][method.lower()]["responses"]
+        assert str(status) in documented, f"{where}: status not documented"
+        spec = documented[str(status)]
+        media = response.headers["content-type"].split(";")[0].strip()
+        assert media in spec["content"], f"{where}: {media} not documented"
+        body = response.json() if media.endswith("json") else response.text
+        errors = schema_errors(self.doc, spec["content"][media]["schema"], body)
+        assert not errors, f"{where}: {errors}"
+        for name, header in spec.get("headers", {}).items():
+            value = response.headers.get(name)
+            assert value is not None or not header["required"], f"{where}: no {name}"
+            if value is not None:
+                schema = resolve(self.doc, header["schema"])
+                typed = int(value) if schema.get("type") == "integer" else value
+                assert not schema_errors(self.doc, schema, typed), f"{where}: {name}: {value}"
+        self.seen.add((method.lower(), path, str(status)))
+
+    def documented(self) -> set[tuple[str, str, str]]:
+        """(method, path, status) of every documented answer."""
+        return {
+            (method, path, status)
+            for method, path, op in operations(self.doc)
+            for status in op["responses"]
+        }
+
+    def generic_error(self, response: httpx.Response, schema: str, media: str) -> None:
+        """A framework refusal (405, 404) outside any operation: the API's error shape."""
+        assert response.headers["content-type"].startswith(media)
+        ref = {"$ref": f"#/components/schemas/{schema}"}
+        assert not schema_errors(self.doc, ref, response.json()), response.text
+
+
+@pytest.fixture
+def es256(make_account: Callable[..., Account]) -> Account:
+    return make_account(algorithms=("ES256",), key="ec-p256")
+
+
+class Exploding:
+    """A service failing in a way no real dependency does (fault injection, for the 500s)."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError("a failure nobody planned for")
+
+
+def test_authz_answers_as_documented(settings: Settings, vault: object, es256: Account) -> None:
+    """Every kind of answer of the Authorization API, good and bad, has a documented status,
+    media type, body and headers."""
+    check = Conformance(document("authz-api.json"))
+    token = sign(claims(), "ES256", "ec-p256")
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    with serve(settings, rate_limit_per_second=0.0) as authz:
+        assertion = authz.client_assertion(es256.id, "ES256", "ec-p256")
+        check("POST", "/oauth/token", authz.jwt_bearer(es256.id, token), 200)
+        check("POST", "/oauth/token", authz.client_credentials(assertion), 200)
+        wrong_key = sign(claims(), "ES256", "ec-p256-other")
+        check("POST", "/oauth/token", authz.jwt_bearer(es256.id, wrong_key), 400)
+        check("POST", "/oauth/token", authz.http.post("/oauth/token", json={}), 400)
+        check("POST", "/oauth/token", authz.token(grant_type="password"), 400)
+        check("POST", "/oauth/token", authz.client_credentials(assertion), 401)  # replayed
+        check("POST", "/oauth/token", authz.jwt_bearer("no-such-account", token), 401)
+        big = authz.http.post("/oauth/token", content=b"a" * 70_000, headers=form)
+        check("POST", "/oauth/token", big, 413)
+        check("GET", "/.well-known/jwks.json", authz.http.get("/.well-known/jwks.json"), 200)
+        metadata = authz.http.get("/.well-known/oauth-authorization-server")
+        check("GET", "/.well-known/oauth-authorization-server", metadata, 200)
+        check("GET", "/health/live", authz.http.get("/health/live"), 200)
+        check("GET", "/health/ready", authz.http.get("/health/ready"), 200)
+        not_allowed = authz.http.get("/oauth/token")
+        assert not_allowed.status_code == 405
+        assert not_allowed.headers["allow"]
+        check.generic_error(not_allowed, "OAuthErrorResponse", "application/json")
+        check.generic_error(authz.http.get("/nowhere"), "OAuthErrorResponse", "application/json")
+    with serve(settings, rate_limit_per_second=0.001, rate_limit_burst=1) as limited:
+        check("POST", "/oauth/token", limited.jwt_bearer(es256.id, token), 200)
+        check("POST", "/oauth/token", limited.jwt_bearer(es256.id, token), 429)
+    down = authz_api.app.create_app(
+        Settings(vault_addr=NOWHERE, authz_issuer="http://authz.test", vault_timeout=1.0)
+    )
+    with AsgiServer(down) as server, httpx.Client(base_url=server.url, timeout=10) as http:
+        exchange = http.post(
+            "/oauth/token",
+            data={"grant_type": GRANT_TYPES[0], "client_id": es256.id, "assertion": token},
+        )
+        check("POST", "/oauth/token", exchange, 503)
+        check("GET", "/.well-known/jwks.json", http.get("/.well-known/jwks.json"), 503)
+        check("GET", "/health/ready", http.get("/health/ready"), 503)
+    with TestClient(down) as client:
+        down.state.token_service = down.state.bearers = Exploding()
+        exploded = client.post("/oauth/token", data={"grant_type": "client_credentials"})
+        check("POST", "/oauth/token", exploded, 500)
+        check("GET", "/.well-known/jwks.json", client.get("/.well-known/jwks.json"), 500)
+    assert check.seen == check.documented()
+
+
+def test_crypto_answers_as_documented(
+    settings: Settings,
+    vault: object,
+    es256: Account,
+    make_account: Callable[..., Account],
+    store: AccountStore,
+) -> None:
+    """Every kind of answer of the Crypto API, good and bad, has a documented status, media
+    type, body and headers."""
+    check = Conformance(document("crypto-api.json"))
+    token = sign(claims(), "ES256", "ec-p256")
+    disabled = make_account(algorithms=("ES256",), key="ec-p256", id=f"{es256.id}-off")
+    with serve(settings, rate_limit_per_second=0.0) as authz:
+        with serve_crypto(
+            settings, authz, batch_max=2, cache_ttl=0.0, crypto_rate_per_second=0.0
+        ) as crypto:
+            bearer = crypto.bearer(es256.id)
+            auth = {"Authorization": f"Bearer {bearer}"}
+            post = crypto.http.post
+            check("POST", "/v1/encrypt", crypto.encrypt(bearer, token), 200)
+            raw = {**auth, "Content-Type": "application/jwt"}
+            check("POST", "/v1/encrypt", post("/v1/encrypt", content=token, headers=raw), 200)
+            accept = {**auth, "Accept": "application/jwt"}
+            as_jwt = post("/v1/encrypt", json={"token": token}, headers=accept)
+            check("POST", "/v1/encrypt", as_jwt, 200)
+            wrong_key = sign(claims(), "ES256", "ec-p256-other")
+            check("POST", "/v1/encrypt", crypto.encrypt(bearer, wrong_key), 422)
+            check("POST", "/v1/encrypt", post("/v1/encrypt", content=b"{", headers=auth), 400)
+            check("POST", "/v1/encrypt", crypto.encrypt(None, token), 401)
+            check("POST", "/v1/encrypt", crypto.encrypt("not-a-bearer", token), 401)
+            big = post("/v1/encrypt", content=b"x" * 40_000, headers=auth)
+            check("POST", "/v1/encrypt", big, 413)
+            check("POST", "/v1/encrypt/batch", crypto.batch(bearer, [token, "garbage"]), 200)
+            check("POST", "/v1/encrypt/batch", crypto.batch(bearer, []), 400)
+            check("POST", "/v1/encrypt/batch", crypto.batch(bearer, [token] * 3), 413)
+            check("POST", "/v1/encrypt/batch", crypto.batch("not-a-bearer", [token]), 401)
+            jwks = "/v1/accounts/{account_id}/jwks.json"
+            check("GET", jwks, crypto.http.get(f"/v1/accounts/{es256.id}/jwks.json"), 200)
+            check("GET", jwks, crypto.http.get("/v1/accounts/Not_An_Id/jwks.json"), 404)
+            check("GET", "/health/live", crypto.http.get("/health/live"), 200)
+            check("GET", "/health/ready", crypto.http.get("/health/ready"), 200)
+            disabled_bearer = crypto.bearer(disabled.id)
+            store.disable(disabled.id)
+            check("POST", "/v1/encrypt", crypto.encrypt(disabled_bearer, token), 403)
+            check("POST", "/v1/encrypt/batch", crypto.batch(disabled_bearer, [token]), 403)
+            not_allowed = crypto.http.delete("/v1/encrypt")
+            assert not_allowed.status_code == 405
+            assert not_allowed.headers["allow"]
+            check.generic_error(not_allowed, "Problem", "application/problem+json")
+            check.generic_error(crypto.http.get("/nowhere"), "Problem", "application/problem+json")
+        with serve_crypto(
+            settings, authz, crypto_rate_per_second=0.001, crypto_rate_burst=1
+        ) as limited:
+            bearer = limited.bearer(es256.id)
+            check("POST", "/v1/encrypt", limited.encrypt(bearer, token), 200)
+            check("POST", "/v1/encrypt", limited.encrypt(bearer, token), 429)
+            check("POST", "/v1/encrypt/batch", limited.batch(bearer, [token]), 429)
+        down = crypto_api.app.create_app(
+            Settings(
+                vault_addr=NOWHERE,
+                vault_timeout=1.0,
+                authz_issuer=authz.issuer,
+                authz_jwks_url=f"{NOWHERE}/.well-known/jwks.json",
+            )
+        )
+        # A genuine bearer: the down API must fetch the authz JWKS to check it, and cannot.
+        auth = {
+            "Authorization": f"Bearer {authz.jwt_bearer(es256.id, token).json()['access_token']}"
+        }
+        with AsgiServer(down) as server, httpx.Client(base_url=server.url, timeout=10) as http:
+            encrypt = http.post("/v1/encrypt", json={"token": token}, headers=auth)
+            check("POST", "/v1/encrypt", encrypt, 503)
+            batch = http.post("/v1/encrypt/batch", json={"tokens": [token]}, headers=auth)
+            check("POST", "/v1/encrypt/batch", batch, 503)
+            check("GET", jwks, http.get(f"/v1/accounts/{es256.id}/jwks.json"), 503)
+            check("GET", "/health/ready", http.get("/health/ready"), 503)
+    with TestClient(down) as client:
+        down.state.encrypt_service = Exploding()
+        exploded = client.post("/v1/encrypt", json={"token": token})
+        check("POST", "/v1/encrypt", exploded, 500)
+        exploded = client.post("/v1/encrypt/batch", json={"tokens": [token]})
+        check("POST", "/v1/encrypt/batch", exploded, 500)
+        check("GET", jwks, client.get(f"/v1/accounts/{es256.id}/jwks.json"), 500)
+    assert check.seen == check.documented()
