@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 import anyio
@@ -54,11 +55,31 @@ def on_startup(app: Litestar) -> None:
     app.state.batch_threads = anyio.CapacityLimiter(BATCH_THREADS)
 
 
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    names = [name for name, _ in pairs]
+    if len(set(names)) != len(names):
+        raise RequestInvalid(f"the body repeats a member: {sorted(set(names))}")
+    return dict(pairs)
+
+
 def _decode(body: bytes, kind: type[Any]) -> Any:
     try:
-        return msgspec.json.decode(body, type=kind)
+        decoded = msgspec.json.decode(body, type=kind)
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise RequestInvalid(f"the body must be JSON like {_EXAMPLES[kind]}: {exc}") from None
+    # msgspec keeps the last of repeated members; a proxy or WAF may read the first. The
+    # token parser refuses duplicates too, so the body must not be laxer (RFC 8259 §4).
+    json.loads(body, object_pairs_hook=_refuse_duplicates)
+    return decoded
+
+
+def _authorization(request: Request[Any, Any, Any]) -> str | None:
+    values = request.headers.getall("authorization", [])
+    if len(values) > 1:
+        # RFC 9110 §5.3: Authorization is not a list; which copy counts would depend on who
+        # reads it (RFC 6750 §3.1: invalid_request).
+        raise RequestInvalid("send one Authorization header, not several")
+    return values[0] if values else None
 
 
 _EXAMPLES: dict[type[Any], str] = {
@@ -89,7 +110,7 @@ async def encrypt(request: Request[Any, Any, Any], state: State) -> Response[Any
     body = await request.body()
     token = body.decode("ascii", "replace").strip() if raw else _decode(body, EncryptRequest).token
     service: EncryptService = state.encrypt_service
-    authorization = request.headers.get("authorization")
+    authorization = _authorization(request)
 
     def run() -> Any:
         account = service.authorize(authorization)
@@ -127,7 +148,7 @@ async def encrypt_batch(request: Request[Any, Any, Any], state: State) -> Respon
         raise RequestInvalid("'tokens' is empty")
     if len(tokens) > service.batch_max:
         raise RequestTooLarge(f"at most {service.batch_max} tokens per batch")
-    authorization = request.headers.get("authorization")
+    authorization = _authorization(request)
 
     def run() -> Any:
         account = service.authorize(authorization, cost=len(tokens))

@@ -65,6 +65,6 @@ JWE_CEK_BYTES: Final = {
 KW_KEY_BYTES: Final = {"A128KW": 16, "A192KW": 24, "A256KW": 32}
 
 #: Header parameters we refuse outright (DESIGN §2/§7): key sources taken from the token
-#: itself (RFC 8725 §3.10), compression (decompression bombs, RFC 8725 §3.11 / CVE-2024-28102
+#: itself (RFC 8725 §3.10), compression (decompression bombs, RFC 8725 §3.6 / CVE-2024-28102
 #: class) and unencoded payloads (RFC 7797).
 REFUSED_HEADER_PARAMS: Final = frozenset({"jku", "x5u", "jwk", "x5c", "zip", "b64"})

@@ -143,7 +143,10 @@ def parse_compact(token: object, limits: Limits = Limits()) -> CompactToken:
     jwe = len(segments) == 5
     if len(segments[0]) > limits.max_header_bytes * 4 // 3 + 4:
         raise TokenInvalidFormat(f"header is larger than {limits.max_header_bytes} bytes")
-    header = _json_object(_decode_segment(segments[0], "header"), "header")
+    raw_header = _decode_segment(segments[0], "header")
+    if len(raw_header) > limits.max_header_bytes:
+        raise TokenInvalidFormat(f"header is larger than {limits.max_header_bytes} bytes")
+    header = _json_object(raw_header, "header")
     _check_header(header, jwe=jwe)
     names = ("encrypted key", "iv", "ciphertext", "tag") if jwe else ("payload", "signature")
     decoded = [_decode_segment(s, n) for s, n in zip(segments[1:], names, strict=True)]

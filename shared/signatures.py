@@ -1,13 +1,16 @@
 """Checking a JWS signature with the account's pinned method and algorithms.
 
 The token's ``alg`` is only ever looked up in the account's allow-list; it never picks a
-key family. joserfc does the cryptography, always with ``algorithms=[alg]``.
+key family. joserfc does the cryptography, always with a registry allowing that one ``alg``.
 """
 
 from __future__ import annotations
 
+import functools
+
 from joserfc import jws
 from joserfc.jwk import ECKey, OctKey, RSAKey
+from joserfc.jws import JWSRegistry
 
 from shared.accounts import (
     Account,
@@ -16,13 +19,29 @@ from shared.accounts import (
     SymmetricValidation,
     import_public_key,
 )
-from shared.compact import CompactToken
+from shared.compact import CompactToken, Limits
 from shared.errors import JwksUnavailable, TokenInvalidSignature, VerificationUnavailable
 from shared.jwks import JwksFetcher
 
 __all__ = ["StaticKey", "check_signature", "static_key"]
 
 StaticKey = RSAKey | ECKey | OctKey | None
+
+
+class _Registry(JWSRegistry):
+    # joserfc caps the header at 512 base64url characters (384 JSON bytes) by default, so
+    # an honest token with a longer header failed as a *bad signature*; our format gate
+    # already holds headers to Limits.max_header_bytes, so joserfc's cap only has to let
+    # those through.
+    max_header_length = Limits().max_header_bytes * 4 // 3 + 4
+
+
+@functools.cache
+def _registry(alg: str) -> JWSRegistry:
+    # Not strict about header names: RFC 7515 §4 says unknown parameters are ignored unless
+    # listed in `crit` (which the format gate refuses outright). Types of the registered
+    # ones are still checked.
+    return _Registry(algorithms=[alg], strict_check_header=False)
 
 
 def static_key(account: Account) -> StaticKey:
@@ -71,7 +90,7 @@ def check_signature(
         raise TokenInvalidSignature(f"alg {alg!r} is not allowed for this account: {list(allowed)}")
     verifier = _key_for(token, account, key, jwks_fetcher)
     try:
-        jws.deserialize_compact(token.text, verifier, algorithms=[alg])
+        jws.deserialize_compact(token.text, verifier, registry=_registry(alg))
     except Exception as exc:
         raise TokenInvalidSignature("signature does not verify") from exc
     return alg

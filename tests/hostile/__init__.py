@@ -1,0 +1,1 @@
+"""The hostile-input corpus, run against the verifier and over HTTP against both APIs."""
