@@ -22,9 +22,10 @@ from joserfc import jws
 
 from shared.accounts import check_account_id
 from shared.bearer import ACCESS_TOKEN_TYPE, SCOPE_ENCRYPT
+from shared.claims import numeric_date
 from shared.client_assertion import audience_matches
 from shared.compact import parse_compact
-from shared.errors import AccountInvalid, ServiceError, TokenError
+from shared.errors import AccountInvalid, ServiceError, TokenError, TokenInvalidClaims
 from shared.jwks import JwksFetcher
 
 __all__ = ["Bearer", "BearerChecker", "BearerInvalid", "BearerMissing", "BearerScopeMissing"]
@@ -140,8 +141,12 @@ class BearerChecker:
             raise BearerInvalid("bearer from another issuer")
         if not audience_matches(claims, (self.audience,), required=True):
             raise BearerInvalid("bearer for another audience")
-        exp = claims.get("exp")
-        if not isinstance(exp, int | float) or isinstance(exp, bool) or now >= exp + _LEEWAY:
+        try:
+            # A finite NumericDate only: 10**400 would overflow and 1e400 (inf) never expire.
+            exp = numeric_date(claims, "exp")
+        except TokenInvalidClaims:
+            exp = None
+        if exp is None or now >= exp + _LEEWAY:
             raise BearerInvalid("bearer expired: get a new one from the Authorization API")
         sub = claims.get("sub")
         try:
@@ -152,4 +157,4 @@ class BearerChecker:
             raise BearerInvalid("bearer without a valid sub")
         scope = claims.get("scope")
         scopes = frozenset(scope.split()) if isinstance(scope, str) else frozenset()
-        return Bearer(account_id=account_id, expires_at=float(exp), scopes=scopes)
+        return Bearer(account_id=account_id, expires_at=exp, scopes=scopes)
