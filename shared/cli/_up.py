@@ -37,6 +37,8 @@ Walkthrough, in another shell:
   JWE=$(curl -s {stack.crypto_url}/v1/encrypt -H "Authorization: Bearer $BEARER" \\
        -H "Content-Type: application/jwt" --data-binary "$TOKEN")
   tokenctl token verify --account {DEMO_ACCOUNT} --campaign 1001 "$JWE"
+  tokenctl token encrypt --account {DEMO_ACCOUNT} "$TOKEN" \
+       | tokenctl token verify --account {DEMO_ACCOUNT} --campaign 1001 -
 
 Stack is up. Ctrl-C stops it; starting again keeps accounts and keys."""
 

@@ -96,7 +96,8 @@ def test_up_walkthrough_and_restart(tmp_path: Path) -> None:
         # Pasted as is, plus one line of ours to keep the JWE for after the restart.
         result = _bash(script + '\necho "JWE=$JWE"', env)
         assert result.returncode == 0, result.stderr
-        assert "valid JWE (key version 1) ES256: sub=participant-42" in result.stdout
+        # Twice: the curl path, then `token encrypt` through both APIs in one command.
+        assert result.stdout.count("valid JWE (key version 1) ES256: sub=participant-42") == 2
         jwe = result.stdout.rsplit("JWE=", 1)[1].strip()
         assert jwe.count(".") == 4
 
