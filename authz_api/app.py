@@ -14,9 +14,10 @@ from authz_api.errors import EXCEPTION_HANDLERS
 from authz_api.openapi import openapi_config
 from authz_api.routes import ROUTES, on_startup
 from shared.access_log import AccessLogMiddleware, configure_json_logging
-from shared.authorization import TokenService
+from shared.authorization import IssuerBackend, TokenService
 from shared.bearer import BearerIssuer
 from shared.errors import ConfigurationError
+from shared.keycloak import AssertionSigner, KeycloakBackend, KeycloakRealm, python_keycloak
 from shared.ratelimit import RateLimiter
 from shared.replay import replay_store
 from shared.settings import Settings
@@ -36,11 +37,27 @@ class MetricsController(PrometheusController):
     include_in_schema = False
 
 
+def _backend(
+    settings: Settings, vault: Vault, bearers: BearerIssuer, issuer: str
+) -> IssuerBackend | None:
+    """Who issues bearers (``AUTHZ_BACKEND``): None for ours, else the Keycloak realm."""
+    if settings.authz_backend != "keycloak":
+        return None
+    python_keycloak()  # the extra must be installed: say so now, not on the first request
+    return KeycloakBackend(
+        KeycloakRealm.from_settings(settings),
+        AssertionSigner(vault, bearers.signing_keys),
+        authz_issuer=issuer,
+        audience=settings.crypto_audience,
+    )
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the Authorization API; ``settings`` default to the environment.
 
     Raises:
-        ConfigurationError: ``AUTHZ_ISSUER`` is not set, or another setting is invalid.
+        ConfigurationError: ``AUTHZ_ISSUER`` is not set, or another setting is invalid
+            (``AUTHZ_BACKEND=keycloak`` without the realm or without python-keycloak).
     """
     settings = settings or Settings.from_env()
     if not settings.authz_issuer:
@@ -66,6 +83,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         address_limiter=RateLimiter(
             settings.rate_limit_per_second * 4, settings.rate_limit_burst * 4
         ),
+        backend=_backend(settings, vault, bearers, issuer),
     )
     configure_json_logging()
     prometheus = PrometheusConfig(app_name="authz_api", prefix="authz", group_path=True)

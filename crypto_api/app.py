@@ -18,6 +18,7 @@ from shared.bearer_check import BearerChecker
 from shared.compact import Limits
 from shared.encryption import EncryptService
 from shared.errors import ConfigurationError
+from shared.keycloak import KeycloakRealm, keycloak_trusted_issuer
 from shared.keys import KeyStore
 from shared.ratelimit import RateLimiter
 from shared.settings import Settings
@@ -38,21 +39,33 @@ def create_app(settings: Settings | None = None) -> Litestar:
     """Build the Crypto API; ``settings`` default to the environment.
 
     Raises:
-        ConfigurationError: ``AUTHZ_ISSUER`` is not set (bearers are checked against it).
+        ConfigurationError: ``AUTHZ_ISSUER`` is not set while our bearers are trusted (they
+            are checked against it), or the Keycloak realm is not while its bearers are.
     """
     settings = settings or Settings.from_env()
+    trusted = settings.trusted_issuers  # CRYPTO_TRUSTED_ISSUERS: builtin, keycloak
     jwks_url = settings.jwks_url
-    if not settings.authz_issuer or not jwks_url:
+    if "builtin" in trusted and (not settings.authz_issuer or not jwks_url):
         raise ConfigurationError(
             "AUTHZ_ISSUER (the Authorization API's public URL, the bearers' iss) is required"
         )
+    realms = (
+        [keycloak_trusted_issuer(KeycloakRealm.from_settings(settings))]
+        if "keycloak" in trusted
+        else []
+    )
+    issuer = settings.authz_issuer.rstrip("/") if settings.authz_issuer else None
+    builtin = "builtin" in trusted
     vault = Vault(settings)
     service = EncryptService(
         Verifier(vault, settings=settings),
         KeyStore(vault),
         settings,
         bearers=BearerChecker(
-            jwks_url, issuer=settings.authz_issuer.rstrip("/"), audience=settings.crypto_audience
+            jwks_url if builtin else None,
+            issuer=issuer if builtin else None,
+            audience=settings.crypto_audience,
+            trusted=realms,
         ),
         limiter=RateLimiter(settings.crypto_rate_per_second, settings.crypto_rate_burst),
     )

@@ -10,13 +10,17 @@ secret), and its ``jti`` is single-use until it expires.
 
 Every refusal is an :class:`OAuthError` carrying the RFC 6749 §5.2 ``error``, a description
 that says what to fix, and our token code. The app maps ``error`` to an HTTP status once.
+
+Who signs the bearer is an :class:`IssuerBackend`: :class:`BuiltinBackend` (Transit, the
+default) or Keycloak (:class:`shared.keycloak.KeycloakBackend`, ``AUTHZ_BACKEND=keycloak``).
+Every check above runs the same whichever it is.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping
-from typing import Final, Literal
+from typing import Final, Literal, Protocol
 
 from shared.bearer import SCOPE_ENCRYPT, BearerIssuer, IssuedBearer
 from shared.client_assertion import (
@@ -39,6 +43,8 @@ __all__ = [
     "CLIENT_CREDENTIALS",
     "GRANT_TYPES",
     "JWT_BEARER",
+    "BuiltinBackend",
+    "IssuerBackend",
     "OAuthError",
     "OAuthErrorCode",
     "TokenService",
@@ -105,6 +111,39 @@ def _refused_as(error: OAuthErrorCode, what: str) -> Iterator[None]:
 _UNKNOWN_CLIENT: Final = "unknown or disabled client_id"
 
 
+class IssuerBackend(Protocol):
+    """Issues the bearer once TokenService has authenticated the request."""
+
+    #: What a client assertion's ``aud`` may name (RFC 7523 §3 item 3).
+    assertion_audiences: frozenset[str]
+
+    def issue(
+        self, account_id: str, scope: str, *, client_assertion: str | None = None
+    ) -> IssuedBearer:
+        """A bearer for ``account_id``; ``client_assertion`` is the verified assertion of a
+        ``client_credentials`` request (None for ``jwt-bearer``).
+
+        Raises:
+            ServiceError: an outage (answered 503; the assertion's jti is released).
+            OAuthError: the backend refused.
+        """
+        ...
+
+
+class BuiltinBackend:
+    """Our own bearers, signed by Transit (:class:`BearerIssuer`)."""
+
+    def __init__(self, bearers: BearerIssuer, *, token_endpoint: str) -> None:
+        self._bearers = bearers
+        self.assertion_audiences = frozenset({token_endpoint, bearers.issuer})
+
+    def issue(
+        self, account_id: str, scope: str, *, client_assertion: str | None = None
+    ) -> IssuedBearer:
+        """Sign a bearer with Transit (the assertion was checked already)."""
+        return self._bearers.issue(account_id, scope)
+
+
 class TokenService:
     """Validates token requests and issues bearers; thread-safe, blocking (Vault calls)."""
 
@@ -117,17 +156,21 @@ class TokenService:
         *,
         token_endpoint: str,
         address_limiter: RateLimiter | None = None,
+        backend: IssuerBackend | None = None,
     ) -> None:
         self._verifier = verifier
-        self._bearers = bearers
+        self._backend = backend or BuiltinBackend(bearers, token_endpoint=token_endpoint)
         self._replay = replay
         #: Per account, charged only once the client is authenticated: nobody can spend
         #: another customer's budget with junk requests naming it.
         self._limiter = limiter
         #: Per client address, before any work: bounds what unauthenticated junk costs us.
         self._address_limiter = address_limiter
-        #: What a client assertion's ``aud`` may name (RFC 7523 §3 item 3).
+        #: What a secure token's ``aud``, when it has one, may name: us.
         self.audiences = frozenset({token_endpoint, bearers.issuer})
+        #: What a client assertion's ``aud`` may name (RFC 7523 §3 item 3): us, or the
+        #: Keycloak realm the backend passes the assertion to.
+        self.assertion_audiences = self._backend.assertion_audiences
 
     def exchange(
         self, params: Mapping[str, str], *, client_address: str | None = None
@@ -154,8 +197,9 @@ class TokenService:
         else:
             account_id, replay_key = self._client_credentials(params)
         self._throttle(self._limiter, account_id, "for this client")
+        assertion = params.get("client_assertion") if replay_key is not None else None
         try:
-            return self._bearers.issue(account_id, SCOPE_ENCRYPT)
+            return self._backend.issue(account_id, SCOPE_ENCRYPT, client_assertion=assertion)
         except ServiceError as exc:
             if replay_key is not None:  # our failure: the same assertion may be retried
                 # If even that fails, the jti stays recorded until it expires.
@@ -215,7 +259,10 @@ class TokenService:
         with _refused_as("invalid_client", "the client assertion"):
             signed = self._verifier.authenticate(assertion, account_id=client_id)
             checked = check_client_assertion(
-                signed, client_id=client_id, audiences=self.audiences, now=self._verifier.now()
+                signed,
+                client_id=client_id,
+                audiences=self.assertion_audiences,
+                now=self._verifier.now(),
             )
         replay_key = f"{client_id}:{checked.jti}"
         try:

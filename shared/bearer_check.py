@@ -6,6 +6,14 @@ unknown ``kid`` by :class:`~shared.jwks.JwksFetcher`), then ``typ``, ``iss``, ``
 
 A customer reuses its bearer for many calls (it lives 5 minutes), so a verified bearer is
 remembered, by its SHA-256, until it expires: later calls skip the signature check.
+
+Several issuers may be trusted (:class:`TrustedIssuer`): ours, and a Keycloak realm
+(``CRYPTO_TRUSTED_ISSUERS``). Each has its own keys, algorithms and account claim; a bearer
+is checked against the one its ``iss`` names (with a single issuer, that one, whatever
+``iss`` says, so that its checks run in the same order as ever). Keycloak's bearers name
+the account in ``azp`` (= ``client_id``), or, for those its broker client got by
+exchanging a verified secure token, in ``preferred_username``
+(:mod:`shared.keycloak._backend`).
 """
 
 from __future__ import annotations
@@ -14,8 +22,8 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
-from typing import Final
+from collections.abc import Callable, Sequence
+from typing import Any, Final, Literal
 
 import msgspec
 from joserfc import jws
@@ -28,9 +36,19 @@ from shared.compact import parse_compact
 from shared.errors import AccountInvalid, ServiceError, TokenError, TokenInvalidClaims
 from shared.jwks import JwksFetcher
 
-__all__ = ["Bearer", "BearerChecker", "BearerInvalid", "BearerMissing", "BearerScopeMissing"]
+__all__ = [
+    "Bearer",
+    "BearerChecker",
+    "BearerInvalid",
+    "BearerMissing",
+    "BearerScopeMissing",
+    "TrustedIssuer",
+]
 
 _LEEWAY: Final = 30
+#: Keycloak names a client's service-account user ``service-account-<clientId>``
+#: (``ServiceAccountConstants.SERVICE_ACCOUNT_USER_PREFIX``): never an account's user.
+_SERVICE_ACCOUNT_PREFIX: Final = "service-account-"
 
 
 class BearerInvalid(ServiceError):
@@ -49,6 +67,45 @@ class BearerScopeMissing(ServiceError):
     code = "INSUFFICIENT_SCOPE"
 
 
+class TrustedIssuer(msgspec.Struct, frozen=True, kw_only=True):
+    """An issuer whose bearers we accept, and how to read them."""
+
+    #: The exact ``iss``.
+    issuer: str
+    #: Where its signing keys are (JWKS, fetched and cached).
+    jwks_url: str
+    #: The signature algorithms its bearers may use.
+    algorithms: tuple[str, ...] = ("ES256",)
+    #: ``sub``: ours (``sub`` = ``client_id`` = the account). ``azp``: Keycloak's
+    #: (``azp`` = ``client_id`` = the account, or ``preferred_username`` for bearers of
+    #: ``broker_client_id``).
+    account_claim: Literal["sub", "azp"] = "sub"
+    broker_client_id: str | None = None
+
+
+def _account_id(value: object) -> str:
+    try:
+        return check_account_id(value) if isinstance(value, str) else ""
+    except AccountInvalid:
+        return ""
+
+
+def _keycloak_account(claims: dict[str, Any], trusted: TrustedIssuer) -> str:
+    azp = claims.get("azp")
+    if trusted.broker_client_id is not None and azp == trusted.broker_client_id:
+        # Exchanged by the Authorization API for a secure token it verified: the account
+        # is the realm user the exchange resolved (a user, never a service account).
+        username = claims.get("preferred_username")
+        if "client_id" in claims or not isinstance(username, str):
+            return ""
+        if username.startswith(_SERVICE_ACCOUNT_PREFIX):
+            return ""
+        return _account_id(username)
+    if claims.get("client_id", azp) != azp:
+        return ""
+    return _account_id(azp)
+
+
 class Bearer(msgspec.Struct, frozen=True):
     """A verified bearer: whose it is, until when, with which scopes."""
 
@@ -61,24 +118,33 @@ class BearerChecker:
     """Verifies bearers; thread-safe.
 
     Args:
-        jwks_url: the Authorization API's JWKS.
-        issuer: the expected ``iss``.
+        jwks_url: the Authorization API's JWKS (None: its bearers are not accepted).
+        issuer: the expected ``iss`` of its bearers.
         audience: our audience (``CRYPTO_AUDIENCE``).
+        trusted: further issuers to accept (a Keycloak realm).
+
+    Raises:
+        ValueError: no issuer to trust at all.
     """
 
     def __init__(
         self,
-        jwks_url: str,
+        jwks_url: str | None,
         *,
-        issuer: str,
+        issuer: str | None,
         audience: str,
         fetcher: JwksFetcher | None = None,
         clock: Callable[[], float] = time.time,
         max_remembered: int = 10_000,
+        trusted: Sequence[TrustedIssuer] = (),
     ) -> None:
         self.jwks_url = jwks_url
         self.issuer = issuer
         self.audience = audience
+        builtin = [TrustedIssuer(issuer=issuer, jwks_url=jwks_url)] if jwks_url and issuer else []
+        self.trusted: tuple[TrustedIssuer, ...] = (*builtin, *trusted)
+        if not self.trusted:
+            raise ValueError("a BearerChecker needs at least one issuer to trust")
         # The authz JWKS is ours: short refresh interval so a new signing key is seen fast.
         self._fetcher = fetcher or JwksFetcher(ttl=300.0, min_refresh_interval=5.0)
         self._clock = clock
@@ -113,8 +179,18 @@ class BearerChecker:
         return bearer
 
     def check_jwks(self) -> None:
-        """Raise :class:`JwksUnavailable` unless the authz JWKS is available (readiness)."""
-        self._fetcher.available(self.jwks_url)
+        """Raise :class:`JwksUnavailable` unless every trusted issuer's JWKS is available
+        (readiness)."""
+        for trusted in self.trusted:
+            self._fetcher.available(trusted.jwks_url)
+
+    def _trusted_for(self, claims: dict[str, Any]) -> TrustedIssuer:
+        if len(self.trusted) == 1:
+            return self.trusted[0]  # its own checks say whether iss is right
+        for trusted in self.trusted:
+            if claims.get("iss") == trusted.issuer:
+                return trusted
+        raise BearerInvalid("bearer from another issuer")
 
     def _verify(self, token: str, now: float) -> Bearer:
         try:
@@ -127,17 +203,20 @@ class BearerChecker:
             f"application/{ACCESS_TOKEN_TYPE}",
         ):
             raise BearerInvalid("not an RFC 9068 access token (typ at+jwt)")
-        if header.get("alg") != "ES256" or not header.get("kid"):
-            raise BearerInvalid("bearers are ES256 with a kid")
-        key = self._fetcher.key(self.jwks_url, header["kid"], "ES256")  # may raise JwksUnavailable
+        claims = parsed.payload or {}
+        trusted = self._trusted_for(claims)
+        alg = header.get("alg")
+        if alg not in trusted.algorithms or not header.get("kid"):
+            raise BearerInvalid(f"bearers are {' or '.join(trusted.algorithms)} with a kid")
+        # May raise JwksUnavailable.
+        key = self._fetcher.key(trusted.jwks_url, header["kid"], alg)
         if key is None:
             raise BearerInvalid("bearer signed by an unknown key")
         try:
-            jws.deserialize_compact(parsed.text, key, algorithms=["ES256"])
+            jws.deserialize_compact(parsed.text, key, algorithms=[alg])
         except Exception as exc:
             raise BearerInvalid("bearer signature does not verify") from exc
-        claims = parsed.payload or {}
-        if claims.get("iss") != self.issuer:
+        if claims.get("iss") != trusted.issuer:
             raise BearerInvalid("bearer from another issuer")
         if not audience_matches(claims, (self.audience,), required=True):
             raise BearerInvalid("bearer for another audience")
@@ -148,13 +227,15 @@ class BearerChecker:
             exp = None
         if exp is None or now >= exp + _LEEWAY:
             raise BearerInvalid("bearer expired: get a new one from the Authorization API")
-        sub = claims.get("sub")
-        try:
-            account_id = check_account_id(sub) if isinstance(sub, str) else ""
-        except AccountInvalid:
-            account_id = ""
-        if not account_id or claims.get("client_id", sub) != sub:
-            raise BearerInvalid("bearer without a valid sub")
+        if trusted.account_claim == "azp":
+            account_id = _keycloak_account(claims, trusted)
+            if not account_id:
+                raise BearerInvalid("bearer without a valid account (azp, client_id)")
+        else:
+            sub = claims.get("sub")
+            account_id = _account_id(sub)
+            if not account_id or claims.get("client_id", sub) != sub:
+                raise BearerInvalid("bearer without a valid sub")
         scope = claims.get("scope")
         scopes = frozenset(scope.split()) if isinstance(scope, str) else frozenset()
         return Bearer(account_id=account_id, expires_at=exp, scopes=scopes)

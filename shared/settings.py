@@ -11,7 +11,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 import msgspec
@@ -44,17 +44,78 @@ _ENV = {
     "CRYPTO_BATCH_MAX": "batch_max",
     "CRYPTO_RATE_LIMIT_PER_SECOND": "crypto_rate_per_second",
     "CRYPTO_RATE_LIMIT_BURST": "crypto_rate_burst",
+    # The optional Keycloak backend (shared/keycloak/): who issues bearers, whom the Crypto
+    # API trusts, where the realm is, and tokenctl's admin credentials.
+    "AUTHZ_BACKEND": "authz_backend",
+    "CRYPTO_TRUSTED_ISSUERS": "crypto_trusted_issuers",
+    "KEYCLOAK_URL": "keycloak_url",
+    "KEYCLOAK_REALM": "keycloak_realm",
+    "KEYCLOAK_ISSUER": "keycloak_issuer",
+    "KEYCLOAK_CACERT": "keycloak_cacert",
+    "KEYCLOAK_TIMEOUT": "keycloak_timeout",
+    "KEYCLOAK_BROKER_CLIENT_ID": "keycloak_broker_client_id",
+    "KEYCLOAK_IDP_ALIAS": "keycloak_idp_alias",
+    "KEYCLOAK_ADMIN_REALM": "keycloak_admin_realm",
+    "KEYCLOAK_ADMIN_CLIENT_ID": "keycloak_admin_client_id",
+    "KEYCLOAK_ADMIN_CLIENT_SECRET": "keycloak_admin_client_secret",
+    "KEYCLOAK_ADMIN_USERNAME": "keycloak_admin_username",
+    "KEYCLOAK_ADMIN_PASSWORD": "keycloak_admin_password",
 }
 _FIELD_TO_ENV = {v: k for k, v in _ENV.items()}
 #: Credentials may also come from a file named by ``<NAME>_FILE`` (the container convention:
 #: secrets mounted as files stay out of ``docker inspect`` and process listings).
-_FILE_ENV = ("VAULT_TOKEN", "VAULT_ROLE_ID", "VAULT_SECRET_ID")
+_FILE_ENV = (
+    "VAULT_TOKEN",
+    "VAULT_ROLE_ID",
+    "VAULT_SECRET_ID",
+    "KEYCLOAK_ADMIN_CLIENT_SECRET",
+    "KEYCLOAK_ADMIN_PASSWORD",
+)
+#: ``AUTHZ_BACKEND`` values, and what ``CRYPTO_TRUSTED_ISSUERS`` may list.
+_BACKENDS = ("builtin", "keycloak")
 
 
 def _check_url(name: str, value: str) -> None:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"{name} must be an http(s) URL, got {value!r}")
+
+
+def _split_addrs(value: str) -> tuple[str, ...]:
+    """``VAULT_ADDR`` as a tuple: one URL, or several separated by commas (the nodes of an
+    HA cluster, tried in order; see :class:`shared.vault.Vault`)."""
+    addrs = tuple(part.strip() for part in value.split(","))
+    for addr in addrs:
+        if not addr:
+            raise ValueError(f"VAULT_ADDR has an empty entry: {value!r}")
+        _check_url("VAULT_ADDR", addr)
+    if len(set(addrs)) != len(addrs):
+        raise ValueError(f"VAULT_ADDR names an address twice: {value!r}")
+    return addrs
+
+
+def _check_keycloak(settings: Settings) -> None:
+    """The Keycloak settings hang together (only checked when something uses them)."""
+    if settings.keycloak_url is not None:
+        _check_url("KEYCLOAK_URL", settings.keycloak_url)
+    if settings.keycloak_issuer is not None:
+        _check_url("KEYCLOAK_ISSUER", settings.keycloak_issuer)
+    trusted = settings.trusted_issuers
+    if not trusted or any(name not in _BACKENDS for name in trusted):
+        raise ValueError(
+            f"CRYPTO_TRUSTED_ISSUERS must list one or both of {list(_BACKENDS)}, "
+            f"got {settings.crypto_trusted_issuers!r}"
+        )
+    needs_realm = settings.authz_backend == "keycloak" or "keycloak" in trusted
+    if needs_realm and not (settings.keycloak_url and settings.keycloak_realm):
+        raise ValueError("the Keycloak backend needs KEYCLOAK_URL and KEYCLOAK_REALM")
+    pairs = (
+        ("KEYCLOAK_ADMIN_CLIENT_ID", "KEYCLOAK_ADMIN_CLIENT_SECRET"),
+        ("KEYCLOAK_ADMIN_USERNAME", "KEYCLOAK_ADMIN_PASSWORD"),
+    )
+    for first, second in pairs:
+        if (getattr(settings, _ENV[first]) is None) != (getattr(settings, _ENV[second]) is None):
+            raise ValueError(f"{first} and {second} must be set together")
 
 
 def read_secret_file(name: str, path: str) -> str:
@@ -73,8 +134,18 @@ class Settings(Redacted, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Connection and cache settings shared by the services, the player and the CLI."""
 
     # Settings end up in logs and tracebacks: a Redis URL may carry a password.
-    __secret_fields__ = frozenset({"vault_token", "vault_secret_id", "redis_url"})
+    __secret_fields__ = frozenset(
+        {
+            "vault_token",
+            "vault_secret_id",
+            "redis_url",
+            "keycloak_admin_client_secret",
+            "keycloak_admin_password",
+        }
+    )
 
+    #: One URL, or several separated by commas: the nodes of an HA cluster (any node will
+    #: do: standbys serve reads and forward writes); see :attr:`vault_addrs`.
     vault_addr: str = "http://127.0.0.1:8200"
     vault_token: str | None = None
     vault_role_id: str | None = None
@@ -106,9 +177,31 @@ class Settings(Redacted, frozen=True, kw_only=True, forbid_unknown_fields=True):
     #: Crypto API calls per account (a batch counts as one); 0 disables.
     crypto_rate_per_second: Annotated[float, msgspec.Meta(ge=0)] = 500.0
     crypto_rate_burst: Annotated[int, msgspec.Meta(ge=1)] = 1000
+    #: Who issues bearers: ``builtin`` (Transit-signed, the default) or ``keycloak``.
+    authz_backend: Literal["builtin", "keycloak"] = "builtin"
+    #: Whose bearers the Crypto API accepts: ``builtin``, ``keycloak`` or both (comma list).
+    crypto_trusted_issuers: str = "builtin"
+    #: Keycloak's base URL as this service reaches it (``https://kc.example``).
+    keycloak_url: str | None = None
+    keycloak_realm: str | None = None
+    #: The realm's ``iss`` when Keycloak's public hostname differs from ``keycloak_url``;
+    #: by default ``$KEYCLOAK_URL/realms/$KEYCLOAK_REALM``.
+    keycloak_issuer: str | None = None
+    keycloak_cacert: str | None = None
+    keycloak_timeout: Annotated[float, msgspec.Meta(gt=0, le=300)] = 5.0
+    #: The realm's client the Authorization API exchanges verified secure tokens through.
+    keycloak_broker_client_id: str = "secure-token-broker"
+    #: The realm's identity provider that trusts the Authorization API's assertions.
+    keycloak_idp_alias: str = "secure-token-authz"
+    #: tokenctl's admin login: a service-account client, or a user, of this realm.
+    keycloak_admin_realm: str = "master"
+    keycloak_admin_client_id: str | None = None
+    keycloak_admin_client_secret: str | None = None
+    keycloak_admin_username: str | None = None
+    keycloak_admin_password: str | None = None
 
     def __post_init__(self) -> None:
-        _check_url("VAULT_ADDR", self.vault_addr)
+        _split_addrs(self.vault_addr)
         for field in ("kv_mount", "transit_mount"):
             if not _MOUNT.fullmatch(getattr(self, field)):
                 raise ValueError(
@@ -126,6 +219,7 @@ class Settings(Redacted, frozen=True, kw_only=True, forbid_unknown_fields=True):
             raise ValueError("AUTHZ_RATE_LIMIT_PER_SECOND must be a finite number (0 disables)")
         if not math.isfinite(self.crypto_rate_per_second):
             raise ValueError("CRYPTO_RATE_LIMIT_PER_SECOND must be a finite number (0 disables)")
+        _check_keycloak(self)
 
     @property
     def jwks_url(self) -> str | None:
@@ -135,6 +229,27 @@ class Settings(Redacted, frozen=True, kw_only=True, forbid_unknown_fields=True):
         if self.authz_issuer:
             return f"{self.authz_issuer.rstrip('/')}/.well-known/jwks.json"
         return None
+
+    @property
+    def trusted_issuers(self) -> tuple[str, ...]:
+        """``CRYPTO_TRUSTED_ISSUERS`` as names (``builtin``, ``keycloak``), in order."""
+        return tuple(
+            dict.fromkeys(p.strip() for p in self.crypto_trusted_issuers.split(",") if p.strip())
+        )
+
+    @property
+    def keycloak_realm_issuer(self) -> str | None:
+        """The realm's ``iss``: ``KEYCLOAK_ISSUER``, or ``$KEYCLOAK_URL/realms/$KEYCLOAK_REALM``."""
+        if self.keycloak_issuer:
+            return self.keycloak_issuer.rstrip("/")
+        if self.keycloak_url and self.keycloak_realm:
+            return f"{self.keycloak_url.rstrip('/')}/realms/{self.keycloak_realm}"
+        return None
+
+    @property
+    def vault_addrs(self) -> tuple[str, ...]:
+        """The Vault addresses of ``VAULT_ADDR``, in order (one, unless it lists several)."""
+        return _split_addrs(self.vault_addr)
 
     @property
     def uses_approle(self) -> bool:

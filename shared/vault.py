@@ -5,6 +5,14 @@ callers distinguish *unreachable* / *sealed* (retry later) from *forbidden* (fix
 and *not found*. Requests carry a timeout; connection failures are retried a limited number
 of times (a connect failure means the request was never sent, so retrying is always safe).
 
+Several addresses (``VAULT_ADDR=http://a:8200,http://b:8200,...``, the nodes of an HA
+cluster) are used one at a time, the current one until it fails. A request that no node
+served, which is safe to send again, goes at once to the next address: a refused
+connection, a sealed node, a standby that cannot reach an active node (a 3xx redirect, or
+the 500 "active cluster node not found"). A request that may have been served (a timeout,
+a connection lost after sending) is not sent again, but the next request uses the next
+address. With one address nothing of this applies.
+
 hvac is synchronous: async callers run these methods in a worker thread.
 """
 
@@ -44,6 +52,23 @@ _REFUSED_BACKOFF = 0.05
 #: OpenBao answers a failed RSA decryption with a 500 whose message starts like this
 #: (transit's path_decrypt.go wraps the crypto error), unlike an outage's 500.
 _RSA_DECRYPT_FAILURE = "failed to RSA decrypt"
+#: A standby's 500 while no active node is known (an election): the request was not served.
+_NO_ACTIVE_NODE = "active cluster node not found"
+
+
+class _Redirected(requests.exceptions.RequestException):
+    """Vault answered 3xx. A standby redirects to the active node when it cannot forward a
+    request to it (OpenBao 2.7: while the active node is gone, before a new one is elected).
+    We never follow redirects (the token would go wherever the Location says), and hvac
+    would hand back the bare response in place of the JSON it parses."""
+
+
+def _refuse_redirects(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    """A ``requests`` response hook: turn a 3xx into :class:`_Redirected`."""
+    if response.is_redirect or 300 <= response.status_code < 400:
+        status = response.status_code
+        response.close()
+        raise _Redirected(f"Vault answered HTTP {status} (a standby without an active node?)")
 
 
 class TransitDecryptRefused(VaultError):
@@ -64,6 +89,25 @@ def _refused(exc: BaseException | None) -> bool:
         return False
     cause = exc.args[0] if exc.args else None
     return isinstance(getattr(cause, "reason", cause), urllib3.exceptions.NewConnectionError)
+
+
+def _not_served(exc: VaultUnavailable) -> bool:
+    """The node did not serve the request, so another node may be sent it: refused
+    connection, sealed or uninitialised node, or a standby without an active node."""
+    cause = exc.__cause__
+    if isinstance(exc, VaultSealed) or isinstance(cause, _Redirected) or _refused(cause):
+        return True
+    errors = getattr(cause, "errors", None) or []
+    return isinstance(cause, hvac_errors.InternalServerError) and any(
+        _NO_ACTIVE_NODE in str(e) for e in errors
+    )
+
+
+def _lost(exc: VaultUnavailable) -> bool:
+    """A transport failure after the request may have been sent (timeout, reset): not
+    retried, but a sign that this node may be gone."""
+    cause = exc.__cause__
+    return isinstance(cause, requests.exceptions.RequestException) and not _refused(cause)
 
 
 def is_decrypt_refusal(exc: BaseException) -> bool:
@@ -90,8 +134,13 @@ class Vault:
         adapter = HTTPAdapter(max_retries=0, pool_maxsize=32)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
+        session.hooks["response"].append(_refuse_redirects)
+        self._addrs = settings.vault_addrs
+        #: Index in ``_addrs`` of the address requests go to (hvac's client holds it too).
+        self._current = 0
+        self._switch_lock = threading.Lock()
         self._client = hvac.Client(
-            url=settings.vault_addr,
+            url=self._addrs[0],
             token=settings.vault_token,
             timeout=settings.vault_timeout,
             verify=settings.vault_cacert or True,
@@ -137,16 +186,44 @@ class Vault:
             self._login()
             return self._map(fn)
 
-    @staticmethod
-    def _map(fn: Callable[[], T]) -> T:
-        for attempt in range(_REFUSED_RETRIES + 1):
+    @property
+    def addr(self) -> str:
+        """The Vault address requests go to now (one of ``VAULT_ADDR``'s)."""
+        return self._addrs[self._current]
+
+    def _next_addr(self, failed: int) -> None:
+        """Move on from address ``failed`` to the next one, unless another thread already
+        moved on (then its choice stands: two failures of one node skip no other node)."""
+        with self._switch_lock:
+            if self._current == failed:
+                self._current = (failed + 1) % len(self._addrs)
+                self._client.url = self._addrs[self._current]
+
+    def _map(self, fn: Callable[[], T], *, failover: bool = True) -> T:
+        """``fn()`` with errors mapped; refused connections retried (on the other
+        addresses first, then, after a pause, on all of them again).
+
+        ``failover=False`` for calls about one node (seal status, init, unseal).
+        """
+        others = len(self._addrs) - 1 if failover else 0
+        retries = 0
+        moved = 0
+        while True:
+            used = self._current
             try:
                 return Vault._map_once(fn)
             except VaultUnavailable as exc:
-                if attempt == _REFUSED_RETRIES or not _refused(exc.__cause__):
+                if others and moved < others and _not_served(exc):
+                    self._next_addr(used)
+                    moved += 1
+                    continue
+                if others and (_lost(exc) or _not_served(exc)):
+                    self._next_addr(used)  # for the next request; this one is not resent
+                if retries == _REFUSED_RETRIES or not _refused(exc.__cause__):
                     raise
-                time.sleep(_REFUSED_BACKOFF * (attempt + 1))
-        raise AssertionError("unreachable")  # pragma: no cover
+                retries += 1
+                moved = 0
+                time.sleep(_REFUSED_BACKOFF * retries)
 
     @staticmethod
     def _map_once(fn: Callable[[], T]) -> T:
@@ -164,6 +241,8 @@ class Vault:
             raise VaultUnavailable(f"Vault rate limit: {_describe(exc)}") from exc
         except hvac_errors.VaultError as exc:
             raise VaultError(_describe(exc)) from exc
+        except _Redirected as exc:
+            raise VaultUnavailable(str(exc)) from exc
         except requests.exceptions.Timeout as exc:
             raise VaultUnavailable("Vault did not answer in time") from exc
         except requests.exceptions.RequestException as exc:
@@ -188,19 +267,20 @@ class Vault:
 
     def seal_status(self) -> tuple[bool, bool]:
         """``(initialized, sealed)``; needs no token."""
-        status = self._map(self._client.sys.read_seal_status)
+        status = self._map(self._client.sys.read_seal_status, failover=False)
         return bool(status["initialized"]), bool(status["sealed"])
 
     def initialize(self, shares: int = 1) -> tuple[list[str], str]:
         """Initialise a new Vault: ``(unseal keys, root token)``; needs no token."""
         result = self._map(
-            lambda: self._client.sys.initialize(secret_shares=shares, secret_threshold=shares)
+            lambda: self._client.sys.initialize(secret_shares=shares, secret_threshold=shares),
+            failover=False,
         )
         return [str(k) for k in result["keys_base64"]], str(result["root_token"])
 
     def unseal(self, key: str) -> bool:
         """Submit one unseal key; True once Vault is unsealed."""
-        result = self._map(lambda: self._client.sys.submit_unseal_key(key))
+        result = self._map(lambda: self._client.sys.submit_unseal_key(key), failover=False)
         return not result["sealed"]
 
     def auth_methods(self) -> dict[str, dict[str, Any]]:

@@ -4,6 +4,10 @@ without losing its state (an in-memory `bao server -dev` cannot be restarted wit
 While stopped, new connections are refused and the connections that were open are reset,
 which is what a client sees when the server host goes away; ``start()`` again listens on
 the same port.
+
+With ``delay`` set, every chunk of the server's answers is held that many seconds before it
+is passed on: a slow server (or a slow network), whose effect on open connections starts
+with the next chunk and ends when ``delay`` is set back to 0.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import contextlib
 import socket
 import struct
 import threading
+import time
 
 from tests.openbao import free_port
 
@@ -38,6 +43,8 @@ class TcpProxy:
         self._threads: list[threading.Thread] = []
         #: Connections accepted since the proxy was made (tests check traffic went through).
         self.accepted = 0
+        #: Seconds each chunk from the target waits before it is forwarded (0: none).
+        self.delay = 0.0
 
     def start(self) -> TcpProxy:
         """Listen (again) on the proxy's port."""
@@ -101,17 +108,20 @@ class TcpProxy:
                 self.accepted += 1
                 self._sockets.update((client, upstream))
                 pumps = [
-                    threading.Thread(target=self._pump, args=(a, b), daemon=True)
-                    for a, b in ((client, upstream), (upstream, client))
+                    threading.Thread(target=self._pump, args=(a, b, slow), daemon=True)
+                    for a, b, slow in ((client, upstream, False), (upstream, client, True))
                 ]
                 self._threads = [t for t in self._threads if t.is_alive()] + pumps
             for pump in pumps:
                 pump.start()
 
-    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
-        """Copy ``source`` to ``sink`` until either side ends; then close both."""
+    def _pump(self, source: socket.socket, sink: socket.socket, slow: bool = False) -> None:
+        """Copy ``source`` to ``sink`` until either side ends; then close both. ``slow``:
+        the answers' direction, held back by ``delay``."""
         try:
             while data := source.recv(_CHUNK):
+                if slow and self.delay:
+                    time.sleep(self.delay)
                 sink.sendall(data)
         except OSError:
             pass

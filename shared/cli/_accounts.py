@@ -22,9 +22,15 @@ from shared.accounts import (
 )
 from shared.algorithms import CUSTOMER_JWE_ALGS, CUSTOMER_JWE_ENCS, TRANSIT_KEY_TYPES
 from shared.cli._context import Context
+from shared.cli._keycloak import fail_after, inspection_data, inspection_text, mirror, provisioner
 from shared.errors import AccountInvalid
 
 __all__ = ["register"]
+
+_KEYCLOAK_HELP = (
+    "also mirror the account into the Keycloak realm (KEYCLOAK_URL, KEYCLOAK_REALM; admin "
+    "login from KEYCLOAK_ADMIN_*): its client, audience mapper, scope and user; idempotent"
+)
 
 
 def _read_file(path: str, what: str) -> bytes:
@@ -111,6 +117,7 @@ def _text(account: Account) -> str:
 
 
 def _create(ctx: Context, args: argparse.Namespace) -> None:
+    keycloak = provisioner(ctx) if args.keycloak else None  # configuration errors: before writing
     validation, generated = _validation(args)
     account = Account(
         id=args.id,
@@ -128,7 +135,12 @@ def _create(ctx: Context, args: argparse.Namespace) -> None:
     if generated is not None:
         data["secret"] = generated.decode("ascii")
         text += f"\n\nHMAC secret (shown once; the text itself is the key):\n{generated.decode()}"
+    keycloak_error = None
+    if keycloak is not None:
+        line, keycloak_error = mirror(keycloak, created, data)
+        text += f"\n{line}"
     ctx.out.result(data, text)
+    fail_after(keycloak_error)
 
 
 def _updated_validation(
@@ -164,6 +176,7 @@ def _updated_validation(
 
 
 def _update(ctx: Context, args: argparse.Namespace) -> None:
+    keycloak = provisioner(ctx) if args.keycloak else None
     store = AccountStore(ctx.vault())
     current = store.get(args.id)
     validation, generated = _updated_validation(current.validation, args)
@@ -201,12 +214,22 @@ def _update(ctx: Context, args: argparse.Namespace) -> None:
             "\n\nNew HMAC secret (shown once; tokens signed with the old one are refused "
             f"from now on, within the cache TTL):\n{generated.decode()}"
         )
+    keycloak_error = None
+    if keycloak is not None:
+        line, keycloak_error = mirror(keycloak, updated, data)
+        text += f"\n{line}"
     ctx.out.result(data, text)
+    fail_after(keycloak_error)
 
 
 def _show(ctx: Context, args: argparse.Namespace) -> None:
     account = AccountStore(ctx.vault()).get(args.id)
-    ctx.out.result({"account": describe(account)}, _text(account))
+    data, text = {"account": describe(account)}, _text(account)
+    if args.keycloak:  # drift between Vault's document and the realm's client
+        inspection = provisioner(ctx).inspect(account)
+        data["keycloak"] = inspection_data(inspection)
+        text += f"\n{inspection_text(inspection)}"
+    ctx.out.result(data, text)
 
 
 def _list(ctx: Context, args: argparse.Namespace) -> None:
@@ -215,11 +238,16 @@ def _list(ctx: Context, args: argparse.Namespace) -> None:
 
 
 def _disable(ctx: Context, args: argparse.Namespace) -> None:
+    keycloak = provisioner(ctx) if args.keycloak else None
     account = AccountStore(ctx.vault()).disable(args.id)
-    ctx.out.result(
-        {"account": describe(account)},
-        f"disabled account {account.id}: its tokens are refused from now on",
-    )
+    data: dict[str, Any] = {"account": describe(account)}
+    text = f"disabled account {account.id}: its tokens are refused from now on"
+    keycloak_error = None
+    if keycloak is not None:
+        line, keycloak_error = mirror(keycloak, account, data)
+        text += f"\n{line}"
+    ctx.out.result(data, text)
+    fail_after(keycloak_error)
 
 
 def register(
@@ -258,6 +286,7 @@ def register(
     create.add_argument("--require-exp", action="store_true", help="refuse tokens without exp")
     create.add_argument("--max-lifetime", type=int, metavar="SECONDS", help="cap exp - iat")
     create.add_argument("--key-type", choices=TRANSIT_KEY_TYPES, default="rsa-2048")
+    create.add_argument("--keycloak", action="store_true", help=_KEYCLOAK_HELP)
     create.set_defaults(handler=_create)
 
     update = cmds.add_parser(
@@ -295,10 +324,16 @@ def register(
         "--max-lifetime", type=int, metavar="SECONDS", help="cap exp - iat (0 removes the cap)"
     )
     update.add_argument("--enable", action="store_true", help="re-activate a disabled account")
+    update.add_argument("--keycloak", action="store_true", help=_KEYCLOAK_HELP)
     update.set_defaults(handler=_update)
 
     show = cmds.add_parser("show", parents=[common], help="show an account (secrets hidden)")
     show.add_argument("id")
+    show.add_argument(
+        "--keycloak",
+        action="store_true",
+        help="also compare the account with its Keycloak client and report drift",
+    )
     show.set_defaults(handler=_show)
 
     lst = cmds.add_parser("list", parents=[common], help="list account ids")
@@ -306,4 +341,5 @@ def register(
 
     disable = cmds.add_parser("disable", parents=[common], help="refuse an account's tokens")
     disable.add_argument("id")
+    disable.add_argument("--keycloak", action="store_true", help=_KEYCLOAK_HELP)
     disable.set_defaults(handler=_disable)

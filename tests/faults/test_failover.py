@@ -1,0 +1,62 @@
+"""A three-node OpenBao cluster (integrated Raft) loses its active node under load: the
+services, given every node in ``VAULT_ADDR``, carry on with the others.
+
+A smoke version of ``python -m benchmarks.failover`` (which measures the same with more
+load and prints the figures of docs/reliability.md).
+"""
+
+from __future__ import annotations
+
+import time
+
+from shared.bootstrap import bootstrap
+from tests.faults.conftest import assert_bearers_verify, assert_jwes_open, root_vault, services
+from tests.faults.load import Load, check_answers, describe, slowest
+from tests.faults.raft import RaftCluster
+from tests.faults.test_vault import ALWAYS_OK, CALL_BOUND
+
+#: How long the load goes on after the active node dies; every kind of call must have
+#: succeeded again, after its last failure, within it.
+AFTER_KILL = 2.5
+
+
+def test_services_follow_the_new_leader() -> None:
+    """With the active node first in VAULT_ADDR, SIGKILLing it mid-load costs at most the
+    calls in flight to it (503 + Retry-After); cached accounts encrypt throughout, and an
+    account never loaded before, and token exchanges, work again within AFTER_KILL."""
+    with RaftCluster(3) as cluster:
+        admin = root_vault(cluster)
+        bootstrap(admin)
+        leader = cluster.leader()
+        order = [leader] + [n for n in cluster.nodes if n is not leader]
+        with services(admin, ",".join(n.addr for n in order)) as stack:
+            with Load("", stack.warm_requests(), clients=4, pause=0.01) as load:
+                time.sleep(0.5)
+                killed = time.monotonic()
+                leader.kill()
+                # An account never loaded: its reads must find a node that serves them (the
+                # election takes 1-5 s; standbys serve reads meanwhile).
+                with Load(
+                    "", [("cold", stack.encrypt_as(stack.cold))], clients=1, pause=0.1
+                ) as cold:
+                    time.sleep(AFTER_KILL)
+                    cold_calls = cold.stop()
+                calls = load.stop()
+            everything = calls + cold_calls
+            summary = describe(everything, killed)
+            assert check_answers(everything) == [], summary
+            assert [c for c in calls if c.kind in ALWAYS_OK and c.status != 200] == [], summary
+            slow = slowest(everything)
+            assert slow is not None
+            assert slow.seconds < CALL_BOUND, (slow, summary)
+            for kind, seen in (("token", calls), ("cold", cold_calls)):
+                of_kind = [c for c in seen if c.kind == kind]
+                failed = [c for c in of_kind if c.status != 200]
+                last_failure = max((c.received for c in failed), default=killed)
+                assert any(c.status == 200 and c.sent > last_failure for c in of_kind), (
+                    kind,
+                    summary,
+                )
+            assert_jwes_open(stack.admin, everything)
+            assert_bearers_verify(stack.authz, calls)
+            print(summary)  # the figures: pytest -rP tests/faults
