@@ -22,7 +22,6 @@ from typing import NoReturn, TextIO
 from urllib.parse import urlsplit
 
 import msgspec
-from joserfc import jwt
 from joserfc.jwk import ECKey, OctKey, RSAKey
 
 from shared.algorithms import METHOD_ALGORITHMS
@@ -48,7 +47,7 @@ from shared.bulk_encrypt import (
     first_tokens,
 )
 from shared.cli._context import Context
-from shared.errors import ConfigurationError
+from shared.cli._signing import signing_key
 
 __all__ = ["register", "register_token_encrypt"]
 
@@ -73,31 +72,10 @@ def _url(ctx: Context, given: str | None, env: str, option: str) -> str:
     return value
 
 
-def _signing_key(path: str, alg: str) -> RSAKey | ECKey | OctKey:
-    """The customer's private key (PEM) or HMAC secret (raw bytes), as ``token sign`` reads it."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read key file {path!r}: {exc.strerror}") from None
-    try:
-        if alg.startswith("HS"):
-            return OctKey.import_key(data)
-        key = RSAKey.import_key(data) if alg.startswith("RS") else ECKey.import_key(data)
-    except Exception as exc:
-        raise ConfigurationError(f"{path!r} is not a private key usable with {alg}") from exc
-    if not key.is_private:
-        raise ConfigurationError(f"{path!r} is a public key; signing needs the private key")
-    try:  # now, rather than as a failure of the first row or of the exchange
-        jwt.encode({"alg": alg}, {}, key, algorithms=[alg])
-    except Exception as exc:
-        raise ConfigurationError(f"cannot sign {alg} with {path!r}: {exc}") from exc
-    return key
-
-
 def _key(ctx: Context, args: argparse.Namespace) -> RSAKey | ECKey | OctKey | None:
     if bool(args.key) != bool(args.alg):
         _usage(ctx, "--key and --alg go together")
-    return _signing_key(args.key, args.alg) if args.key else None
+    return signing_key(args.key, args.alg) if args.key else None
 
 
 def _client(ctx: Context, args: argparse.Namespace, grant: Grant) -> ApiClient:

@@ -8,16 +8,15 @@ import json
 import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from joserfc import jws
-from joserfc.jwk import ECKey, OctKey, RSAKey
 
 from shared.account_store import AccountStore
 from shared.algorithms import METHOD_ALGORITHMS
 from shared.cli import _encrypt
 from shared.cli._context import Context
+from shared.cli._signing import signing_key
 from shared.compact import parse_compact
 from shared.errors import AccountNotFound, ConfigurationError
 from shared.keys import KeyStore
@@ -31,22 +30,6 @@ _SIGNING_ALGS = sorted(set(METHOD_ALGORITHMS["public_key"] + METHOD_ALGORITHMS["
 
 def _token_arg(value: str) -> str:
     return sys.stdin.read().strip() if value == "-" else value
-
-
-def _signing_key(path: str, alg: str) -> RSAKey | ECKey | OctKey:
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read key file {path!r}: {exc.strerror}") from None
-    try:
-        if alg.startswith("HS"):
-            return OctKey.import_key(data)
-        key = RSAKey.import_key(data) if alg.startswith("RS") else ECKey.import_key(data)
-    except Exception as exc:
-        raise ConfigurationError(f"{path!r} is not a private key usable with {alg}") from exc
-    if not key.is_private:
-        raise ConfigurationError(f"{path!r} is a public key; signing needs the private key")
-    return key
 
 
 def _sign(ctx: Context, args: argparse.Namespace) -> None:
@@ -63,7 +46,7 @@ def _sign(ctx: Context, args: argparse.Namespace) -> None:
     header = {"alg": args.alg, "typ": "JWT"}
     if args.kid:
         header["kid"] = args.kid
-    key = _signing_key(args.key, args.alg)
+    key = signing_key(args.key, args.alg)
     try:
         token = jws.serialize_compact(header, json.dumps(claims), key, algorithms=[args.alg])
     except Exception as exc:
