@@ -103,6 +103,11 @@ def _not_served(exc: VaultUnavailable) -> bool:
     )
 
 
+def _never_arrived(exc: VaultUnavailable) -> bool:
+    """The request reached no node able to apply it (refused, or a sealed node)."""
+    return isinstance(exc, VaultSealed) or _refused(exc.__cause__)
+
+
 def _lost(exc: VaultUnavailable) -> bool:
     """A transport failure after the request may have been sent (timeout, reset): not
     retried, but a sign that this node may be gone."""
@@ -173,18 +178,20 @@ class Vault:
                 raise VaultForbidden(f"AppRole login refused: {exc.detail}") from exc
             self._logged_in = True
 
-    def _call(self, fn: Callable[[], T]) -> T:
+    def _call(self, fn: Callable[[], T], *, repeatable: bool = True) -> T:
+        """``fn()`` logged in, errors mapped. ``repeatable=False`` for writes that must not
+        be applied twice (a key rotation, a check-and-set write): see :meth:`_map`."""
         if not self._logged_in and self.settings.uses_approle:
             self._login()
         try:
-            return self._map(fn)
+            return self._map(fn, repeatable=repeatable)
         except VaultForbidden:
             if not self.settings.uses_approle:
                 raise
             # An AppRole token may have expired: log in again once, then give up.
             self._logged_in = False
             self._login()
-            return self._map(fn)
+            return self._map(fn, repeatable=repeatable)
 
     @property
     def addr(self) -> str:
@@ -199,11 +206,15 @@ class Vault:
                 self._current = (failed + 1) % len(self._addrs)
                 self._client.url = self._addrs[self._current]
 
-    def _map(self, fn: Callable[[], T], *, failover: bool = True) -> T:
+    def _map(self, fn: Callable[[], T], *, failover: bool = True, repeatable: bool = True) -> T:
         """``fn()`` with errors mapped; refused connections retried (on the other
         addresses first, then, after a pause, on all of them again).
 
-        ``failover=False`` for calls about one node (seal status, init, unseal).
+        ``failover=False`` for calls about one node (seal status, init, unseal). With
+        ``repeatable=False`` only a request that never reached a node that could apply it
+        (refused connection, sealed node) is sent again: a standby answers 3xx or "active
+        cluster node not found" also when forwarding failed *after* the active node applied
+        the write, so a rotation or a check-and-set write is not sent twice.
         """
         others = len(self._addrs) - 1 if failover else 0
         retries = 0
@@ -213,7 +224,8 @@ class Vault:
             try:
                 return Vault._map_once(fn)
             except VaultUnavailable as exc:
-                if others and moved < others and _not_served(exc):
+                resend = _not_served(exc) and (repeatable or _never_arrived(exc))
+                if others and moved < others and resend:
                     self._next_addr(used)
                     moved += 1
                     continue
@@ -340,7 +352,8 @@ class Vault:
         result = self._call(
             lambda: self._client.secrets.kv.v2.create_or_update_secret(
                 path=path, secret=data, cas=cas, mount_point=self.settings.kv_mount
-            )
+            ),
+            repeatable=False,
         )
         return int(result["data"]["version"])
 
@@ -383,7 +396,8 @@ class Vault:
         self._call(
             lambda: self._client.secrets.transit.rotate_key(
                 name, mount_point=self.settings.transit_mount
-            )
+            ),
+            repeatable=False,
         )
 
     def transit_configure(self, name: str, *, min_decryption_version: int) -> None:

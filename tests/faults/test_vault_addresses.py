@@ -4,11 +4,14 @@ one gives only during an election)."""
 
 from __future__ import annotations
 
+import http.server
+import threading
 import time
 from collections.abc import Iterator
 
 import hvac
 import pytest
+import requests
 
 from shared import (
     ConfigurationError,
@@ -194,3 +197,65 @@ def test_all_refused_backs_off_like_one_address() -> None:
         vault.mounts()
     elapsed = time.monotonic() - start
     assert 0.15 <= elapsed < 1.0  # the 50 + 100 ms pauses between rounds, nothing more
+
+
+class _ForwardsThenRedirects(http.server.BaseHTTPRequestHandler):
+    """A standby whose forwarding failed *after* the active node applied the write: OpenBao
+    (http/handler.go, handleRequestForwarding → respondStandby) then still answers 307."""
+
+    active = ""
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        requests.post(
+            self.active + self.path,
+            data=body,
+            headers={"X-Vault-Token": self.headers.get("X-Vault-Token", "")},
+            timeout=5,
+        )
+        self.send_response(307)
+        self.send_header("Location", self.active + self.path)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_PUT = do_POST  # noqa: N815 - the http.server method name
+
+    def do_GET(self) -> None:
+        # Reads a standby serves itself (here: from the active node's answer).
+        answer = requests.get(
+            self.active + self.path,
+            headers={"X-Vault-Token": self.headers.get("X-Vault-Token", "")},
+            timeout=5,
+        )
+        self.send_response(answer.status_code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer.content)))
+        self.end_headers()
+        self.wfile.write(answer.content)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_write_a_standby_may_have_forwarded_is_not_sent_twice(
+    bao: DevServer, vault: Vault
+) -> None:
+    """A rotation answered 307 by a standby may have been applied: it fails (503-worthy)
+    instead of being sent again to the next node, and the next request uses that node."""
+    account = new_account(vault, "standby").id
+    keys = KeyStore(vault)
+    before = keys.get(account).latest_version
+
+    handler = type("Standby", (_ForwardsThenRedirects,), {"active": bao.addr})
+    standby = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    threading.Thread(target=standby.serve_forever, daemon=True).start()
+    try:
+        addrs = f"http://127.0.0.1:{standby.server_address[1]},{bao.addr}"
+        two = Vault(Settings(vault_addr=addrs, vault_token=bao.token))
+        with pytest.raises(VaultUnavailable):
+            KeyStore(two).rotate(account)
+        assert keys.get(account).latest_version == before + 1  # applied once, not twice
+        assert two.addr == bao.addr  # the next request goes to the other node
+    finally:
+        standby.shutdown()
+        standby.server_close()
