@@ -80,13 +80,23 @@ class AccountStore:
             raise
         return account
 
-    def update(self, account: Account) -> Account:
+    def get_versioned(self, account_id: str) -> tuple[Account, int]:
+        """The account document and its KV version, for :meth:`update`'s ``expected``."""
+        return self._read(account_id)
+
+    def update(self, account: Account, *, expected: int | None = None) -> Account:
         """Replace an existing account's document (its id, key type and creation time stay).
+
+        ``expected``: the version the change was built from (:meth:`get_versioned`); the
+        write fails if the account changed since. Without it, the version read here.
 
         Raises:
             AccountNotFound, AccountInvalid, AccountConflict (changed meanwhile: re-read).
         """
         current, version = self._read(account.id)
+        if expected is not None and expected != version:
+            raise AccountConflict(f"account {account.id!r} changed meanwhile")
+        version = expected if expected is not None else version
         if account.key_type != current.key_type:
             raise AccountInvalid("key_type is fixed when the account is created")
         account = msgspec.structs.replace(
@@ -104,8 +114,8 @@ class AccountStore:
 
     def disable(self, account_id: str) -> Account:
         """Mark the account disabled: its tokens are refused from then on."""
-        current = self.get(account_id)
-        return self.update(msgspec.structs.replace(current, status="disabled"))
+        current, version = self._read(account_id)
+        return self.update(msgspec.structs.replace(current, status="disabled"), expected=version)
 
     def list(self) -> list[str]:
         """All account ids, sorted."""

@@ -178,7 +178,7 @@ def _updated_validation(
 def _update(ctx: Context, args: argparse.Namespace) -> None:
     keycloak = provisioner(ctx) if args.keycloak else None
     store = AccountStore(ctx.vault())
-    current = store.get(args.id)
+    current, version = store.get_versioned(args.id)
     validation, generated = _updated_validation(current.validation, args)
     policy = current.policy
     if args.max_lifetime is not None:
@@ -204,7 +204,10 @@ def _update(ctx: Context, args: argparse.Namespace) -> None:
             issuer=issuer,
             customer_encryption=encryption,
             status=status,
-        )
+        ),
+        # Check-and-set against what the change was built from: a concurrent change
+        # (another operator's disable, say) makes this fail rather than be undone.
+        expected=version,
     )
     data: dict[str, Any] = {"account": describe(updated)}
     text = f"updated account {updated.id}\n{_text(updated)}"
@@ -304,8 +307,9 @@ def register(
         "--alg", action="append", metavar="ALG", help="replace the allowed algorithms (repeatable)"
     )
     update.add_argument("--pem", metavar="FILE", help="new public key (public_key)")
-    update.add_argument("--secret-file", metavar="FILE", help="new raw HMAC secret (symmetric)")
-    update.add_argument(
+    secret = update.add_mutually_exclusive_group()
+    secret.add_argument("--secret-file", metavar="FILE", help="new raw HMAC secret (symmetric)")
+    secret.add_argument(
         "--new-secret", action="store_true", help="generate a new HMAC secret, printed once"
     )
     update.add_argument("--jwks-uri", metavar="URL", help="new JWKS endpoint (jwks)")

@@ -14,7 +14,7 @@ from typing import Any
 import hvac
 import pytest
 
-from shared import Settings, Vault
+from shared import AccountStore, Settings, Vault
 from shared.cli import main
 from tests.tokens import KEYS, claims
 
@@ -563,3 +563,34 @@ def test_keys_retire_shows_the_impact(
     assert "versions below 2 are retired" in out
     code, data = run_json(cli, "keys", "retire", account_id, "--below", "2", "--yes")
     assert (data["retired_now"], data["outstanding_tokens"]) == ([], None)
+
+
+def test_accounts_update_does_not_undo_a_concurrent_change(
+    cli: Any, account_id: str, vault: Vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another operator disables the account between update's read and its write: the
+    update fails with ACCOUNT_CONFLICT and the disable stands."""
+    create_ec_account(cli, account_id)
+    read = AccountStore.get_versioned
+
+    def read_then_someone_disables(self: AccountStore, wanted: str) -> tuple[Any, int]:
+        result = read(self, wanted)
+        AccountStore(vault).disable(wanted)  # a real write in Vault, in between
+        return result
+
+    monkeypatch.setattr(AccountStore, "get_versioned", read_then_someone_disables)
+    code, data = run_json(cli, "accounts", "update", account_id, "--leeway", "5")
+    assert (code, data["code"]) == (1, "ACCOUNT_CONFLICT")
+    monkeypatch.setattr(AccountStore, "get_versioned", read)
+    code, data = run_json(cli, "accounts", "show", account_id)
+    assert data["account"]["status"] == "disabled"
+    assert data["account"]["policy"]["leeway"] == 60
+
+
+def test_accounts_update_new_secret_and_secret_file_exclude_each_other(
+    cli: Any, account_id: str
+) -> None:
+    """Both at once would print a secret that is not the one stored: a usage error."""
+    code, _, err = cli("accounts", "update", account_id, "--new-secret", "--secret-file", EC_PUBLIC)
+    assert code == 2
+    assert "not allowed with argument" in err
