@@ -12,7 +12,7 @@ from string import Template
 import msgspec
 
 from shared.errors import ConfigurationError, VaultNotFound
-from shared.private_files import write_private
+from shared.private_files import private_dir, write_private
 from shared.vault import Vault
 
 __all__ = [
@@ -116,7 +116,7 @@ def write_approle_credentials(vault: Vault, directory: Path) -> dict[str, Path]:
     out new credentials and the old ones stop working (running services keep their
     current Vault token until it expires). Returns the secret-id files by role.
     """
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dir(directory)
     written: dict[str, Path] = {}
     for name in POLICY_NAMES:
         role_file = directory / f"{name}.role-id"

@@ -26,7 +26,7 @@ from shared.account_store import AccountStore
 from shared.accounts import Account, PublicKeyValidation
 from shared.bootstrap import bootstrap
 from shared.errors import AccountNotFound, ConfigurationError
-from shared.private_files import write_private
+from shared.private_files import private_dir, write_private
 from shared.settings import Settings
 from shared.vault import Vault
 from shared.vault_init import init_and_unseal
@@ -116,8 +116,7 @@ class Stack:
             ConfigurationError: a port is taken, or a process failed to start (the message
                 names its log file).
         """
-        self.data.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.data.chmod(0o700)
+        private_dir(self.data)
         for name, port in (
             ("OpenBao", self.ports.vault),
             ("OpenBao cluster", self.ports.vault + 1),

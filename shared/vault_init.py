@@ -9,6 +9,7 @@ unseals without a human: convenient, and exactly as safe as that directory.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -19,7 +20,7 @@ from shared.errors import (
     VaultSealed,
     VaultUnavailable,
 )
-from shared.private_files import write_private
+from shared.private_files import private_dir, write_private
 from shared.vault import Vault
 
 __all__ = ["INIT_FILE", "ROOT_TOKEN_FILE", "InitMaterial", "InitReport", "init_and_unseal"]
@@ -36,6 +37,12 @@ class InitMaterial(msgspec.Struct, frozen=True):
 
     def __repr__(self) -> str:  # never print the material by accident
         return f"InitMaterial(<{len(self.unseal_keys_b64)} unseal key(s), root token hidden>)"
+
+    def __rich_repr__(self) -> list[tuple[str, Any]]:  # rich's pretty printer too
+        return [
+            ("unseal_keys_b64", f"<{len(self.unseal_keys_b64)} hidden>"),
+            ("root_token", "<hidden>"),
+        ]
 
 
 class InitReport(msgspec.Struct, frozen=True):
@@ -65,7 +72,7 @@ def init_and_unseal(vault: Vault, data_dir: Path) -> InitReport:
         VaultSealed: the stored key did not unseal Vault.
         VaultUnavailable: Vault cannot be reached.
     """
-    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dir(data_dir)
     material_file = data_dir / INIT_FILE
     token_file = data_dir / ROOT_TOKEN_FILE
     initialized, sealed = vault.seal_status()

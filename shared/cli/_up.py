@@ -68,7 +68,10 @@ def _up(ctx: Context, args: argparse.Namespace) -> None:
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         stop.set()
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    # SIGHUP too: a closed terminal must not leave OpenBao and the APIs running (they are in
+    # their own sessions, so nothing else would stop them).
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {s: signal.signal(s, on_signal) for s in signals}
     old_umask = os.umask(0o077)
     try:
         ctx.out.note(f"starting OpenBao, the Authorization API and the Crypto API in {stack.data}")
@@ -99,6 +102,20 @@ def _up(ctx: Context, args: argparse.Namespace) -> None:
     ctx.out.note("stopped.")
 
 
+def _port(value: str, *, top: int = 65535) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from None
+    if not 1 <= port <= top:
+        raise argparse.ArgumentTypeError(f"a port is 1 to {top}, got {port}")
+    return port
+
+
+def _vault_port(value: str) -> int:
+    return _port(value, top=65534)  # OpenBao's cluster port is the next one
+
+
 def register(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
 ) -> None:
@@ -114,7 +131,9 @@ def register(
         "starting again keeps accounts and keys.",
     )
     up.add_argument("--data-dir", default=".data", metavar="DIR", help="(.data)")
-    up.add_argument("--vault-port", type=int, default=8200, metavar="P", help="(8200; P+1 too)")
-    up.add_argument("--authz-port", type=int, default=8100, metavar="P", help="(8100)")
-    up.add_argument("--crypto-port", type=int, default=8300, metavar="P", help="(8300)")
+    up.add_argument(
+        "--vault-port", type=_vault_port, default=8200, metavar="P", help="(8200; P+1 too)"
+    )
+    up.add_argument("--authz-port", type=_port, default=8100, metavar="P", help="(8100)")
+    up.add_argument("--crypto-port", type=_port, default=8300, metavar="P", help="(8300)")
     up.set_defaults(handler=_up)

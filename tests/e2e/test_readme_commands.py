@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @contextmanager
-def scripts_up(env: dict[str, str]) -> Iterator[list[str]]:
-    """Run scripts/up until it prints "Stack is up"; yield its lines; SIGINT it after."""
+def scripts_up(env: dict[str, str], stop: int = signal.SIGINT) -> Iterator[list[str]]:
+    """Run scripts/up until it prints "Stack is up"; yield its lines; signal it after."""
     up = subprocess.Popen(
         [str(ROOT / "scripts" / "up")],
         cwd=ROOT,
@@ -45,7 +45,7 @@ def scripts_up(env: dict[str, str]) -> Iterator[list[str]]:
     finally:
         # As a Ctrl-C at the terminal: the signal reaches `up`'s process group only; it
         # stops the APIs and OpenBao itself.
-        os.killpg(up.pid, signal.SIGINT)
+        os.killpg(up.pid, stop)
         rest, _ = up.communicate(timeout=60)
     assert up.returncode == 0, rest
     assert "stopped." in rest
@@ -115,7 +115,8 @@ def test_up_walkthrough_and_restart(tmp_path: Path) -> None:
         for role in ("admin", "authz-api", "crypto-api", "player"):
             assert _mode(data / "approle" / f"{role}.secret-id") == "0o600", role
 
-    with scripts_up(env):
+    # Stopped this time by a closed terminal (SIGHUP): nothing may be left running.
+    with scripts_up(env, stop=signal.SIGHUP):
         check = _bash(
             f"set -e\nsource {data}/env\ntokenctl accounts list\n"
             f'tokenctl token verify --account demo --campaign 1001 "{jwe}"',
@@ -124,3 +125,4 @@ def test_up_walkthrough_and_restart(tmp_path: Path) -> None:
         assert check.returncode == 0, check.stderr
         assert check.stdout.splitlines()[0] == "demo"
         assert "valid JWE (key version 1) ES256: sub=participant-42" in check.stdout
+    assert _service_environments(data) == []
