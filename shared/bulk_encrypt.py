@@ -279,6 +279,8 @@ def _csv_claims_row(number: int, row_id: Any, header: list[str], cells: list[str
                 return Row(
                     number=number, id=row_id, problem=f"column {name!r}: {parent!r} is set twice"
                 )
+        if leaf in target:  # `profile` after `profile.email`, or a column given twice
+            return Row(number=number, id=row_id, problem=f"column {name!r}: {leaf!r} is set twice")
         target[leaf] = value
     return Row(number=number, id=row_id, claims=claims)
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from shared import Account, Settings, Verifier
@@ -649,3 +650,15 @@ def test_progress_bar_on_a_terminal() -> None:
     assert "rows/s" in text
     assert "ETA" in text
     assert text.endswith("done\x1b[K\n")
+
+
+@pytest.mark.parametrize(
+    "header",
+    [["profile.email", "profile"], ["profile", "profile.email"], ["sub", "sub"]],
+    ids=["leaf-after-nested", "nested-after-leaf", "same-column-twice"],
+)
+def test_csv_columns_that_collide_make_the_row_invalid(header: list[str]) -> None:
+    """No CSV cell is dropped silently: two columns for one claim make the row unusable."""
+    row = bulk._csv_claims_row(1, msgspec.UNSET, header, ["a@example.com", "x"])
+    assert row.problem is not None
+    assert "set twice" in row.problem
