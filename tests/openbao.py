@@ -22,6 +22,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def vault_port_pair() -> int:
+    """A free port whose next one (OpenBao's cluster port) is free too."""
+    while True:
+        port = free_port()
+        if port < 65535:
+            with socket.socket() as probe:
+                try:
+                    probe.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+            return port
+
+
 def bao_binary() -> str:
     """The `bao` next to this interpreter (the venv's), else the one on PATH."""
     local = Path(sys.executable).parent / "bao"

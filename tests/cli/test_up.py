@@ -9,7 +9,7 @@ import pytest
 
 from shared.cli import main
 from shared.private_files import write_private
-from tests.openbao import free_port
+from tests.openbao import free_port, vault_port_pair
 
 
 @pytest.mark.parametrize("flag", ["--vault-port", "--authz-port", "--crypto-port"])
@@ -22,7 +22,7 @@ def test_busy_port_is_named_and_nothing_starts(
         busy.listen()
         port = busy.getsockname()[1]
         ports = {
-            "--vault-port": str(free_port()),
+            "--vault-port": str(vault_port_pair()),
             "--authz-port": str(free_port()),
             "--crypto-port": str(free_port()),
             flag: str(port),
@@ -66,7 +66,7 @@ def test_a_shared_or_unusable_data_dir_is_refused(
     afile.write_text("x")
     for target, message in ((shared_dir, "writable by others"), (afile, "cannot use")):
         with pytest.raises(SystemExit) as exited:
-            main(["up", "--data-dir", str(target), "--vault-port", str(free_port())])
+            main(["up", "--data-dir", str(target), "--vault-port", str(vault_port_pair())])
         assert exited.value.code == 4
         assert message in capsys.readouterr().err
     assert oct(shared_dir.stat().st_mode & 0o7777) == "0o1777"

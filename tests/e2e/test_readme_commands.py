@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.openbao import free_port
+from tests.openbao import free_port, vault_port_pair
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -86,7 +86,7 @@ def test_up_walkthrough_and_restart(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
     env.update(
         DATA_DIR=str(data),
-        VAULT_PORT=str(free_port()),
+        VAULT_PORT=str(vault_port_pair()),
         AUTHZ_PORT=str(free_port()),
         CRYPTO_PORT=str(free_port()),
     )

@@ -15,15 +15,19 @@ from tests.faults.load import Load, check_answers, describe, slowest
 from tests.faults.raft import RaftCluster
 from tests.faults.test_vault import ALWAYS_OK, CALL_BOUND
 
-#: How long the load goes on after the active node dies; every kind of call must have
-#: succeeded again, after its last failure, within it.
-AFTER_KILL = 2.5
+#: How long the load goes on after the active node dies...
+AFTER_KILL = 8.0
+#: ...and from when every call must succeed: the election takes 1-5 s here, and a call to
+#: a node that stopped answering mid-request fails once (it is not resent: it may have been
+#: served), so single failures can come until then, never after.
+SETTLED = 6.0
 
 
 def test_services_follow_the_new_leader() -> None:
     """With the active node first in VAULT_ADDR, SIGKILLing it mid-load costs at most the
     calls in flight to it (503 + Retry-After); cached accounts encrypt throughout, and an
-    account never loaded before, and token exchanges, work again within AFTER_KILL."""
+    account never loaded before, and token exchanges, work again and keep working once the
+    cluster has settled (SETTLED after the kill)."""
     with RaftCluster(3) as cluster:
         admin = root_vault(cluster)
         bootstrap(admin)
@@ -57,6 +61,9 @@ def test_services_follow_the_new_leader() -> None:
                     kind,
                     summary,
                 )
+                settled = [c for c in of_kind if c.sent >= killed + SETTLED]
+                assert settled, (kind, summary)
+                assert all(c.status == 200 for c in settled), (kind, summary)
             assert_jwes_open(stack.admin, everything)
             assert_bearers_verify(stack.authz, calls)
             print(summary)  # the figures: pytest -rP tests/faults
