@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
@@ -13,8 +12,6 @@ from tests.cli.apis import (
     Apis,
     CliResult,
     HmacAccount,
-    in_process_cli,
-    make_hmac_account,
     serve_apis,
 )
 from tests.openbao import free_port
@@ -27,18 +24,6 @@ Cli = Callable[..., CliResult]
 def apis(settings: Settings, vault: object) -> Iterator[Apis]:
     with serve_apis(settings, crypto_rate_per_second=0.0) as running:
         yield running
-
-
-@pytest.fixture
-def hmac_account(
-    make_account: Callable[..., Account], hmac_secret: bytes, tmp_path: Path
-) -> HmacAccount:
-    return make_hmac_account(make_account, hmac_secret, tmp_path)
-
-
-@pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
-    return in_process_cli(monkeypatch, capsys)
 
 
 def test_token_encrypt_round_trip(

@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from shared import Account, Settings, Verifier
+from shared import Settings, Verifier
 from shared import bulk_encrypt as bulk
 from shared.api_client import RetryPolicy
 from shared.bulk_encrypt import BulkOptions
@@ -29,8 +29,6 @@ from tests.cli.apis import (
     Apis,
     CliResult,
     HmacAccount,
-    in_process_cli,
-    make_hmac_account,
     serve_apis,
 )
 from tests.openbao import free_port
@@ -48,18 +46,6 @@ def apis(settings: Settings, vault: object) -> Iterator[Apis]:
         settings, crypto_rate_per_second=100_000.0, crypto_rate_burst=20_000
     ) as running:
         yield running
-
-
-@pytest.fixture
-def hmac_account(
-    make_account: Callable[..., Account], hmac_secret: bytes, tmp_path: Path
-) -> HmacAccount:
-    return make_hmac_account(make_account, hmac_secret, tmp_path)
-
-
-@pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
-    return in_process_cli(monkeypatch, capsys)
 
 
 def key_args(account: HmacAccount) -> list[str]:

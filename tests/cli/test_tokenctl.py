@@ -15,7 +15,7 @@ import hvac
 import pytest
 
 from shared import AccountStore, Settings, Vault
-from shared.cli import main
+from tests.cli.apis import in_process_cli
 from tests.tokens import KEYS, claims
 
 EC_PRIVATE = str(KEYS / "ec-p256-private.pem")
@@ -32,18 +32,7 @@ def cli(
     """Run tokenctl in-process with the session Vault; returns (exit code, stdout, stderr)."""
     monkeypatch.setenv("VAULT_ADDR", settings.vault_addr)
     monkeypatch.setenv("VAULT_TOKEN", settings.vault_token or "")
-
-    def run(*argv: str, stdin: str | None = None) -> tuple[int, str, str]:
-        if stdin is not None:
-            monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-        try:
-            code = main(list(argv))
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+    return in_process_cli(monkeypatch, capsys)
 
 
 def run_json(cli: Any, *argv: str, stdin: str | None = None) -> tuple[int, dict[str, Any]]:
