@@ -21,6 +21,9 @@ from shared.vault import Vault
 
 __all__ = ["KeySet", "KeyStore", "KeyVersion", "PublicKey"]
 
+#: Transit key settings that let the private key out of Vault.
+_LEAKY_FLAGS = ("exportable", "allow_plaintext_backup")
+
 
 class KeyVersion(msgspec.Struct, frozen=True):
     """One version of an account key, as shown to operators."""
@@ -85,10 +88,14 @@ class KeyStore:
     def ensure(
         self, account_id: str, key_type: str = "rsa-2048", *, exportable: bool = False
     ) -> None:
-        """Create the account key if it does not exist; check its type if it does.
+        """Create the account key if it does not exist; check it if it does.
+
+        ``exportable`` is for tests only (to decrypt with a library outside Vault); the
+        admin policy refuses it.
 
         Raises:
-            KeyOperationRefused: a key of another type already has that name.
+            KeyOperationRefused: a key of another type already has that name, or the
+                existing key can leave Vault (``exportable`` or ``allow_plaintext_backup``).
         """
         check_account_id(account_id)
         if key_type not in TRANSIT_KEY_TYPES:
@@ -102,6 +109,15 @@ class KeyStore:
         if existing.get("type") != key_type:
             raise KeyOperationRefused(
                 f"Transit key {name!r} exists with type {existing.get('type')!r}, not {key_type!r}"
+            )
+        leaks = [flag for flag in _LEAKY_FLAGS if existing.get(flag)]
+        if leaks and not exportable:
+            # Adopting it would make an account whose private key can be read out of Vault
+            # (both flags are irreversible): the key was not made by us, or not for this.
+            raise KeyOperationRefused(
+                f"Transit key {name!r} exists with {' and '.join(leaks)} set: its private key "
+                "can leave Vault, so it is not used for an account; delete it (break-glass) "
+                "or choose another account id"
             )
 
     def get(self, account_id: str) -> KeySet:

@@ -11,8 +11,18 @@ path "$kv/metadata/accounts" {
 }
 # `+` is exactly one path segment: a glob (`account-*`) would also grant every sub-path,
 # /trim and /config included.
+# Creation takes only a key type and the flags that keep the private key in Vault: an
+# `exportable` or `allow_plaintext_backup` key could be read out later by whoever may
+# export or back up, and both flags are irreversible. Vault matches these values exactly
+# (a string "false" is refused too), and any other parameter (derived, convergent...) is
+# refused.
 path "$transit/keys/+" {
   capabilities = ["create", "update", "read"]
+  allowed_parameters = {
+    "type" = ["rsa-2048", "rsa-3072", "rsa-4096"]
+    "exportable" = [false]
+    "allow_plaintext_backup" = [false]
+  }
 }
 path "$transit/keys/+/rotate" {
   capabilities = ["update"]

@@ -583,3 +583,27 @@ def test_accounts_update_new_secret_and_secret_file_exclude_each_other(
     code, _, err = cli("accounts", "update", account_id, "--new-secret", "--secret-file", EC_PUBLIC)
     assert code == 2
     assert "not allowed with argument" in err
+
+
+def test_accounts_create_refuses_an_exportable_key(
+    cli: Any, settings: Settings, store: AccountStore, account_id: str
+) -> None:
+    """A planted exportable Transit key makes `accounts create` fail with the reason, and no
+    account document is written."""
+    client = hvac.Client(url=settings.vault_addr, token=settings.vault_token)
+    client.secrets.transit.create_key(f"account-{account_id}", key_type="rsa-2048", exportable=True)
+    code, data = run_json(
+        cli,
+        "accounts",
+        "create",
+        account_id,
+        "--method",
+        "public_key",
+        "--pem",
+        EC_PUBLIC,
+        "--alg",
+        "ES256",
+    )
+    assert (code, data["code"]) == (1, "KEY_OPERATION_REFUSED")
+    assert "exportable" in data["detail"]
+    assert account_id not in store.list()

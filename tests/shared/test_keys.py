@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import hvac
 import pytest
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from shared import Account, AccountNotFound, KeyOperationRefused, KeyStore
+from shared import Account, AccountNotFound, KeyOperationRefused, KeyStore, Vault
 
 
 @pytest.fixture
@@ -146,3 +147,17 @@ def test_ensure_refuses_unknown_key_types(keystore: KeyStore, account_id: str) -
         keystore.ensure(account_id, "aes256-gcm96")
     with pytest.raises(AccountNotFound):
         keystore.get(account_id)
+
+
+@pytest.mark.parametrize("flag", ["exportable", "allow_plaintext_backup"])
+def test_ensure_refuses_a_key_that_can_leave_vault(
+    vault: Vault, keystore: KeyStore, account_id: str, flag: str
+) -> None:
+    """An existing key made exportable or plaintext-backupable is refused, not adopted."""
+    name = f"account-{account_id}"
+    client = hvac.Client(url=vault.settings.vault_addr, token=vault.settings.vault_token)
+    client.secrets.transit.create_key(name, key_type="rsa-2048", **{flag: True})
+    with pytest.raises(KeyOperationRefused) as caught:
+        keystore.ensure(account_id)
+    assert flag in caught.value.detail
+    assert "can leave Vault" in caught.value.detail

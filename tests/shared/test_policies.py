@@ -4,6 +4,8 @@ login with the credentials bootstrap writes, allows its job and refuses the rest
 from __future__ import annotations
 
 import base64
+import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,7 +22,9 @@ from shared import (
     Vault,
     VaultForbidden,
     Verifier,
+    policies,
 )
+from shared.algorithms import TRANSIT_KEY_TYPES
 from shared.bootstrap import AUTHZ_SIGNING_KEY, write_approle_credentials
 from tests.tokens import claims, sign
 
@@ -143,3 +147,39 @@ def test_admin_manages_keys_but_cannot_decrypt_export_or_weaken(
     with pytest.raises(hvac.exceptions.Forbidden):
         client.secrets.transit.export_key(name, key_type="encryption-key")
     assert not can_sign(vault)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"exportable": True},
+        {"allow_plaintext_backup": True},
+        {"exportable": "true"},
+        {"derived": True},
+        {"convergent_encryption": True, "derived": True},
+        {"type": "aes256-gcm96"},
+    ],
+    ids=["exportable", "plaintext-backup", "exportable-as-string", "derived", "convergent", "aes"],
+)
+def test_admin_cannot_create_a_key_that_leaves_vault(
+    settings: Settings, approle_dir: Path, account_id: str, params: dict[str, object]
+) -> None:
+    """Vault refuses the admin role a Transit key created exportable, backupable in plain,
+    derived or of another type; the plain RSA creation tokenctl sends is allowed."""
+    vault = role_vault(settings, "admin", approle_dir)
+    client = hvac.Client(url=settings.vault_addr, token=vault.settings.vault_token)
+    path = f"{settings.transit_mount}/keys/account-{account_id}"
+    with pytest.raises(hvac.exceptions.Forbidden):
+        client.write_data(path, data={"type": "rsa-2048", **params})
+    with pytest.raises(hvac.exceptions.InvalidPath):
+        client.secrets.transit.read_key(f"account-{account_id}")
+    KeyStore(vault).ensure(account_id, "rsa-4096")
+    assert KeyStore(vault).get(account_id).key_type == "rsa-4096"
+
+
+def test_admin_policy_key_types_are_the_account_key_types() -> None:
+    """The admin policy allows exactly the RSA key types an account key may have."""
+    text = (Path(policies.__file__).parent / "admin.hcl").read_text()
+    allowed = re.search(r'"type" = \[([^\]]*)\]', text)
+    assert allowed is not None
+    assert tuple(json.loads(f"[{allowed.group(1)}]")) == TRANSIT_KEY_TYPES
