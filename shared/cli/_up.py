@@ -31,13 +31,14 @@ Walkthrough, in another shell:
   source {env_file}
   TOKEN=$(tokenctl token sign --key {stack.demo_private_key} --alg ES256 \\
            --claims '{{"sub": "participant-42", "campaignId": "1001"}}' --expires-in 86400)
-  BEARER=$(curl -s {stack.authz_url}/oauth/token -d client_id={DEMO_ACCOUNT} \\
-       -d grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer -d assertion="$TOKEN" \\
+  BEARER=$(printf 'client_id={DEMO_ACCOUNT}&assertion=%s&grant_type=%s' "$TOKEN" \\
+       urn:ietf:params:oauth:grant-type:jwt-bearer \\
+       | curl -s {stack.authz_url}/oauth/token --data-binary @- \\
        | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
-  JWE=$(curl -s {stack.crypto_url}/v1/encrypt -H "Authorization: Bearer $BEARER" \\
-       -H "Content-Type: application/jwt" --data-binary "$TOKEN")
-  tokenctl token verify --account {DEMO_ACCOUNT} --campaign 1001 "$JWE"
-  tokenctl token encrypt --account {DEMO_ACCOUNT} "$TOKEN" \
+  JWE=$(printf 'header = "Authorization: Bearer %s"\\ndata-binary = "%s"\\n' "$BEARER" "$TOKEN" \\
+       | curl -s {stack.crypto_url}/v1/encrypt -H "Content-Type: application/jwt" -K -)
+  printf %s "$JWE" | tokenctl token verify --account {DEMO_ACCOUNT} --campaign 1001 -
+  printf %s "$TOKEN" | tokenctl token encrypt --account {DEMO_ACCOUNT} - \\
        | tokenctl token verify --account {DEMO_ACCOUNT} --campaign 1001 -
 
 Stack is up. Ctrl-C stops it; starting again keeps accounts and keys."""

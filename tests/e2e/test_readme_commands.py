@@ -5,6 +5,7 @@ succeeds from a shell; Ctrl-C stops it cleanly; a second start keeps accounts an
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -93,6 +94,11 @@ def test_up_walkthrough_and_restart(tmp_path: Path) -> None:
     with scripts_up(env) as lines:
         walkthrough = [ln.strip() for ln in lines if ln.startswith("  ")]
         script = "set -e\n" + "\n".join(walkthrough).replace("\\\n", "")
+        # Tokens and bearers never travel as command arguments (visible in `ps`): only the
+        # shell's printf builtin is given them, and it feeds them to stdin.
+        for segment in re.split(r"\||\$\(|\n", script):
+            if re.search(r"\$(TOKEN|BEARER|JWE)\b", segment):
+                assert segment.lstrip().startswith("printf "), segment
         # Pasted as is, plus one line of ours to keep the JWE for after the restart.
         result = _bash(script + '\necho "JWE=$JWE"', env)
         assert result.returncode == 0, result.stderr
