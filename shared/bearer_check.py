@@ -46,6 +46,10 @@ __all__ = [
 ]
 
 _LEEWAY: Final = 30
+#: The longest bearer accepted (``exp - iat``): the Authorization API's own cap on
+#: ``AUTHZ_TOKEN_LIFETIME``. A stolen bearer is useful until it expires, so one that claims
+#: to live for years (``exp = 10**20``) is refused, whoever signed it.
+MAX_BEARER_LIFETIME: Final = 3600
 #: Keycloak names a client's service-account user ``service-account-<clientId>``
 #: (``ServiceAccountConstants.SERVICE_ACCOUNT_USER_PREFIX``): never an account's user.
 _SERVICE_ACCOUNT_PREFIX: Final = "service-account-"
@@ -227,6 +231,18 @@ class BearerChecker:
             exp = None
         if exp is None or now >= exp + _LEEWAY:
             raise BearerInvalid("bearer expired: get a new one from the Authorization API")
+        try:
+            iat, nbf = numeric_date(claims, "iat"), numeric_date(claims, "nbf")
+        except TokenInvalidClaims as exc:
+            raise BearerInvalid(f"bearer with a malformed time claim: {exc.detail}") from exc
+        if iat is None:
+            raise BearerInvalid("bearer without 'iat' (RFC 9068 §2.2 requires it)")
+        if iat > now + _LEEWAY or (nbf is not None and nbf > now + _LEEWAY):
+            raise BearerInvalid("bearer not valid yet ('iat' or 'nbf' in the future)")
+        if exp - iat > MAX_BEARER_LIFETIME:
+            raise BearerInvalid(
+                f"bearer lives {int(exp - iat)} s: at most {MAX_BEARER_LIFETIME} s is accepted"
+            )
         if trusted.account_claim == "azp":
             account_id = _keycloak_account(claims, trusted)
             if not account_id:

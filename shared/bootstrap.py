@@ -5,6 +5,7 @@ Idempotent: run it on every start; it creates what is missing and checks what ex
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from string import Template
@@ -61,7 +62,12 @@ def _ensure_mount(vault: Vault, path: str, engine: str, report: BootstrapReport)
     report.present.append(f"mount {path}/")
 
 
-def bootstrap(vault: Vault, approle_dir: Path | str | None = None) -> BootstrapReport:
+def bootstrap(
+    vault: Vault,
+    approle_dir: Path | str | None = None,
+    *,
+    approle_cidrs: Sequence[str] | None = None,
+) -> BootstrapReport:
     """Create the KV v2 and Transit mounts, the ``authz-signing`` key, the policies and
     one AppRole per policy; with ``approle_dir``, also write each role's credentials there
     (see :func:`write_approle_credentials`).
@@ -89,14 +95,14 @@ def bootstrap(vault: Vault, approle_dir: Path | str | None = None) -> BootstrapR
             name, policy_hcl(name, kv_mount=s.kv_mount, transit_mount=s.transit_mount)
         )
         report.present.append(f"policy {name}")
-    _ensure_approles(vault, report)
+    _ensure_approles(vault, report, approle_cidrs)
     if approle_dir is not None:
         write_approle_credentials(vault, Path(approle_dir))
         report.created.append(f"AppRole credentials in {approle_dir}")
     return report
 
 
-def _ensure_approles(vault: Vault, report: BootstrapReport) -> None:
+def _ensure_approles(vault: Vault, report: BootstrapReport, cidrs: Sequence[str] | None) -> None:
     if "approle/" not in vault.auth_methods():
         vault.enable_auth("approle")
         report.created.append("auth approle/")
@@ -105,7 +111,7 @@ def _ensure_approles(vault: Vault, report: BootstrapReport) -> None:
     for name in POLICY_NAMES:
         # Each service's token carries its own policy and nothing else; it expires hourly
         # and the services log in again (shared.vault), so a leaked token is short-lived.
-        vault.approle_write(name, [name], token_ttl=APPROLE_TTL)
+        vault.approle_write(name, [name], token_ttl=APPROLE_TTL, bound_cidrs=cidrs)
         report.present.append(f"approle {name}")
 
 

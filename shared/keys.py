@@ -85,13 +85,8 @@ class KeyStore:
         with contextlib.suppress(VaultNotFound):  # "not found" is an answer: Vault is up
             self._vault.transit_read_key(transit_key_name("readiness-probe"))
 
-    def ensure(
-        self, account_id: str, key_type: str = "rsa-2048", *, exportable: bool = False
-    ) -> None:
+    def ensure(self, account_id: str, key_type: str = "rsa-2048") -> None:
         """Create the account key if it does not exist; check it if it does.
-
-        ``exportable`` is for tests only (to decrypt with a library outside Vault); the
-        admin policy refuses it.
 
         Raises:
             KeyOperationRefused: a key of another type already has that name, or the
@@ -104,14 +99,14 @@ class KeyStore:
         try:
             existing = self._vault.transit_read_key(name)
         except VaultNotFound:
-            self._vault.transit_create_key(name, key_type, exportable=exportable)
+            self._vault.transit_create_key(name, key_type)
             return
         if existing.get("type") != key_type:
             raise KeyOperationRefused(
                 f"Transit key {name!r} exists with type {existing.get('type')!r}, not {key_type!r}"
             )
         leaks = [flag for flag in _LEAKY_FLAGS if existing.get(flag)]
-        if leaks and not exportable:
+        if leaks:
             # Adopting it would make an account whose private key can be read out of Vault
             # (both flags are irreversible): the key was not made by us, or not for this.
             raise KeyOperationRefused(

@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import hvac
@@ -304,8 +304,18 @@ class Vault:
         """Enable an auth method at its default path."""
         self._call(lambda: self._client.sys.enable_auth_method(method))
 
-    def approle_write(self, role: str, policies: list[str], *, token_ttl: str) -> None:
-        """Create or update AppRole ``role`` issuing tokens with ``policies`` only."""
+    def approle_write(
+        self,
+        role: str,
+        policies: list[str],
+        *,
+        token_ttl: str,
+        bound_cidrs: Sequence[str] | None = None,
+    ) -> None:
+        """Create or update AppRole ``role`` issuing tokens with ``policies`` only; with
+        ``bound_cidrs``, its secret ids log in and its tokens work only from those networks
+        (None leaves the role's bindings as they are)."""
+        cidrs = None if bound_cidrs is None else list(bound_cidrs)
         self._call(
             lambda: self._client.auth.approle.create_or_update_approle(
                 role,
@@ -315,6 +325,8 @@ class Vault:
                 # No default policy: a role's token holds exactly its role policy.
                 token_no_default_policy=True,
                 secret_id_num_uses=0,
+                secret_id_bound_cidrs=cidrs,
+                token_bound_cidrs=cidrs,
             )
         )
 
@@ -371,13 +383,14 @@ class Vault:
 
     # -- transit ----------------------------------------------------------------------------
 
-    def transit_create_key(self, name: str, key_type: str, *, exportable: bool = False) -> None:
+    def transit_create_key(self, name: str, key_type: str) -> None:
         """Create a Transit key (a no-op in Vault when it already exists)."""
         self._call(
             lambda: self._client.secrets.transit.create_key(
                 name,
                 key_type=key_type,
-                exportable=exportable,
+                exportable=False,
+                allow_plaintext_backup=False,
                 mount_point=self.settings.transit_mount,
             )
         )

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import hvac
 import pytest
 
 from shared import (
@@ -76,6 +77,18 @@ def account_id() -> str:
 @pytest.fixture
 def hmac_secret() -> bytes:
     return secrets.token_bytes(64)
+
+
+@pytest.fixture
+def make_exportable(vault: Vault) -> Callable[[str], None]:
+    """Make an account's Transit key exportable (root token; the admin policy refuses it),
+    so a test can decrypt with a library outside Vault."""
+
+    def make(account_id: str) -> None:
+        client = hvac.Client(url=vault.settings.vault_addr, token=vault.settings.vault_token)
+        client.secrets.transit.update_key_configuration(f"account-{account_id}", exportable=True)
+
+    return make
 
 
 @pytest.fixture

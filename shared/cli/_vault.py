@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 from pathlib import Path
 
 from shared.bootstrap import bootstrap
@@ -13,9 +14,16 @@ __all__ = ["register"]
 
 
 def _bootstrap(ctx: Context, args: argparse.Namespace) -> None:
-    report = bootstrap(ctx.vault(), approle_dir=args.approle_dir)
+    report = bootstrap(ctx.vault(), approle_dir=args.approle_dir, approle_cidrs=args.approle_cidr)
     lines = [f"created  {c}" for c in report.created] + [f"present  {p}" for p in report.present]
     ctx.out.result({"created": report.created, "present": report.present}, "\n".join(lines))
+
+
+def _cidr(value: str) -> str:
+    try:
+        return str(ipaddress.ip_network(value, strict=True))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a network such as 10.0.0.0/8: {value!r}") from None
 
 
 def _init(ctx: Context, args: argparse.Namespace) -> None:
@@ -60,4 +68,12 @@ def register(
         "for each of admin, authz-api, crypto-api, player, revoking the previous secret id.",
     )
     boot.add_argument("--approle-dir", metavar="DIR", help="write AppRole credentials here")
+    boot.add_argument(
+        "--approle-cidr",
+        action="append",
+        type=_cidr,
+        metavar="CIDR",
+        help="networks the services log in from (repeatable): AppRole secret ids and their "
+        "tokens are refused elsewhere; without it, existing bindings are left unchanged",
+    )
     boot.set_defaults(handler=_bootstrap)

@@ -16,6 +16,7 @@ import pytest
 
 from shared import AccountStore, Settings, Vault
 from tests.cli.apis import in_process_cli
+from tests.openbao import DevServer
 from tests.tokens import KEYS, claims
 
 EC_PRIVATE = str(KEYS / "ec-p256-private.pem")
@@ -607,3 +608,41 @@ def test_accounts_create_refuses_an_exportable_key(
     assert (code, data["code"]) == (1, "KEY_OPERATION_REFUSED")
     assert "exportable" in data["detail"]
     assert account_id not in store.list()
+
+
+def test_bootstrap_binds_approles_to_networks(
+    private_bao: DevServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`vault bootstrap --approle-cidr` makes Vault refuse the roles' secret ids from other
+    networks; a second bootstrap with loopback's network lets the same secret ids in again."""
+    monkeypatch.setenv("VAULT_ADDR", private_bao.addr)
+    monkeypatch.setenv("VAULT_TOKEN", private_bao.token)
+    cli = in_process_cli(monkeypatch, capsys)
+    creds = tmp_path / "approle"
+    code, _, err = cli(
+        "vault", "bootstrap", "--approle-dir", str(creds), "--approle-cidr", "10.0.0.0/8"
+    )
+    assert code == 0, err
+
+    def login() -> dict[str, Any]:
+        role_id = (creds / "crypto-api.role-id").read_text().strip()
+        secret_id = (creds / "crypto-api.secret-id").read_text().strip()
+        client = hvac.Client(url=private_bao.addr)
+        return dict(client.auth.approle.login(role_id, secret_id))
+
+    with pytest.raises(hvac.exceptions.InvalidRequest):  # Vault: 400, source address refused
+        login()
+    code, _, err = cli("vault", "bootstrap", "--approle-cidr", "127.0.0.0/8")
+    assert code == 0, err
+    assert login()["auth"]["token_policies"] == ["crypto-api"]
+
+
+@pytest.mark.parametrize("value", ["10.0.0.1/8", "not-a-network", "10.0.0.0/33"])
+def test_bootstrap_refuses_a_bad_network(cli: Any, value: str) -> None:
+    """An --approle-cidr that is not a network is a usage error (exit 2), nothing written."""
+    code, _, err = cli("vault", "bootstrap", "--approle-cidr", value)
+    assert code == 2
+    assert "not a network" in err

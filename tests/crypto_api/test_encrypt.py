@@ -60,13 +60,13 @@ def test_independent_library_decrypts_and_encrypts(
     make_account: Callable[..., Account],
     keystore: KeyStore,
     vault: Vault,
-    account_id: str,
+    make_exportable: Callable[[str], None],
     verifier: Verifier,
 ) -> None:
     """jwcrypto decrypts our JWE with the (test-only exportable) private key, and a JWE that
     jwcrypto makes with the published JWKS opens with our verifier."""
-    keystore.ensure(account_id, "rsa-2048", exportable=True)
     account = make_account(algorithms=("ES256",), key="ec-p256")
+    make_exportable(account.id)
     token = sign(claims(), "ES256", "ec-p256")
     jwe = crypto.encrypt(crypto.bearer(account.id), token).json()["token"]
     private = jw_jwk.JWK.from_pem(

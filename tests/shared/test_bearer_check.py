@@ -8,6 +8,7 @@ import hmac
 import json
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import hvac
 import pytest
@@ -18,7 +19,7 @@ from shared.bearer_check import BearerChecker, BearerInvalid, BearerMissing, Bea
 from shared.bootstrap import AUTHZ_SIGNING_KEY
 from shared.jwks import JwksFetcher
 from tests.jwks_server import JwksServer
-from tests.tokens import b64, sign, unb64
+from tests.tokens import b64, private_key, sign, unb64
 
 ISSUER = "https://authz.test"
 
@@ -162,3 +163,73 @@ def test_new_authz_key_is_fetched(
     monotonic.now += 6  # past the refetch interval since the first fetch
     assert checker.check(f"Bearer {fresh}").account_id == "acme"
     assert published.requests == 2
+
+
+@pytest.fixture
+def own_issuer(clock: Clock) -> Iterator[BearerChecker]:
+    """A checker trusting a JWKS with a test key, so bearers can carry any claims."""
+    server = JwksServer().start()
+    public = private_key("ec-p256").as_dict(private=False)
+    server.document = {"keys": [{**public, "kid": "k1", "alg": "ES256", "use": "sig"}]}
+    try:
+        yield BearerChecker(server.url, issuer=ISSUER, audience="crypto-api", clock=clock)
+    finally:
+        server.stop()
+
+
+def _bearer(now: float, **times: float | None) -> str:
+    claims = {
+        "iss": ISSUER,
+        "sub": "acme",
+        "client_id": "acme",
+        "aud": "crypto-api",
+        "scope": "token:encrypt",
+        "iat": int(now),
+        "exp": int(now) + 300,
+        **times,
+    }
+    return sign(
+        {k: v for k, v in claims.items() if v is not None},
+        "ES256",
+        "ec-p256",
+        typ="at+jwt",
+        kid="k1",
+    )
+
+
+@pytest.mark.parametrize(
+    ("times", "fragment"),
+    [
+        ({"iat": 1.0e20, "exp": 1.0e20 + 300}, "not valid yet"),
+        ({"nbf": "future"}, "not valid yet"),
+        ({"exp": 10**20}, "at most 3600 s"),
+        ({"iat": "past", "exp": "hour"}, "at most 3600 s"),
+        ({"iat": None}, "without 'iat'"),
+        ({"iat": "soon"}, "not valid yet"),
+        ({"iat": "text"}, "malformed"),
+    ],
+    ids=["iat-far-future", "nbf-future", "exp-1e20", "two-hours", "no-iat", "iat-31s", "iat-text"],
+)
+def test_bearer_times_are_checked(
+    own_issuer: BearerChecker, clock: Clock, times: dict[str, Any], fragment: str
+) -> None:
+    """A bearer with a future iat or nbf (beyond 30 s), no iat, or a lifetime over an hour
+    is refused, even with a valid signature."""
+    now = clock.now
+    values = {
+        "future": now + 600,
+        "soon": now + 31,
+        "past": now - 3600,
+        "hour": now + 3601,
+        "text": "yesterday",
+    }
+    resolved = {k: values.get(v, v) if isinstance(v, str) else v for k, v in times.items()}
+    with pytest.raises(BearerInvalid, match=fragment):
+        own_issuer.check(f"Bearer {_bearer(now, **resolved)}")
+
+
+def test_bearer_times_within_bounds_pass(own_issuer: BearerChecker, clock: Clock) -> None:
+    """iat and nbf up to 30 s ahead (clock skew) and a one-hour lifetime are accepted."""
+    now = clock.now
+    token = _bearer(now, iat=now + 29, nbf=now + 29, exp=now + 29 + 3600)
+    assert own_issuer.check(f"Bearer {token}").account_id == "acme"

@@ -47,11 +47,11 @@ def test_our_jwe_opens_with_jwcrypto(
     keystore: KeyStore,
     vault: Vault,
     settings: Settings,
-    account_id: str,
+    make_exportable: Callable[[str], None],
 ) -> None:
     """jwcrypto, given the Transit private key, decrypts our JWE back to the original JWS."""
-    keystore.ensure(account_id, "rsa-2048", exportable=True)
     account = make_account()
+    make_exportable(account.id)
     jws = sign(claims(), "ES256", "ec-p256")
     sealed = Sealer(keystore, settings).seal(account.id, jws)
 
