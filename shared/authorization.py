@@ -25,6 +25,7 @@ from typing import Final, Literal, Protocol
 from shared.bearer import SCOPE_ENCRYPT, BearerIssuer, IssuedBearer
 from shared.client_assertion import (
     CLIENT_ASSERTION_TYPE,
+    ClientAssertion,
     audience_matches,
     check_client_assertion,
 )
@@ -194,9 +195,13 @@ class TokenService:
             raise OAuthError("invalid_scope", f"the only scope is {SCOPE_ENCRYPT!r}")
         if grant == JWT_BEARER:
             account_id, replay_key = self._jwt_bearer(params), None
+            self._throttle(self._limiter, account_id, "for this client")
         else:
-            account_id, replay_key = self._client_credentials(params)
-        self._throttle(self._limiter, account_id, "for this client")
+            account_id, checked = self._client_credentials(params)
+            # Throttled before the jti is recorded: a 429 leaves the assertion unspent (the
+            # client resends it after Retry-After) and the replay store untouched.
+            self._throttle(self._limiter, account_id, "for this client")
+            replay_key = self._record(account_id, checked)
         assertion = params.get("client_assertion") if replay_key is not None else None
         try:
             return self._backend.issue(account_id, SCOPE_ENCRYPT, client_assertion=assertion)
@@ -246,7 +251,7 @@ class TokenService:
             )
         return client_id
 
-    def _client_credentials(self, params: Mapping[str, str]) -> tuple[str, str]:
+    def _client_credentials(self, params: Mapping[str, str]) -> tuple[str, ClientAssertion]:
         kind, assertion = params.get("client_assertion_type"), params.get("client_assertion")
         if kind != CLIENT_ASSERTION_TYPE or not assertion:
             raise OAuthError(
@@ -264,6 +269,10 @@ class TokenService:
                 audiences=self.assertion_audiences,
                 now=self._verifier.now(),
             )
+        return client_id, checked
+
+    def _record(self, client_id: str, checked: ClientAssertion) -> str:
+        """Spend the assertion's jti; its replay key, for a release if we fail later."""
         replay_key = f"{client_id}:{checked.jti}"
         try:
             first = self._replay.first_use(replay_key, checked.remember_until)
@@ -275,7 +284,7 @@ class TokenService:
                 "this client assertion was used already: make a new one (new jti) per request",
                 code="TOKEN_INVALID_CLAIMS",
             )
-        return client_id, replay_key
+        return replay_key
 
     @staticmethod
     def _claimed_client(assertion: str) -> str:

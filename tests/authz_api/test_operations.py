@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -132,3 +133,19 @@ def test_access_log_is_json_without_tokens(
         assert token not in text
         assert bearer not in text
         assert token.split(".")[2] not in text
+
+
+def test_throttled_client_assertion_is_not_spent(
+    serve_authz: Callable[..., Any], ec: Account
+) -> None:
+    """A client assertion answered 429 (with Retry-After) is accepted when sent again after
+    the wait: the throttle runs before its jti is recorded."""
+    with serve_authz(rate_limit_per_second=20.0, rate_limit_burst=1) as authz:
+        first = authz.client_assertion(ec.id, "ES256", "ec-p256")
+        assert authz.client_credentials(first).status_code == 200
+        assertion = authz.client_assertion(ec.id, "ES256", "ec-p256")
+        limited = authz.client_credentials(assertion)
+        assert_oauth_error(limited, 429, "slow_down", "RATE_LIMITED")
+        assert limited.headers["retry-after"] == "1"
+        time.sleep(0.1)  # 1/rate: the bucket has one token again
+        assert authz.client_credentials(assertion).status_code == 200
