@@ -83,6 +83,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         address_limiter=RateLimiter(
             settings.rate_limit_per_second * 4, settings.rate_limit_burst * 4
         ),
+        jwt_bearer_limiter=RateLimiter(
+            settings.jwt_bearer_rate_per_second, settings.jwt_bearer_rate_burst
+        ),
+        assertion_limiter=RateLimiter(
+            settings.assertion_rate_per_second, settings.assertion_rate_burst
+        ),
         backend=_backend(settings, vault, bearers, issuer),
     )
     configure_json_logging()

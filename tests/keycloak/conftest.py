@@ -89,6 +89,8 @@ def keycloak_settings(base: Settings, kc: KeycloakStandIn, **overrides: Any) -> 
         keycloak_admin_username=kc.admin[0],
         keycloak_admin_password=kc.admin[1],
         rate_limit_per_second=0.0,
+        jwt_bearer_rate_per_second=0.0,
+        assertion_rate_per_second=0.0,
         crypto_rate_per_second=0.0,
         **overrides,
     )
