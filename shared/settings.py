@@ -38,6 +38,7 @@ _ENV = {
     "CRYPTO_AUDIENCE": "crypto_audience",
     "AUTHZ_JWKS_URL": "authz_jwks_url",
     "REDIS_URL": "redis_url",
+    "AUTHZ_SINGLE_INSTANCE": "authz_single_instance",
     "AUTHZ_RATE_LIMIT_PER_SECOND": "rate_limit_per_second",
     "AUTHZ_RATE_LIMIT_BURST": "rate_limit_burst",
     "AUTHZ_JWT_BEARER_RATE_LIMIT_PER_SECOND": "jwt_bearer_rate_per_second",
@@ -170,6 +171,9 @@ class Settings(Redacted, frozen=True, kw_only=True, forbid_unknown_fields=True):
     crypto_audience: str = "crypto-api"
     authz_jwks_url: str | None = None
     redis_url: str | None = None
+    #: The Authorization API may run without ``REDIS_URL`` only when this says it is the one
+    #: and only instance (one process): each instance without Redis has its own replay store.
+    authz_single_instance: bool = False
     #: Per-account client_credentials requests refilled each second (0 disables the
     #: limit)...
     rate_limit_per_second: Annotated[float, msgspec.Meta(ge=0)] = 50.0
