@@ -67,7 +67,8 @@ def test_replay_refused_across_instances_sharing_redis(
     serve_authz: Callable[..., Any], ec: Account, redis_server: Any
 ) -> None:
     """Two instances behind one public issuer share Redis: an assertion used at one is
-    refused at the other; with separate memory stores it would not be."""
+    refused at the other; with separate memory stores (each told it is the only instance,
+    which is why the API needs REDIS_URL or AUTHZ_SINGLE_INSTANCE) it would not be."""
     public = "https://authz.example"
     shared = {"redis_url": redis_server.url, "authz_issuer": public}
     with serve_authz(**shared) as first, serve_authz(**shared) as second:
