@@ -19,7 +19,7 @@ from shared.bearer import BearerIssuer
 from shared.errors import ConfigurationError
 from shared.keycloak import AssertionSigner, KeycloakBackend, KeycloakRealm, python_keycloak
 from shared.ratelimit import RateLimiter
-from shared.replay import replay_store
+from shared.replay import check_replay_settings, replay_store
 from shared.settings import Settings
 from shared.vault import Vault
 from shared.verification import Verifier
@@ -56,12 +56,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
     """Build the Authorization API; ``settings`` default to the environment.
 
     Raises:
-        ConfigurationError: ``AUTHZ_ISSUER`` is not set, or another setting is invalid
+        ConfigurationError: ``AUTHZ_ISSUER`` is not set, neither ``REDIS_URL`` nor
+            ``AUTHZ_SINGLE_INSTANCE``, or another setting is invalid
             (``AUTHZ_BACKEND=keycloak`` without the realm or without python-keycloak).
     """
     settings = settings or Settings.from_env()
     if not settings.authz_issuer:
         raise ConfigurationError("AUTHZ_ISSUER (the public base URL of this API) is required")
+    check_replay_settings(settings)
     issuer = settings.authz_issuer.rstrip("/")
     vault = Vault(settings)
     verifier = Verifier(vault, settings=settings)
@@ -82,6 +84,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # Before authentication, per address: generous (several customers may share a NAT).
         address_limiter=RateLimiter(
             settings.rate_limit_per_second * 4, settings.rate_limit_burst * 4
+        ),
+        jwt_bearer_limiter=RateLimiter(
+            settings.jwt_bearer_rate_per_second, settings.jwt_bearer_rate_burst
+        ),
+        assertion_limiter=RateLimiter(
+            settings.assertion_rate_per_second, settings.assertion_rate_burst
         ),
         backend=_backend(settings, vault, bearers, issuer),
     )

@@ -15,7 +15,8 @@ __all__ = ["EXCEPTION_HANDLERS", "NO_STORE", "STATUS_FOR_ERROR", "oauth_error_re
 
 logger = logging.getLogger("authz_api")
 
-#: HTTP status for each OAuth error (RFC 6749 §5.2: 400, or 401 for client authentication;
+#: HTTP status for each OAuth error (RFC 6749 §5.2: 400, or 401 for client authentication,
+#: ``unauthorized_client`` being an authenticated client refused this grant: 400;
 #: RFC 8628 §3.5 ``slow_down`` for the rate limit; ``temporarily_unavailable`` for outages).
 STATUS_FOR_ERROR: Final[dict[OAuthErrorCode, int]] = {
     "invalid_request": 400,
@@ -23,6 +24,7 @@ STATUS_FOR_ERROR: Final[dict[OAuthErrorCode, int]] = {
     "invalid_grant": 400,
     "unsupported_grant_type": 400,
     "invalid_scope": 400,
+    "unauthorized_client": 400,
     "slow_down": 429,
     "temporarily_unavailable": 503,
 }

@@ -214,7 +214,8 @@ TOKEN_RESPONSES: Final = {
     400: _error(
         "The request is refused: malformed (invalid_request), a refused assertion "
         "(invalid_grant, with the secure token's code), an unknown grant type "
-        "(unsupported_grant_type) or scope (invalid_scope).",
+        "(unsupported_grant_type) or scope (invalid_scope), or a jwt-bearer grant the "
+        "account turned off (unauthorized_client).",
         (
             "Not a form",
             {
@@ -242,6 +243,14 @@ TOKEN_RESPONSES: Final = {
         (
             "Unknown scope",
             {"error": "invalid_scope", "error_description": "the only scope is 'token:encrypt'"},
+        ),
+        (
+            "Grant turned off",
+            {
+                "error": "unauthorized_client",
+                "error_description": "this account does not allow the jwt-bearer grant: use "
+                "client_credentials with a client assertion",
+            },
         ),
     ),
     401: _error(
@@ -272,7 +281,8 @@ TOKEN_RESPONSES: Final = {
         ),
     ),
     429: _error(
-        "Too many token requests for this client or from this address (slow_down, RFC 8628): "
+        "Too many token requests for this client, with this assertion or from this address "
+        "(slow_down, RFC 8628): "
         "retry after Retry-After seconds.",
         (
             "Rate limited",

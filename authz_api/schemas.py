@@ -142,6 +142,7 @@ OAuthErrorCode = Literal[
     "invalid_grant",
     "unsupported_grant_type",
     "invalid_scope",
+    "unauthorized_client",
     "slow_down",
     "temporarily_unavailable",
     "server_error",

@@ -145,6 +145,8 @@ class Stack:
                 "REDIS_URL": self.redis.url,
                 "AUTHZ_ISSUER": self.authz_url,
                 "AUTHZ_RATE_LIMIT_PER_SECOND": "0",
+                "AUTHZ_JWT_BEARER_RATE_LIMIT_PER_SECOND": "0",
+                "AUTHZ_ASSERTION_RATE_LIMIT_PER_SECOND": "0",
                 # Long enough for a 1-million-request memory run; each wrk run gets a new one.
                 "AUTHZ_TOKEN_LIFETIME": "3600",
             },

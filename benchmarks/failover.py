@@ -75,6 +75,8 @@ class Services:
                 "VAULT_SECRET_ID_FILE": str(approle / "authz-api.secret-id"),
                 "REDIS_URL": redis.url,
                 "AUTHZ_RATE_LIMIT_PER_SECOND": "0",
+                "AUTHZ_JWT_BEARER_RATE_LIMIT_PER_SECOND": "0",
+                "AUTHZ_ASSERTION_RATE_LIMIT_PER_SECOND": "0",
             },
         )
         self.crypto: subprocess.Popen[bytes] | None = serve(

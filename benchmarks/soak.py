@@ -137,6 +137,8 @@ class Stack:
                 **self._approle("authz-api"),
                 "REDIS_URL": self.redis.url,
                 "AUTHZ_RATE_LIMIT_PER_SECOND": "0",
+                "AUTHZ_JWT_BEARER_RATE_LIMIT_PER_SECOND": "0",
+                "AUTHZ_ASSERTION_RATE_LIMIT_PER_SECOND": "0",
             },
         )
         self.processes["crypto"] = serve(

@@ -89,6 +89,8 @@ def main() -> None:
                 "VAULT_TOKEN": bao.token,
                 "REDIS_URL": redis.url,
                 "AUTHZ_RATE_LIMIT_PER_SECOND": "0",
+                "AUTHZ_JWT_BEARER_RATE_LIMIT_PER_SECOND": "0",
+                "AUTHZ_ASSERTION_RATE_LIMIT_PER_SECOND": "0",
             },
         )
         ours_url = f"http://127.0.0.1:{port}/oauth/token"

@@ -22,7 +22,9 @@ from shared import Settings
 HERE: Final = Path(__file__).resolve().parent
 #: Settings that point nowhere: the documents do not depend on them.
 SETTINGS: Final = Settings(
-    vault_addr="http://127.0.0.1:1", authz_issuer="https://authz.example.com"
+    vault_addr="http://127.0.0.1:1",
+    authz_issuer="https://authz.example.com",
+    authz_single_instance=True,
 )
 #: File name -> app factory.
 DOCUMENTS: Final[dict[str, Callable[[Settings], Litestar]]] = {

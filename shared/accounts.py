@@ -36,9 +36,11 @@ from shared.redaction import Redacted
 
 __all__ = [
     "ACCOUNT_ID_PATTERN",
+    "JWT_BEARER_POLICIES",
     "Account",
     "CustomerEncryption",
     "JwksValidation",
+    "JwtBearerPolicy",
     "PublicKeyValidation",
     "SymmetricValidation",
     "TokenPolicy",
@@ -103,6 +105,11 @@ class CustomerEncryption(Redacted, frozen=True, forbid_unknown_fields=True):
     key: bytes
 
 
+#: What :attr:`TokenPolicy.jwt_bearer` may say.
+JwtBearerPolicy = Literal["allowed", "require_aud", "disabled"]
+JWT_BEARER_POLICIES: tuple[JwtBearerPolicy, ...] = ("allowed", "require_aud", "disabled")
+
+
 class TokenPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Time rules for an account's tokens.
 
@@ -114,6 +121,10 @@ class TokenPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     require_exp: bool = False
     #: When set, ``exp - iat`` (or ``exp - now`` without ``iat``) may not exceed it.
     max_lifetime: Annotated[int, msgspec.Meta(gt=0)] | None = None
+    #: The Authorization API's jwt-bearer grant (a secure token bought a bearer):
+    #: ``allowed`` (``aud`` optional), ``require_aud`` (the token's ``aud`` must name the
+    #: token endpoint or issuer, so campaign tokens cannot be exchanged) or ``disabled``.
+    jwt_bearer: JwtBearerPolicy = "allowed"
 
 
 class Account(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

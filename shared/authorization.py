@@ -2,7 +2,10 @@
 
 ``jwt-bearer`` (RFC 7523 §2.1): ``assertion`` is the customer's secure token, verified for
 ``client_id`` like the player does, except for the campaign (unknown here); the same token
-may be exchanged again while valid.
+may be exchanged again while valid, a few times a minute. Whoever holds a secure token (a
+participant, from a campaign URL) can use this grant, so it has budgets of its own: per
+token and per account, apart from the account's ``client_credentials`` budget. The
+account's policy may also turn the grant off or require an ``aud`` naming us.
 
 ``client_credentials`` with a client assertion (RFC 7523 §2.2): the assertion authenticates
 the client (``private_key_jwt`` / ``client_secret_jwt`` with the account's own key or
@@ -19,12 +22,15 @@ Every check above runs the same whichever it is.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Iterator, Mapping
 from typing import Final, Literal, Protocol
 
+from shared.accounts import Account
 from shared.bearer import SCOPE_ENCRYPT, BearerIssuer, IssuedBearer
 from shared.client_assertion import (
     CLIENT_ASSERTION_TYPE,
+    ClientAssertion,
     audience_matches,
     check_client_assertion,
 )
@@ -65,6 +71,7 @@ OAuthErrorCode = Literal[
     "invalid_grant",
     "unsupported_grant_type",
     "invalid_scope",
+    "unauthorized_client",
     "slow_down",
     "temporarily_unavailable",
 ]
@@ -156,14 +163,21 @@ class TokenService:
         *,
         token_endpoint: str,
         address_limiter: RateLimiter | None = None,
+        jwt_bearer_limiter: RateLimiter | None = None,
+        assertion_limiter: RateLimiter | None = None,
         backend: IssuerBackend | None = None,
     ) -> None:
         self._verifier = verifier
         self._backend = backend or BuiltinBackend(bearers, token_endpoint=token_endpoint)
         self._replay = replay
         #: Per account, charged only once the client is authenticated: nobody can spend
-        #: another customer's budget with junk requests naming it.
+        #: another customer's budget with junk requests naming it. client_credentials only:
+        #: a secure token's holder is not the customer.
         self._limiter = limiter
+        #: jwt-bearer, per account and per secure token (a hash of it), charged once the
+        #: token verified; None: no limit.
+        self._jwt_bearer_limiter = jwt_bearer_limiter
+        self._assertion_limiter = assertion_limiter
         #: Per client address, before any work: bounds what unauthenticated junk costs us.
         self._address_limiter = address_limiter
         #: What a secure token's ``aud``, when it has one, may name: us.
@@ -195,8 +209,11 @@ class TokenService:
         if grant == JWT_BEARER:
             account_id, replay_key = self._jwt_bearer(params), None
         else:
-            account_id, replay_key = self._client_credentials(params)
-        self._throttle(self._limiter, account_id, "for this client")
+            account_id, checked = self._client_credentials(params)
+            # Throttled before the jti is recorded: a 429 leaves the assertion unspent (the
+            # client resends it after Retry-After) and the replay store untouched.
+            self._throttle(self._limiter, account_id, "for this client")
+            replay_key = self._record(account_id, checked)
         assertion = params.get("client_assertion") if replay_key is not None else None
         try:
             return self._backend.issue(account_id, SCOPE_ENCRYPT, client_assertion=assertion)
@@ -208,7 +225,9 @@ class TokenService:
             raise _unavailable(exc) from exc
 
     @staticmethod
-    def _throttle(limiter: RateLimiter, key: str, what: str) -> None:
+    def _throttle(limiter: RateLimiter | None, key: str, what: str) -> None:
+        if limiter is None:
+            return
         wait = limiter.acquire(key)
         if wait is not None:
             raise OAuthError(
@@ -218,10 +237,10 @@ class TokenService:
                 retry_after=max(1, int(wait + 0.999)),
             )
 
-    def _admit(self, client_id: str) -> None:
-        """The account must exist and be active."""
+    def _admit(self, client_id: str) -> Account:
+        """The account, which must exist and be active."""
         try:
-            self._verifier.active_account(client_id)
+            return self._verifier.active_account(client_id)
         except AccountNotFound as exc:
             raise OAuthError("invalid_client", _UNKNOWN_CLIENT) from exc
         except VerificationUnavailable as exc:
@@ -233,20 +252,33 @@ class TokenService:
             raise OAuthError(
                 "invalid_request", "the jwt-bearer grant needs client_id and assertion"
             )
-        self._admit(client_id)
+        policy = self._admit(client_id).policy.jwt_bearer
         with _refused_as("invalid_grant", "the assertion"):
             verified = self._verifier.verify_assertion(assertion, account_id=client_id)
-        if not audience_matches(verified.claims, self.audiences, required=False):
+        # After the verification: only a token of this account learns its policy.
+        if policy == "disabled":
+            raise OAuthError(
+                "unauthorized_client",
+                "this account does not allow the jwt-bearer grant: use client_credentials "
+                "with a client assertion",
+            )
+        required = policy == "require_aud"
+        if not audience_matches(verified.claims, self.audiences, required=required):
             # RFC 7523 §3: a JWT meant for someone else is not ours to accept.
+            how = "it must name" if required else "omit it or name"
             raise OAuthError(
                 "invalid_grant",
-                f"the assertion's aud is not this server: omit it or use one of "
-                f"{sorted(self.audiences)}",
+                f"the assertion's aud is not this server: {how} one of {sorted(self.audiences)}",
                 code="TOKEN_INVALID_CLAIMS",
             )
+        # Keyed by a hash: the token itself is never kept. Charged only now, so junk can
+        # neither evict a bucket nor spend one.
+        digest = hashlib.sha256(assertion.encode()).hexdigest()[:32]
+        self._throttle(self._assertion_limiter, digest, "with this assertion")
+        self._throttle(self._jwt_bearer_limiter, client_id, "for this client (jwt-bearer)")
         return client_id
 
-    def _client_credentials(self, params: Mapping[str, str]) -> tuple[str, str]:
+    def _client_credentials(self, params: Mapping[str, str]) -> tuple[str, ClientAssertion]:
         kind, assertion = params.get("client_assertion_type"), params.get("client_assertion")
         if kind != CLIENT_ASSERTION_TYPE or not assertion:
             raise OAuthError(
@@ -264,6 +296,10 @@ class TokenService:
                 audiences=self.assertion_audiences,
                 now=self._verifier.now(),
             )
+        return client_id, checked
+
+    def _record(self, client_id: str, checked: ClientAssertion) -> str:
+        """Spend the assertion's jti; its replay key, for a release if we fail later."""
         replay_key = f"{client_id}:{checked.jti}"
         try:
             first = self._replay.first_use(replay_key, checked.remember_until)
@@ -275,7 +311,7 @@ class TokenService:
                 "this client assertion was used already: make a new one (new jti) per request",
                 code="TOKEN_INVALID_CLAIMS",
             )
-        return client_id, replay_key
+        return replay_key
 
     @staticmethod
     def _claimed_client(assertion: str) -> str:

@@ -225,6 +225,10 @@ class Stack:
             AUTHZ_ISSUER=self.authz_url,
             AUTHZ_JWKS_URL=f"{self.authz_url}/.well-known/jwks.json",
         )
+        if role == "authz-api" and not env.get("REDIS_URL"):
+            # The dev stack runs one authz process: its in-memory replay store is the only
+            # one (without this, the API refuses to start without REDIS_URL).
+            env["AUTHZ_SINGLE_INSTANCE"] = "1"
         return env
 
     def _start_apis(self) -> None:

@@ -27,10 +27,16 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from shared.errors import ReplayStoreUnavailable
+from shared.errors import ConfigurationError, ReplayStoreUnavailable
 from shared.settings import Settings
 
-__all__ = ["MemoryReplayStore", "RedisReplayStore", "ReplayStore", "replay_store"]
+__all__ = [
+    "MemoryReplayStore",
+    "RedisReplayStore",
+    "ReplayStore",
+    "check_replay_settings",
+    "replay_store",
+]
 
 
 def _digest(key: str) -> str:
@@ -193,3 +199,28 @@ def replay_store(settings: Settings) -> ReplayStore:
     if settings.redis_url:
         return RedisReplayStore(settings.redis_url)
     return MemoryReplayStore()
+
+
+def check_replay_settings(settings: Settings, *, processes: int = 1) -> None:
+    """Refuse a replay store that would not be shared by every instance of the API.
+
+    Without ``REDIS_URL`` each instance remembers ``jti``s on its own, so one client
+    assertion is accepted once per instance: that is only safe when
+    ``AUTHZ_SINGLE_INSTANCE`` says this is the only one, in a single process.
+
+    Raises:
+        ConfigurationError: one line naming both variables.
+    """
+    if settings.redis_url:
+        return
+    if processes > 1:
+        raise ConfigurationError(
+            f"{processes} authz workers need REDIS_URL, so that client assertions stay "
+            "single-use across them (AUTHZ_SINGLE_INSTANCE=1 allows one process only)"
+        )
+    if not settings.authz_single_instance:
+        raise ConfigurationError(
+            "REDIS_URL is required: without it each authz instance keeps its own replay store "
+            "and accepts a client assertion once per instance; set AUTHZ_SINGLE_INSTANCE=1 "
+            "if this is the only instance"
+        )

@@ -38,8 +38,13 @@ _ENV = {
     "CRYPTO_AUDIENCE": "crypto_audience",
     "AUTHZ_JWKS_URL": "authz_jwks_url",
     "REDIS_URL": "redis_url",
+    "AUTHZ_SINGLE_INSTANCE": "authz_single_instance",
     "AUTHZ_RATE_LIMIT_PER_SECOND": "rate_limit_per_second",
     "AUTHZ_RATE_LIMIT_BURST": "rate_limit_burst",
+    "AUTHZ_JWT_BEARER_RATE_LIMIT_PER_SECOND": "jwt_bearer_rate_per_second",
+    "AUTHZ_JWT_BEARER_RATE_LIMIT_BURST": "jwt_bearer_rate_burst",
+    "AUTHZ_ASSERTION_RATE_LIMIT_PER_SECOND": "assertion_rate_per_second",
+    "AUTHZ_ASSERTION_RATE_LIMIT_BURST": "assertion_rate_burst",
     "AUTHZ_TOKEN_LIFETIME": "bearer_lifetime",
     "CRYPTO_BATCH_MAX": "batch_max",
     "CRYPTO_RATE_LIMIT_PER_SECOND": "crypto_rate_per_second",
@@ -166,10 +171,22 @@ class Settings(Redacted, frozen=True, kw_only=True, forbid_unknown_fields=True):
     crypto_audience: str = "crypto-api"
     authz_jwks_url: str | None = None
     redis_url: str | None = None
-    #: Per-account token requests refilled each second (0 disables the limit)...
+    #: The Authorization API may run without ``REDIS_URL`` only when this says it is the one
+    #: and only instance (one process): each instance without Redis has its own replay store.
+    authz_single_instance: bool = False
+    #: Per-account client_credentials requests refilled each second (0 disables the
+    #: limit)...
     rate_limit_per_second: Annotated[float, msgspec.Meta(ge=0)] = 50.0
     #: ...and how many may arrive at once after a quiet spell.
     rate_limit_burst: Annotated[int, msgspec.Meta(ge=1)] = 100
+    #: Per-account jwt-bearer exchanges, a budget of their own: whoever holds a secure token
+    #: (a participant, from a campaign URL) cannot spend the customer's client_credentials.
+    jwt_bearer_rate_per_second: Annotated[float, msgspec.Meta(ge=0)] = 50.0
+    jwt_bearer_rate_burst: Annotated[int, msgspec.Meta(ge=1)] = 100
+    #: Exchanges of one secure token (keyed by a hash of it): 3 a minute after a burst of 5,
+    #: plenty for a bearer that lives 300 s.
+    assertion_rate_per_second: Annotated[float, msgspec.Meta(ge=0)] = 0.05
+    assertion_rate_burst: Annotated[int, msgspec.Meta(ge=1)] = 5
     #: Seconds a bearer of the Authorization API is valid (RFC 9068 ``exp - iat``).
     bearer_lifetime: Annotated[int, msgspec.Meta(ge=30, le=3600)] = 300
     #: Most tokens one /v1/encrypt/batch call may carry.
@@ -215,10 +232,14 @@ class Settings(Redacted, frozen=True, kw_only=True, forbid_unknown_fields=True):
         if self.authz_jwks_url is not None:
             _check_url("AUTHZ_JWKS_URL", self.authz_jwks_url)
         # msgspec's ``ge=0`` lets ``inf`` through; "no limit" is spelled 0.
-        if not math.isfinite(self.rate_limit_per_second):
-            raise ValueError("AUTHZ_RATE_LIMIT_PER_SECOND must be a finite number (0 disables)")
-        if not math.isfinite(self.crypto_rate_per_second):
-            raise ValueError("CRYPTO_RATE_LIMIT_PER_SECOND must be a finite number (0 disables)")
+        for field in (
+            "rate_limit_per_second",
+            "jwt_bearer_rate_per_second",
+            "assertion_rate_per_second",
+            "crypto_rate_per_second",
+        ):
+            if not math.isfinite(getattr(self, field)):
+                raise ValueError(f"{_FIELD_TO_ENV[field]} must be a finite number (0 disables)")
         _check_keycloak(self)
 
     @property

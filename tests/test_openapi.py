@@ -337,6 +337,7 @@ def test_docs_pages_are_served(name: str) -> None:
         Settings(
             vault_addr=NOWHERE,
             authz_issuer="http://issuer.test:8123",
+            authz_single_instance=True,
             crypto_audience="another-audience",
             batch_max=7,
         )
@@ -444,11 +445,17 @@ def test_authz_answers_as_documented(settings: Settings, vault: object, es256: A
         assert not_allowed.headers["allow"]
         check.generic_error(not_allowed, "OAuthErrorResponse", "application/json")
         check.generic_error(authz.http.get("/nowhere"), "OAuthErrorResponse", "application/json")
-    with serve(settings, rate_limit_per_second=0.001, rate_limit_burst=1) as limited:
+    limits = {"jwt_bearer_rate_per_second": 0.001, "jwt_bearer_rate_burst": 1}
+    with serve(settings, **limits) as limited:
         check("POST", "/oauth/token", limited.jwt_bearer(es256.id, token), 200)
         check("POST", "/oauth/token", limited.jwt_bearer(es256.id, token), 429)
     down = authz_api.app.create_app(
-        Settings(vault_addr=NOWHERE, authz_issuer="http://authz.test", vault_timeout=1.0)
+        Settings(
+            vault_addr=NOWHERE,
+            authz_issuer="http://authz.test",
+            vault_timeout=1.0,
+            authz_single_instance=True,
+        )
     )
     with AsgiServer(down) as server, httpx.Client(base_url=server.url, timeout=10) as http:
         exchange = http.post(

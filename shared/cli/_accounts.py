@@ -11,6 +11,7 @@ import msgspec
 
 from shared.account_store import AccountStore
 from shared.accounts import (
+    JWT_BEARER_POLICIES,
     Account,
     CustomerEncryption,
     JwksValidation,
@@ -30,6 +31,11 @@ __all__ = ["register"]
 _KEYCLOAK_HELP = (
     "also mirror the account into the Keycloak realm (KEYCLOAK_URL, KEYCLOAK_REALM; admin "
     "login from KEYCLOAK_ADMIN_*): its client, audience mapper, scope and user; idempotent"
+)
+
+_JWT_BEARER_HELP = (
+    "may a secure token be exchanged for a bearer (jwt-bearer grant): allowed (default), "
+    "require_aud (only tokens whose aud names the token endpoint or issuer) or disabled"
 )
 
 
@@ -112,6 +118,7 @@ def _text(account: Account) -> str:
         f"policy      leeway {p.leeway}s, exp {'required' if p.require_exp else 'optional'}, "
         f"max lifetime {p.max_lifetime or 'none'}"
     )
+    lines.append(f"jwt-bearer  {p.jwt_bearer}")
     lines.append(f"key type    {account.key_type}")
     return "\n".join(lines)
 
@@ -125,7 +132,10 @@ def _create(ctx: Context, args: argparse.Namespace) -> None:
         issuer=args.issuer,
         customer_encryption=_customer_encryption(args),
         policy=TokenPolicy(
-            leeway=args.leeway, require_exp=args.require_exp, max_lifetime=args.max_lifetime
+            leeway=args.leeway,
+            require_exp=args.require_exp,
+            max_lifetime=args.max_lifetime,
+            jwt_bearer=args.jwt_bearer,
         ),
         key_type=args.key_type,
     )
@@ -187,6 +197,8 @@ def _update(ctx: Context, args: argparse.Namespace) -> None:
         policy = msgspec.structs.replace(policy, leeway=args.leeway)
     if args.require_exp is not None:
         policy = msgspec.structs.replace(policy, require_exp=args.require_exp)
+    if args.jwt_bearer is not None:
+        policy = msgspec.structs.replace(policy, jwt_bearer=args.jwt_bearer)
     issuer = current.issuer
     if args.issuer is not None:
         issuer = args.issuer or None  # --issuer '' removes the requirement
@@ -253,6 +265,16 @@ def _disable(ctx: Context, args: argparse.Namespace) -> None:
     fail_after(keycloak_error)
 
 
+def _policy_options(create: argparse.ArgumentParser) -> None:
+    """``accounts create``'s token policy options."""
+    create.add_argument("--leeway", type=int, default=60, help="clock leeway, seconds (60)")
+    create.add_argument("--require-exp", action="store_true", help="refuse tokens without exp")
+    create.add_argument("--max-lifetime", type=int, metavar="SECONDS", help="cap exp - iat")
+    create.add_argument(
+        "--jwt-bearer", choices=JWT_BEARER_POLICIES, default="allowed", help=_JWT_BEARER_HELP
+    )
+
+
 def register(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
 ) -> None:
@@ -285,9 +307,7 @@ def register(
     create.add_argument("--customer-enc-key-file", metavar="FILE", help="raw key bytes")
     create.add_argument("--customer-enc-alg", choices=CUSTOMER_JWE_ALGS)
     create.add_argument("--customer-enc-enc", choices=CUSTOMER_JWE_ENCS)
-    create.add_argument("--leeway", type=int, default=60, help="clock leeway, seconds (60)")
-    create.add_argument("--require-exp", action="store_true", help="refuse tokens without exp")
-    create.add_argument("--max-lifetime", type=int, metavar="SECONDS", help="cap exp - iat")
+    _policy_options(create)
     create.add_argument("--key-type", choices=TRANSIT_KEY_TYPES, default="rsa-2048")
     create.add_argument("--keycloak", action="store_true", help=_KEYCLOAK_HELP)
     create.set_defaults(handler=_create)
@@ -327,6 +347,7 @@ def register(
     update.add_argument(
         "--max-lifetime", type=int, metavar="SECONDS", help="cap exp - iat (0 removes the cap)"
     )
+    update.add_argument("--jwt-bearer", choices=JWT_BEARER_POLICIES, help=_JWT_BEARER_HELP)
     update.add_argument("--enable", action="store_true", help="re-activate a disabled account")
     update.add_argument("--keycloak", action="store_true", help=_KEYCLOAK_HELP)
     update.set_defaults(handler=_update)

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 
 from shared.cli._context import Context
-from shared.errors import ConfigurationError
+from shared.replay import check_replay_settings
 from shared.settings import Settings
 
 __all__ = ["register"]
@@ -25,12 +25,10 @@ def _serve(ctx: Context, args: argparse.Namespace) -> None:
     if args.api == "authz" and not os.environ.get("AUTHZ_ISSUER"):
         os.environ["AUTHZ_ISSUER"] = f"http://{args.host}:{args.port}"
     settings = Settings.from_env()  # fail now, in one line, rather than in every worker
-    if args.api == "authz" and args.workers > 1 and not settings.redis_url:
-        # Each worker would keep its own replay store: a client assertion could then be
-        # used once per worker.
-        raise ConfigurationError(
-            "several authz workers need REDIS_URL, so that client assertions stay single-use"
-        )
+    if args.api == "authz":
+        # Each worker (instance) without Redis would keep its own replay store: a client
+        # assertion could then be used once per worker.
+        check_replay_settings(settings, processes=args.workers)
     metrics_dir = None
     if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Each worker has its own counters: prometheus_client's multiprocess mode (which

@@ -78,10 +78,21 @@ class Authz:
 
 @contextmanager
 def serve(settings: Settings, **overrides: Any) -> Iterator[Authz]:
-    """Run an Authorization API with ``settings`` (+ overrides) on a free port."""
+    """Run an Authorization API with ``settings`` (+ overrides) on a free port.
+
+    ``rate_limit_per_second=0`` turns off every token-endpoint budget (client_credentials,
+    jwt-bearer per account and per assertion) unless those are given too: the tests that
+    pass it want rate limits out of the way. Without ``redis_url`` the app is told it is
+    the only instance (``authz_single_instance``).
+    """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     overrides.setdefault("authz_issuer", url)
+    # One instance per call; tests of several instances share a Redis (redis_url).
+    overrides.setdefault("authz_single_instance", not overrides.get("redis_url"))
+    if overrides.get("rate_limit_per_second") == 0:
+        overrides.setdefault("jwt_bearer_rate_per_second", 0.0)
+        overrides.setdefault("assertion_rate_per_second", 0.0)
     app_settings = msgspec.structs.replace(settings, **overrides)
     with AsgiServer(create_app(app_settings), port=port):
         client = Authz(url, overrides["authz_issuer"])

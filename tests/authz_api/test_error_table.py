@@ -35,7 +35,13 @@ class Exploding:
 
 @pytest.fixture
 def client() -> Any:
-    app = create_app(Settings(vault_addr="http://127.0.0.1:1", authz_issuer="http://authz.test"))
+    app = create_app(
+        Settings(
+            vault_addr="http://127.0.0.1:1",
+            authz_issuer="http://authz.test",
+            authz_single_instance=True,
+        )
+    )
     with TestClient(app) as test_client:
         app.state.token_service = Exploding()
         yield test_client

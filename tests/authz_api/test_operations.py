@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -27,9 +28,10 @@ def ec(make_account: Callable[..., Account]) -> Account:
 
 
 def test_rate_limit_per_account(serve_authz: Callable[..., Any], ec: Account) -> None:
-    """Past its burst an account gets 429 slow_down with Retry-After; others are not slowed."""
+    """Past its jwt-bearer burst an account gets 429 slow_down with Retry-After; others are
+    not slowed."""
     token = sign(claims(), "ES256", "ec-p256")
-    with serve_authz(rate_limit_per_second=0.5, rate_limit_burst=2) as authz:
+    with serve_authz(jwt_bearer_rate_per_second=0.5, jwt_bearer_rate_burst=2) as authz:
         assert [authz.jwt_bearer(ec.id, token).status_code for _ in range(2)] == [200, 200]
         limited = authz.jwt_bearer(ec.id, token)
         assert_oauth_error(limited, 429, "slow_down", "RATE_LIMITED")
@@ -132,3 +134,54 @@ def test_access_log_is_json_without_tokens(
         assert token not in text
         assert bearer not in text
         assert token.split(".")[2] not in text
+
+
+def test_throttled_client_assertion_is_not_spent(
+    serve_authz: Callable[..., Any], ec: Account
+) -> None:
+    """A client assertion answered 429 (with Retry-After) is accepted when sent again after
+    the wait: the throttle runs before its jti is recorded."""
+    with serve_authz(rate_limit_per_second=20.0, rate_limit_burst=1) as authz:
+        first = authz.client_assertion(ec.id, "ES256", "ec-p256")
+        assert authz.client_credentials(first).status_code == 200
+        assertion = authz.client_assertion(ec.id, "ES256", "ec-p256")
+        limited = authz.client_credentials(assertion)
+        assert_oauth_error(limited, 429, "slow_down", "RATE_LIMITED")
+        assert limited.headers["retry-after"] == "1"
+        time.sleep(0.1)  # 1/rate: the bucket has one token again
+        assert authz.client_credentials(assertion).status_code == 200
+
+
+def test_jwt_bearer_flood_leaves_client_credentials_alone(
+    serve_authz: Callable[..., Any], ec: Account
+) -> None:
+    """200 jwt-bearer exchanges of a campaign token (no exp) spend none of the account's
+    client_credentials budget: its next 30 client_credentials calls all get 200."""
+    campaign_token = sign(claims(exp=None), "ES256", "ec-p256")
+    with serve_authz() as authz:  # the default budgets
+        flood = [authz.jwt_bearer(ec.id, campaign_token).status_code for _ in range(200)]
+        own = [
+            authz.client_credentials(authz.client_assertion(ec.id, "ES256", "ec-p256"))
+            for _ in range(30)
+        ]
+    assert [r.status_code for r in own] == [200] * 30
+    assert flood.count(200) == 5  # the token's own budget (burst 5), then 429
+
+
+def test_one_secure_token_has_a_small_budget(serve_authz: Callable[..., Any], ec: Account) -> None:
+    """One secure token buys at most its burst of bearers (then 429 naming the assertion),
+    junk with the same claims spends none of it, and another token is not slowed."""
+    token = sign(claims(), "ES256", "ec-p256")
+    forged = token[:-8] + ("A" * 8 if not token.endswith("A" * 8) else "B" * 8)
+    with serve_authz(assertion_rate_per_second=0.01, assertion_rate_burst=3) as authz:
+        for _ in range(5):
+            assert_oauth_error(
+                authz.jwt_bearer(ec.id, forged), 400, "invalid_grant", "TOKEN_INVALID_SIGNATURE"
+            )
+        assert [authz.jwt_bearer(ec.id, token).status_code for _ in range(3)] == [200] * 3
+        limited = assert_oauth_error(
+            authz.jwt_bearer(ec.id, token), 429, "slow_down", "RATE_LIMITED"
+        )
+        assert "assertion" in limited["error_description"]
+        other = sign(claims(sub="participant-43"), "ES256", "ec-p256")
+        assert authz.jwt_bearer(ec.id, other).status_code == 200

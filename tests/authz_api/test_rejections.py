@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from shared import Account, AccountStore
+from shared import Account, AccountStore, TokenPolicy
 from shared.authorization import JWT_BEARER
 from tests.authz_api.conftest import Authz, assert_oauth_error
 from tests.tokens import b64, claims, sign
@@ -67,7 +67,8 @@ def test_replay_refused_across_instances_sharing_redis(
     serve_authz: Callable[..., Any], ec: Account, redis_server: Any
 ) -> None:
     """Two instances behind one public issuer share Redis: an assertion used at one is
-    refused at the other; with separate memory stores it would not be."""
+    refused at the other; with separate memory stores (each told it is the only instance,
+    which is why the API needs REDIS_URL or AUTHZ_SINGLE_INSTANCE) it would not be."""
     public = "https://authz.example"
     shared = {"redis_url": redis_server.url, "authz_issuer": public}
     with serve_authz(**shared) as first, serve_authz(**shared) as second:
@@ -277,3 +278,32 @@ def test_client_assertion_lifetime_boundary(
         assert response.status_code == 200, response.text
     else:
         assert_oauth_error(response, 401, "invalid_client", "TOKEN_INVALID_CLAIMS")
+
+
+# -- the account's jwt-bearer policy ---------------------------------------------------------
+
+
+def test_jwt_bearer_disabled_is_unauthorized_client(
+    authz: Authz, make_account: Callable[..., Account]
+) -> None:
+    """An account with jwt_bearer 'disabled' refuses the grant (400 unauthorized_client) for
+    a valid token, while its client_credentials still work."""
+    account = make_account(policy=TokenPolicy(jwt_bearer="disabled"))
+    token = sign(claims(), "ES256", "ec-p256")
+    body = assert_oauth_error(authz.jwt_bearer(account.id, token), 400, "unauthorized_client")
+    assert "jwt-bearer" in body["error_description"]
+    assertion = authz.client_assertion(account.id, "ES256", "ec-p256")
+    assert authz.client_credentials(assertion).status_code == 200
+
+
+def test_jwt_bearer_require_aud(authz: Authz, make_account: Callable[..., Account]) -> None:
+    """With jwt_bearer 'require_aud' a token without aud (a campaign token) is invalid_grant
+    TOKEN_INVALID_CLAIMS; one whose aud names the token endpoint buys a bearer."""
+    account = make_account(policy=TokenPolicy(jwt_bearer="require_aud"))
+    campaign_token = sign(claims(), "ES256", "ec-p256")
+    body = assert_oauth_error(
+        authz.jwt_bearer(account.id, campaign_token), 400, "invalid_grant", "TOKEN_INVALID_CLAIMS"
+    )
+    assert "aud" in body["error_description"]
+    exchange_token = sign(claims(aud=authz.token_endpoint), "ES256", "ec-p256")
+    assert authz.jwt_bearer(account.id, exchange_token).status_code == 200

@@ -62,6 +62,27 @@ def test_several_workers_need_redis(settings: Settings) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_one_authz_worker_without_redis_needs_the_single_instance_setting(
+    settings: Settings,
+) -> None:
+    """`tokenctl serve authz` without REDIS_URL and without AUTHZ_SINGLE_INSTANCE exits 4 with
+    one line naming both (no traceback), instead of serving with a private replay store."""
+    result = subprocess.run(
+        [tokenctl(), "serve", "authz", "--port", str(free_port())],
+        env=clean_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=15,
+        check=False,
+    )
+    assert result.returncode == 4, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "REDIS_URL" in lines[0]
+    assert "AUTHZ_SINGLE_INSTANCE" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
 def test_serve_authz_with_workers(
     settings: Settings, make_account: Callable[..., Account], redis_server: RedisServer
 ) -> None:

@@ -456,7 +456,12 @@ def test_accounts_update_changes_only_what_is_given(cli: Any, account_id: str) -
     account = data["account"]
     assert account["validation"]["algorithms"] == ["RS256", "RS512"]
     assert account["issuer"] is None
-    assert account["policy"] == {"leeway": 30, "require_exp": False, "max_lifetime": 600}
+    assert account["policy"] == {
+        "leeway": 30,
+        "require_exp": False,
+        "max_lifetime": 600,
+        "jwt_bearer": "allowed",
+    }
     assert account["validation"]["public_key_pem"].startswith("-----BEGIN PUBLIC KEY")
     code, data = run_json(cli, "accounts", "update", account_id, "--max-lifetime", "0")
     assert data["account"]["policy"]["max_lifetime"] is None
@@ -646,3 +651,24 @@ def test_bootstrap_refuses_a_bad_network(cli: Any, value: str) -> None:
     code, _, err = cli("vault", "bootstrap", "--approle-cidr", value)
     assert code == 2
     assert "not a network" in err
+
+
+def test_accounts_jwt_bearer_policy(cli: Any, account_id: str) -> None:
+    """--jwt-bearer sets the account's jwt-bearer policy on create and update; show prints
+    it; an update without the flag keeps it; an unknown value is a usage error."""
+    code, data = run_json(
+        cli, "accounts", "create", account_id, "--method", "public_key", "--pem", EC_PUBLIC,
+        "--alg", "ES256", "--jwt-bearer", "disabled",
+    )  # fmt: skip
+    assert code == 0, data
+    assert data["account"]["policy"]["jwt_bearer"] == "disabled"
+    code, data = run_json(cli, "accounts", "update", account_id, "--jwt-bearer", "require_aud")
+    assert data["account"]["policy"]["jwt_bearer"] == "require_aud"
+    code, data = run_json(cli, "accounts", "update", account_id, "--leeway", "10")
+    assert data["account"]["policy"]["jwt_bearer"] == "require_aud"
+    code, out, _ = cli("accounts", "show", account_id)
+    assert code == 0
+    assert "jwt-bearer  require_aud" in out
+    code, _, err = cli("accounts", "update", account_id, "--jwt-bearer", "sometimes")
+    assert code == 2
+    assert "--jwt-bearer" in err

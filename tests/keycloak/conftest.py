@@ -88,7 +88,10 @@ def keycloak_settings(base: Settings, kc: KeycloakStandIn, **overrides: Any) -> 
         keycloak_realm=REALM,
         keycloak_admin_username=kc.admin[0],
         keycloak_admin_password=kc.admin[1],
+        authz_single_instance=True,
         rate_limit_per_second=0.0,
+        jwt_bearer_rate_per_second=0.0,
+        assertion_rate_per_second=0.0,
         crypto_rate_per_second=0.0,
         **overrides,
     )

@@ -15,7 +15,7 @@ import pytest
 from joserfc.jwk import RSAKey
 
 from authz_api.app import create_app as create_authz
-from shared import Account, Settings
+from shared import Account, Settings, TokenPolicy
 from shared.keycloak import key_id
 from tests.asgi_server import AsgiServer
 from tests.authz_api.conftest import Authz, assert_oauth_error, serve
@@ -315,3 +315,28 @@ def test_keycloak_down_is_a_retryable_503(
         assert response.headers["retry-after"] == "5"
     response = authz_without_keycloak.jwt_bearer(ec_account.id, sign(claims(), "ES256", "ec-p256"))
     assert_oauth_error(response, 503, "temporarily_unavailable", "KEYCLOAK_UNAVAILABLE")
+
+
+def test_jwt_bearer_policy_applies_before_keycloak(
+    stack: Stack, make_account: Callable[..., Account]
+) -> None:
+    """With the Keycloak backend an account's jwt-bearer policy refuses as with ours
+    (disabled: unauthorized_client; require_aud: a token without aud is invalid_grant), and a
+    token whose aud names us still gets a Keycloak bearer."""
+    disabled = make_account(
+        algorithms=("ES256",), id=f"d-{uuid.uuid4().hex[:12]}",
+        policy=TokenPolicy(jwt_bearer="disabled"),
+    )  # fmt: skip
+    strict = make_account(
+        algorithms=("ES256",), id=f"r-{uuid.uuid4().hex[:12]}",
+        policy=TokenPolicy(jwt_bearer="require_aud"),
+    )  # fmt: skip
+    for account in (disabled, strict):
+        stack.provisioner.sync(account)
+    token = sign(claims(), "ES256", "ec-p256")
+    assert_oauth_error(stack.authz.jwt_bearer(disabled.id, token), 400, "unauthorized_client")
+    assert_oauth_error(
+        stack.authz.jwt_bearer(strict.id, token), 400, "invalid_grant", "TOKEN_INVALID_CLAIMS"
+    )
+    addressed = sign(claims(aud=stack.authz.token_endpoint), "ES256", "ec-p256")
+    assert_keycloak_bearer(stack, stack.authz.jwt_bearer(strict.id, addressed))

@@ -33,7 +33,9 @@ from shared import Settings
 from shared.errors import ConfigurationError
 from tests.tokens import claims, sign
 
-settings = Settings.from_env(authz_issuer="http://authz.test", rate_limit_per_second=0.0)
+settings = Settings.from_env(
+    authz_issuer="http://authz.test", rate_limit_per_second=0.0, authz_single_instance=True
+)
 result = {"imported_keycloak": "keycloak" in sys.modules}
 with TestClient(authz_api.app.create_app(settings)) as client:
     response = client.post(
@@ -50,6 +52,7 @@ try:
     authz_api.app.create_app(
         Settings.from_env(
             authz_issuer="http://authz.test",
+            authz_single_instance=True,
             authz_backend="keycloak",
             keycloak_url="http://kc.test",
             keycloak_realm="r",

@@ -601,3 +601,17 @@ def test_stale_concurrent_update_conflicts(
         store.update(msgspec.structs.replace(created, issuer="https://mine.example"))
     assert caught.value.code == "ACCOUNT_CONFLICT"
     assert AccountStore(vault).get(created.id).issuer == "https://other.example"
+
+
+def test_jwt_bearer_policy_defaults_to_allowed_and_refuses_other_values() -> None:
+    """A document without ``jwt_bearer`` (written before it existed) decodes as 'allowed';
+    a value outside allowed/require_aud/disabled is refused on write."""
+    old = {"id": "acme", "validation": {"method": "jwks", "algorithms": ["RS256"],
+           "jwks_uri": "https://acme.example/jwks"}, "policy": {"leeway": 60}}  # fmt: skip
+    account = msgspec.convert(old, Account)
+    assert account.policy.jwt_bearer == "allowed"
+    wrong = msgspec.structs.replace(
+        account, policy=msgspec.structs.replace(account.policy, jwt_bearer="sometimes")
+    )
+    with pytest.raises(AccountInvalid, match="jwt_bearer"):
+        validate_account(wrong)

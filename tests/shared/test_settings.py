@@ -223,6 +223,11 @@ def test_rate_limit_variables_are_read(rate: str, burst: str, expected: tuple[fl
         ("AUTHZ_RATE_LIMIT_BURST", "-5"),
         ("AUTHZ_RATE_LIMIT_BURST", "1.5"),
         ("AUTHZ_RATE_LIMIT_BURST", "many"),
+        ("AUTHZ_JWT_BEARER_RATE_LIMIT_PER_SECOND", "inf"),
+        ("AUTHZ_JWT_BEARER_RATE_LIMIT_BURST", "0"),
+        ("AUTHZ_ASSERTION_RATE_LIMIT_PER_SECOND", "-0.05"),
+        ("AUTHZ_ASSERTION_RATE_LIMIT_PER_SECOND", "inf"),
+        ("AUTHZ_ASSERTION_RATE_LIMIT_BURST", "0"),
     ],
     ids=[
         "rate-negative",
@@ -233,6 +238,11 @@ def test_rate_limit_variables_are_read(rate: str, burst: str, expected: tuple[fl
         "burst-negative",
         "burst-fraction",
         "burst-word",
+        "jwt-bearer-rate-infinite",
+        "jwt-bearer-burst-zero",
+        "assertion-rate-negative",
+        "assertion-rate-infinite",
+        "assertion-burst-zero",
     ],
 )
 def test_bad_rate_limit_values_are_refused(variable: str, value: str) -> None:
@@ -271,3 +281,27 @@ def test_credential_file_problems_name_the_variable(tmp_path: Path) -> None:
         Settings.from_env({"VAULT_ROLE_ID": "r", "VAULT_SECRET_ID_FILE": str(empty)})
     with pytest.raises(ConfigurationError, match="set VAULT_TOKEN or VAULT_TOKEN_FILE, not both"):
         Settings.from_env({"VAULT_TOKEN": "t", "VAULT_TOKEN_FILE": str(empty)})
+
+
+def test_jwt_bearer_budgets_and_single_instance_from_env() -> None:
+    """The jwt-bearer and per-assertion budgets and AUTHZ_SINGLE_INSTANCE are read from the
+    environment (defaults: 50/s burst 100, 0.05/s burst 5, off); a non-boolean is refused
+    by name."""
+    assert Settings.from_env(environ={}).authz_single_instance is False
+    settings = Settings.from_env(
+        environ={
+            "AUTHZ_JWT_BEARER_RATE_LIMIT_PER_SECOND": "7",
+            "AUTHZ_JWT_BEARER_RATE_LIMIT_BURST": "8",
+            "AUTHZ_ASSERTION_RATE_LIMIT_PER_SECOND": "0.5",
+            "AUTHZ_ASSERTION_RATE_LIMIT_BURST": "2",
+            "AUTHZ_SINGLE_INSTANCE": "1",
+        }
+    )
+    assert (settings.jwt_bearer_rate_per_second, settings.jwt_bearer_rate_burst) == (7.0, 8)
+    assert (settings.assertion_rate_per_second, settings.assertion_rate_burst) == (0.5, 2)
+    assert settings.authz_single_instance is True
+    defaults = Settings()
+    assert (defaults.jwt_bearer_rate_per_second, defaults.jwt_bearer_rate_burst) == (50.0, 100)
+    assert (defaults.assertion_rate_per_second, defaults.assertion_rate_burst) == (0.05, 5)
+    with pytest.raises(ConfigurationError, match="AUTHZ_SINGLE_INSTANCE"):
+        Settings.from_env(environ={"AUTHZ_SINGLE_INSTANCE": "maybe"})
