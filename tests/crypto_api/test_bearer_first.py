@@ -36,7 +36,7 @@ def _served_crypto(settings: Settings, authz: Authz, port: int) -> Any:
         "VAULT_TOKEN": settings.vault_token or "",
         "AUTHZ_ISSUER": authz.issuer,
         "AUTHZ_JWKS_URL": f"{authz.url}/.well-known/jwks.json",
-        "CRYPTO_RATE_PER_SECOND": "0",
+        "CRYPTO_RATE_LIMIT_PER_SECOND": "0",
     }
     return serve("crypto", port, 1, env)
 
