@@ -107,14 +107,20 @@ _EXAMPLES: dict[type[Any], str] = {
 async def encrypt(request: Request[Any, Any, Any], state: State) -> Response[Any]:
     """Verify a JWS with the bearer's account and seal it into a JWE (JSON or application/jwt)."""
     raw = request.content_type[0] == _JWT
-    body = await request.body()
-    token = body.decode("ascii", "replace").strip() if raw else _decode(body, EncryptRequest).token
-    service: EncryptService = state.encrypt_service
     authorization = _authorization(request)
+    # At most SINGLE_BODY_MAX, even without a bearer: cheap to hold, and reading it here
+    # keeps the hot path at one hop to a worker thread, where the bearer is still
+    # checked before the body is looked at (a bad bearer is a 401 whatever the body).
+    body = await request.body()
+    service: EncryptService = state.encrypt_service
 
     def run() -> Any:
-        account = service.authorize(authorization)
+        account = service.authenticate(authorization)
         request.scope["state"]["client_id"] = account
+        token = (
+            body.decode("ascii", "replace").strip() if raw else _decode(body, EncryptRequest).token
+        )
+        service.charge(account)
         return service.encrypt(account, token)
 
     result = await anyio.to_thread.run_sync(run, limiter=state.encrypt_threads)
@@ -143,16 +149,23 @@ async def encrypt(request: Request[Any, Any, Any], state: State) -> Response[Any
 async def encrypt_batch(request: Request[Any, Any, Any], state: State) -> Response[BatchResponse]:
     """Encrypt many tokens: results in input order, each a JWE or an error with its code."""
     service: EncryptService = state.encrypt_service
-    tokens = _decode(await request.body(), BatchRequest).tokens
-    if not tokens:
-        raise RequestInvalid("'tokens' is empty")
-    if len(tokens) > service.batch_max:
-        raise RequestTooLarge(f"at most {service.batch_max} tokens per batch")
     authorization = _authorization(request)
+    # The bearer first, before a byte of the body is read: a batch body may be 16 MB, and
+    # a caller without a valid bearer must not make us read, hold and parse it (uvicorn
+    # discards the unread body once the 401 is sent, and the connection stays usable).
+    account = await anyio.to_thread.run_sync(
+        service.authenticate, authorization, limiter=state.encrypt_threads
+    )
+    request.scope["state"]["client_id"] = account
+    body = await request.body()
 
     def run() -> Any:
-        account = service.authorize(authorization, cost=len(tokens))
-        request.scope["state"]["client_id"] = account
+        tokens = _decode(body, BatchRequest).tokens
+        if not tokens:
+            raise RequestInvalid("'tokens' is empty")
+        if len(tokens) > service.batch_max:
+            raise RequestTooLarge(f"at most {service.batch_max} tokens per batch")
+        service.charge(account, len(tokens))
         return service.encrypt_batch(account, tokens)
 
     results = await anyio.to_thread.run_sync(run, limiter=state.batch_threads)

@@ -72,11 +72,24 @@ class EncryptService:
 
     def authorize(self, authorization: str | None, *, cost: int = 1) -> str:
         """The active account of the request's bearer, within its rate limit (``cost``
-        tokens: a batch costs its size).
+        tokens: a batch costs its size): :meth:`authenticate` then :meth:`charge`.
 
         Raises:
             BearerInvalid, BearerScopeMissing, JwksUnavailable, AccountDisabled,
             VerificationUnavailable, RateLimited.
+        """
+        account_id = self.authenticate(authorization)
+        self.charge(account_id, cost)
+        return account_id
+
+    def authenticate(self, authorization: str | None) -> str:
+        """The active account of the request's bearer (signature, expiry, scope, account
+        not disabled), without charging its rate limit: checked before a request body is
+        read, so that a caller without a valid bearer never makes us hold its body.
+
+        Raises:
+            BearerInvalid, BearerScopeMissing, JwksUnavailable, AccountDisabled,
+            VerificationUnavailable.
         """
         account_id = self._bearers.check(authorization).account_id
         try:
@@ -84,12 +97,19 @@ class EncryptService:
         except AccountNotFound as exc:
             # The bearer is genuine but the account was disabled (or deleted) since.
             raise AccountDisabled("this account is disabled") from exc
+        return account_id
+
+    def charge(self, account_id: str, cost: int = 1) -> None:
+        """Take ``cost`` calls from the account's rate limit.
+
+        Raises:
+            RateLimited: with the seconds to wait.
+        """
         wait = self._limiter.acquire(account_id, cost)
         if wait is not None:
             raise RateLimited(
                 "too many calls for this account; retry later", max(1, int(wait + 0.999))
             )
-        return account_id
 
     def encrypt(self, account_id: str, token: object) -> Encrypted:
         """Verify ``token`` (a JWS) for ``account_id`` and seal it.

@@ -1,4 +1,5 @@
-"""``tokenctl serve authz|crypto``: run an API under uvicorn (uvloop + httptools).
+"""``tokenctl serve authz|crypto``: run an API under uvicorn (uvloop + httptools,
+with a bound on request heads: :mod:`shared.cli._bounded_http`).
 
 Settings come from the environment (DESIGN §9), read by each worker's app factory. For the
 Authorization API, ``AUTHZ_ISSUER`` defaults to ``http://HOST:PORT`` so a local run works
@@ -56,6 +57,9 @@ def _run(args: argparse.Namespace) -> None:
         access_log=False,
         log_level="warning",
         server_header=False,
+        # httptools with a bound on each request's head (431 past 16 KiB or 100 headers):
+        # neither uvicorn nor httptools has one (issue 11, finding 5).
+        http="shared.cli._bounded_http:BoundedHttpToolsProtocol",
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -200,3 +201,68 @@ def test_serve_crypto_with_workers(
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=20)
     assert process.returncode == 0
+
+
+def _exchange(port: int, head: bytes, pieces: int = 1) -> bytes:
+    """Send ``head`` (a request without body) on a fresh connection, in ``pieces`` writes;
+    the first answer line, or b"" when the server closed the connection before answering."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        step = -(-len(head) // pieces)
+        try:
+            for start in range(0, len(head), step):
+                sock.sendall(head[start : start + step])
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused mid-send: the answer, if any, is already in our receive buffer
+        try:
+            answer = sock.recv(65536)
+        except ConnectionResetError:
+            return b""
+    return answer.split(b"\r\n", 1)[0]
+
+
+def _head(*headers: bytes) -> bytes:
+    lines = [b"GET /health/live HTTP/1.1", b"Host: 127.0.0.1", *headers]
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+def test_serve_bounds_request_heads(settings: Settings) -> None:
+    """`tokenctl serve` refuses a 32 MB header, a 17 KiB one and 5,000 headers with a 431
+    (or a closed connection), never a 200, and still serves heads within 16 KiB and 100
+    headers, also on a keep-alive connection after a first request."""
+    port = free_port()
+    env = clean_env(settings)
+    env.update(AUTHZ_ISSUER="http://127.0.0.1:9", AUTHZ_JWKS_URL="http://127.0.0.1:9/jwks")
+    process = subprocess.Popen(
+        [tokenctl(), "serve", "crypto", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    refused = {b"HTTP/1.1 431 Request Header Fields Too Large", b""}
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/health/live", process)
+        huge = _head(b"X-Big: " + b"a" * (32 * 1024 * 1024))
+        assert _exchange(port, huge, pieces=64) in refused
+        assert _exchange(port, _head(b"X-Big: " + b"a" * (17 * 1024))) in refused
+        many = [b"X-H%d: v" % i for i in range(5000)]
+        assert _exchange(port, _head(*many)) in refused
+        assert _exchange(port, _head(*many[:101])) in refused
+        line = _exchange(port, _head(b"X-Big: " + b"a" * (16 * 1024 - 200)), pieces=4)
+        assert line == b"HTTP/1.1 200 OK"
+        assert _exchange(port, _head(*many[:98])) == b"HTTP/1.1 200 OK"
+        # A second request on one connection is bounded afresh, not charged the first's head.
+        two = _head(b"X-Big: " + b"a" * (12 * 1024)) * 2
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.sendall(two)
+            time.sleep(0.5)
+            answers = sock.recv(65536)
+        assert answers.count(b"HTTP/1.1 200 OK") == 2, answers
+        refusal = httpx.get(
+            f"http://127.0.0.1:{port}/health/live", headers={"X-Big": "a" * (20 * 1024)}
+        )
+        assert refusal.status_code == 431
+        assert refusal.headers["content-type"] == "application/problem+json"
+        assert refusal.json()["code"] == "HEADERS_TOO_LARGE"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=20)
