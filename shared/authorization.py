@@ -272,8 +272,11 @@ class TokenService:
                 code="TOKEN_INVALID_CLAIMS",
             )
         # Keyed by a hash: the token itself is never kept. Charged only now, so junk can
-        # neither evict a bucket nor spend one.
-        digest = hashlib.sha256(assertion.encode()).hexdigest()[:32]
+        # neither evict a bucket nor spend one. Hash the signing input as the verifier read
+        # it: padding whitespace or a re-encoded ECDSA signature (s and n - s both verify)
+        # would otherwise make the same token a new one with a fresh budget.
+        signing_input = assertion.strip().rsplit(".", 1)[0]
+        digest = hashlib.sha256(signing_input.encode()).hexdigest()[:32]
         self._throttle(self._assertion_limiter, digest, "with this assertion")
         self._throttle(self._jwt_bearer_limiter, client_id, "for this client (jwt-bearer)")
         return client_id

@@ -19,7 +19,7 @@ from shared.access_log import JsonFormatter
 from shared.bootstrap import AUTHZ_SIGNING_KEY, bootstrap
 from tests.authz_api.conftest import Authz, assert_oauth_error, serve
 from tests.openbao import DevServer
-from tests.tokens import claims, pem, sign
+from tests.tokens import b64, claims, pem, sign, unb64
 
 
 @pytest.fixture
@@ -185,3 +185,22 @@ def test_one_secure_token_has_a_small_budget(serve_authz: Callable[..., Any], ec
         assert "assertion" in limited["error_description"]
         other = sign(claims(sub="participant-43"), "ES256", "ec-p256")
         assert authz.jwt_bearer(ec.id, other).status_code == 200
+
+
+#: The order of the P-256 group: (r, s) and (r, n - s) are both valid ECDSA signatures.
+_P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+def test_respelled_token_shares_its_budget(serve_authz: Callable[..., Any], ec: Account) -> None:
+    """The same secure token padded with whitespace, or with its ECDSA signature re-encoded
+    as (r, n - s), still verifies but spends the same per-token budget."""
+    token = sign(claims(), "ES256", "ec-p256")
+    head, raw = token.rsplit(".", 1)
+    signature = unb64(raw)
+    r, s_value = signature[:32], int.from_bytes(signature[32:], "big")
+    malleated = f"{head}.{b64(r + (_P256_N - s_value).to_bytes(32, 'big'))}"
+    spellings = [token, f"  {token}\n", malleated]
+    with serve_authz(assertion_rate_per_second=0.01, assertion_rate_burst=3) as authz:
+        assert [authz.jwt_bearer(ec.id, t).status_code for t in spellings] == [200] * 3
+        for spelling in spellings:
+            assert_oauth_error(authz.jwt_bearer(ec.id, spelling), 429, "slow_down", "RATE_LIMITED")
