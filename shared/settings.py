@@ -37,6 +37,7 @@ _ENV = {
     "AUTHZ_ISSUER": "authz_issuer",
     "CRYPTO_AUDIENCE": "crypto_audience",
     "AUTHZ_JWKS_URL": "authz_jwks_url",
+    "JWKS_ALLOW_LOOPBACK_HTTP": "jwks_allow_loopback_http",
     "REDIS_URL": "redis_url",
     "AUTHZ_RATE_LIMIT_PER_SECOND": "rate_limit_per_second",
     "AUTHZ_RATE_LIMIT_BURST": "rate_limit_burst",
@@ -165,6 +166,10 @@ class Settings(Redacted, frozen=True, kw_only=True, forbid_unknown_fields=True):
     authz_issuer: str | None = None
     crypto_audience: str = "crypto-api"
     authz_jwks_url: str | None = None
+    #: Customers' JWKS URLs may be plain http on loopback (127.0.0.1, ::1, localhost), and
+    #: resolve to loopback: for tests and the dev stack only. Otherwise they must be https
+    #: to a public address (checked on the address actually connected to).
+    jwks_allow_loopback_http: bool = False
     redis_url: str | None = None
     #: Per-account token requests refilled each second (0 disables the limit)...
     rate_limit_per_second: Annotated[float, msgspec.Meta(ge=0)] = 50.0
