@@ -118,3 +118,26 @@ def test_dripping_endpoint_of_one_tenant_does_not_slow_another(jwks_apis: Apis) 
     details = [c["body"] for c in attack_calls if c["kind"] == "a-encrypt"]
     assert any("too many requests wait" in d for d in details), details[:3]
     assert ready.status_code == 200, ready.text  # the caps keep threads free for others
+
+
+def test_caller_is_told_nothing_of_what_the_endpoint_answered(jwks_apis: Apis) -> None:
+    """Finding 6: an endpoint answering a redirect, or a body without keys, gives the caller
+    a generic 503 (no status, no content of the answer): the Crypto API is no port scanner."""
+    token = jws_for("k1")
+    server = JwksServer().start()
+    server.document = {"keys": [jwk_of("k1")]}
+    try:
+        account = jwks_apis.account(server.url)
+        bearer = jwks_apis.bearer(account, token)  # the Crypto API has not fetched it yet
+        answers = []
+        for status, body in ((302, None), (200, b'{"status": "sealed-vault-health"}')):
+            server.status, server.body = status, body
+            with httpx.Client(timeout=30) as http:
+                answers.append(jwks_apis.encrypt(bearer, token)(http))
+            time.sleep(5.5)  # past the fetcher's back-off: the next call fetches again
+    finally:
+        server.stop()
+    for response in answers:
+        assert response.status_code == 503, response.text
+        detail = response.json()["detail"]
+        assert detail == "the account's JWKS endpoint cannot be used now; retry later", detail
