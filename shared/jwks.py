@@ -2,8 +2,12 @@
 
 Defences, because the URL is the customer's and its server may misbehave:
 
-- a connect/read timeout *and* an overall deadline (a server that drips one byte a second
-  cannot hold a verifier hostage);
+- a hard wall-clock deadline on the whole fetch, headers included, and only public
+  addresses (checked where the socket connects): see :mod:`shared.jwks_transport`;
+- one fetch per URL at a time, its other callers sharing its outcome (waiting at most until
+  its deadline), and at most ``max_blocked_per_uri`` threads blocked per URL
+  (``max_blocked_total`` over all): beyond, :class:`~shared.errors.JwksBusy` at once, so a
+  slow endpoint cannot hold the worker threads every tenant shares;
 - a response size cap, no redirects, JSON only;
 - a TTL cache with stale-if-error and background refresh (past 3/4 of the TTL, a JWKS in
   use is refetched off the request path), and at most one refresh per ``min_refresh_interval`` per
@@ -234,6 +238,12 @@ class JwksFetcher:
             flight.finish(entry if stale else None, exc)
             if stale and entry is not None:
                 return entry
+            raise
+        except BaseException:
+            # Whatever went wrong, the URL must not stay "being fetched" for ever.
+            with self._guard:
+                del self._flights[uri]
+            flight.finish(None, JwksUnavailable("the JWKS fetch failed"))
             raise
         with self._guard:
             self._failed_at.pop(uri, None)
