@@ -26,10 +26,10 @@ from tests.jwks_server import DrippingServer, JwksServer
 #: What tenant B's calls may take at the 99th percentile while A attacks.
 P99_BOUND = 0.100
 ATTACKERS = 40
-#: Each attacker's pause after an answer. Refused at once, an attacker with no pause would
-#: measure the GIL of this one test process (80 clients and both servers), not the service;
-#: on today's code the pause is moot, each call being held for seconds. At 0.05 s (~1,300
-#: refusals a second) B's p99 was 220-245 ms: CPU spent on 503s, for rate limits to bound.
+#: Each attacker's pause after an answer. Refused at once, attackers with no pause measure
+#: the CPU both APIs (in this one test process, one GIL) spend answering 503s, not threads
+#: held: at 0.05 s (~1,300 refusals a second) B's p99 was 220-245 ms, for rate limits to
+#: bound. On today's code the pause is moot: each call is held for seconds.
 ATTACK_PAUSE = 1.0
 #: How long B is measured under attack (the fetch deadline is 3 s: several deadlines).
 MEASURE_SECONDS = 8.0
