@@ -271,3 +271,13 @@ def test_credential_file_problems_name_the_variable(tmp_path: Path) -> None:
         Settings.from_env({"VAULT_ROLE_ID": "r", "VAULT_SECRET_ID_FILE": str(empty)})
     with pytest.raises(ConfigurationError, match="set VAULT_TOKEN or VAULT_TOKEN_FILE, not both"):
         Settings.from_env({"VAULT_TOKEN": "t", "VAULT_TOKEN_FILE": str(empty)})
+
+
+def test_jwks_loopback_http_is_off_unless_set() -> None:
+    """JWKS_ALLOW_LOOPBACK_HTTP is off by default; ``1`` or ``true`` turns it on; a value
+    that is not a boolean is refused, naming the variable."""
+    assert Settings.from_env({}).jwks_allow_loopback_http is False
+    assert Settings.from_env({"JWKS_ALLOW_LOOPBACK_HTTP": "1"}).jwks_allow_loopback_http is True
+    assert Settings.from_env({"JWKS_ALLOW_LOOPBACK_HTTP": "true"}).jwks_allow_loopback_http
+    with pytest.raises(ConfigurationError, match="JWKS_ALLOW_LOOPBACK_HTTP"):
+        Settings.from_env({"JWKS_ALLOW_LOOPBACK_HTTP": "yes"})
