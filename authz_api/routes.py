@@ -47,6 +47,11 @@ def on_startup(app: Litestar) -> None:
     app.state.exchange_threads = anyio.CapacityLimiter(EXCHANGE_THREADS)
 
 
+def saturated(limiter: anyio.CapacityLimiter) -> bool:
+    """Every worker thread of ``limiter`` is taken: a new request would queue."""
+    return limiter.borrowed_tokens >= limiter.total_tokens
+
+
 def loggable_client_id(value: str | None) -> str | None:
     """The claimed client_id as it may be logged: a well-formed account id, or a short hash
     (it is attacker-chosen and could be long, or a token pasted in the wrong field)."""
@@ -182,13 +187,15 @@ async def health_live() -> Health:
     "/health/ready",
     operation_id="healthReady",
     summary="Readiness",
-    description="Ready when Vault answers, the signing key is readable and the signers are alive.",
+    description="Ready when Vault answers, the signing key is readable, the signers are alive "
+    "and a token-exchange worker thread is free (503 SATURATED when all are busy).",
     tags=["Operations"],
     responses=HEALTH_READY_RESPONSES,
     operation_class=DocumentedOperation,
 )
 async def health_ready(state: State) -> Response[Health]:
-    """Ready when Vault answers, the signing key is readable and the signers are alive."""
+    """Ready when Vault answers, the signing key is readable, the signers are alive and an
+    exchange thread is free."""
     bearers: BearerIssuer = state.bearers
     try:
         await anyio.to_thread.run_sync(lambda: bearers.signing_keys(fresh=True))
@@ -203,6 +210,12 @@ async def health_ready(state: State) -> Response[Health]:
             Health(status="unavailable", code="SIGNER_DOWN"),
             status_code=503,
             headers={"Retry-After": "5"},
+        )
+    if saturated(state.exchange_threads):
+        return Response(
+            Health(status="unavailable", code="SATURATED"),
+            status_code=503,
+            headers={"Retry-After": "1"},
         )
     return Response(Health(status="ready"))
 

@@ -223,7 +223,8 @@ async def health_live() -> Liveness:
     operation_id="healthReady",
     summary="Readiness",
     description="Ready when the Authorization API's keys are usable and Vault answers, or "
-    "while Vault is down if keys are cached to ride out the outage (`vault` says which).",
+    "while Vault is down if keys are cached to ride out the outage (`vault` says which), and "
+    "an encrypt worker thread is free (503 SATURATED when all are busy).",
     tags=["Operations"],
     responses=HEALTH_READY_RESPONSES,
     operation_class=DocumentedOperation,
@@ -236,6 +237,10 @@ async def health_ready(state: State) -> Response[Any]:
         status = await anyio.to_thread.run_sync(service.check_ready)
     except ServiceError as exc:
         return problem(503, "Not ready", exc.code, exc.detail, **{"Retry-After": RETRY_AFTER})
+    threads: anyio.CapacityLimiter = state.encrypt_threads
+    if threads.borrowed_tokens >= threads.total_tokens:
+        detail = f"all {ENCRYPT_THREADS} encrypt worker threads are busy"
+        return problem(503, "Not ready", "SATURATED", detail, **{"Retry-After": "1"})
     return Response(status)
 
 

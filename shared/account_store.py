@@ -39,6 +39,8 @@ class AccountStore:
     def __init__(self, vault: Vault, keys: KeyStore | None = None) -> None:
         self._vault = vault
         self._keys = keys or KeyStore(vault)
+        #: JWKS_ALLOW_LOOPBACK_HTTP: the dev stack's and the tests' JWKS servers are local.
+        self._loopback_http = vault.settings.jwks_allow_loopback_http
 
     def _read(self, account_id: str) -> tuple[Account, int]:
         check_account_id(account_id)
@@ -69,7 +71,11 @@ class AccountStore:
             AccountExists: an account with this id exists already.
         """
         now = datetime.now(UTC)
-        account = msgspec.structs.replace(validate_account(account), created_at=now, updated_at=now)
+        account = msgspec.structs.replace(
+            validate_account(account, allow_loopback_http=self._loopback_http),
+            created_at=now,
+            updated_at=now,
+        )
         # The key first: a document never points at a key that does not exist.
         self._keys.ensure(account.id, account.key_type)
         try:
@@ -100,7 +106,7 @@ class AccountStore:
         if account.key_type != current.key_type:
             raise AccountInvalid("key_type is fixed when the account is created")
         account = msgspec.structs.replace(
-            validate_account(account),
+            validate_account(account, allow_loopback_http=self._loopback_http),
             created_at=current.created_at,
             updated_at=datetime.now(UTC),
         )

@@ -235,13 +235,24 @@ def _validate_symmetric(v: SymmetricValidation) -> None:
             )
 
 
-def _validate_jwks(v: JwksValidation) -> None:
+def _validate_jwks(v: JwksValidation, *, allow_loopback_http: bool) -> None:
     parts = urlsplit(v.jwks_uri)
-    if parts.scheme == "https" and parts.hostname:
+    host = parts.hostname
+    loopback = bool(host) and _is_loopback(host or "")
+    if parts.scheme == "http" and loopback and allow_loopback_http:
         return
-    if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
-        return
-    raise AccountInvalid(f"jwks_uri must be https (http only on loopback), got {v.jwks_uri!r}")
+    if parts.scheme != "https" or not host:
+        allowed = "https" + (" (or http on loopback)" if allow_loopback_http else "")
+        raise AccountInvalid(
+            f"jwks_uri must be {allowed}, got {v.jwks_uri!r}; plain http to loopback needs "
+            "JWKS_ALLOW_LOOPBACK_HTTP=1 (tests and local development only)"
+        )
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return  # a name: its addresses are checked each time it is connected to
+    if not (ip.is_global or (loopback and allow_loopback_http)):
+        raise AccountInvalid(f"jwks_uri must name a public host, not {ip}")
 
 
 def _validate_customer_encryption(ce: CustomerEncryption) -> None:
@@ -255,8 +266,11 @@ def _validate_customer_encryption(ce: CustomerEncryption) -> None:
         raise AccountInvalid(f"{what} needs a key of exactly {need} bytes; got {len(ce.key)}")
 
 
-def validate_account(account: Account) -> Account:
+def validate_account(account: Account, *, allow_loopback_http: bool = False) -> Account:
     """Check everything about ``account`` that its types cannot; return it unchanged.
+
+    ``allow_loopback_http``: a JWKS URL may be plain http on loopback (the
+    ``JWKS_ALLOW_LOOPBACK_HTTP`` setting, for tests and local development).
 
     Raises:
         AccountInvalid: ``detail`` names the rule that failed.
@@ -277,7 +291,7 @@ def validate_account(account: Account) -> Account:
     elif isinstance(v, SymmetricValidation):
         _validate_symmetric(v)
     else:
-        _validate_jwks(v)
+        _validate_jwks(v, allow_loopback_http=allow_loopback_http)
     if account.customer_encryption is not None:
         _validate_customer_encryption(account.customer_encryption)
     if account.key_type not in TRANSIT_KEY_TYPES:

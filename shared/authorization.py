@@ -37,6 +37,7 @@ from shared.client_assertion import (
 from shared.compact import parse_compact
 from shared.errors import (
     AccountNotFound,
+    JwksUnavailable,
     ServiceError,
     TokenError,
     VerificationUnavailable,
@@ -96,9 +97,14 @@ class OAuthError(Exception):
 
 
 def _unavailable(exc: ServiceError) -> OAuthError:
+    reason = ""
+    if isinstance(exc.__cause__, JwksUnavailable):
+        # Our own generic words (shared.signatures), never what the endpoint answered: the
+        # customer learns whether its endpoint failed or too many requests wait on it.
+        reason = f": {exc.detail}"
     return OAuthError(
         "temporarily_unavailable",
-        f"the service cannot complete this now ({exc.code}); retry in a few seconds",
+        f"the service cannot complete this now ({exc.code}){reason}; retry in a few seconds",
         code=exc.code,
         retry_after=RETRY_AFTER,
     )

@@ -149,8 +149,11 @@ class BearerChecker:
         self.trusted: tuple[TrustedIssuer, ...] = (*builtin, *trusted)
         if not self.trusted:
             raise ValueError("a BearerChecker needs at least one issuer to trust")
-        # The authz JWKS is ours: short refresh interval so a new signing key is seen fast.
-        self._fetcher = fetcher or JwksFetcher(ttl=300.0, min_refresh_interval=5.0)
+        # The authz JWKS is ours: short refresh interval so a new signing key is seen fast;
+        # its URL is the operator's, so internal addresses are fine.
+        self._fetcher = fetcher or JwksFetcher(
+            ttl=300.0, min_refresh_interval=5.0, public_only=False
+        )
         self._clock = clock
         self._max = max_remembered
         self._verified: OrderedDict[bytes, Bearer] = OrderedDict()

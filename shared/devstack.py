@@ -224,6 +224,8 @@ class Stack:
             VAULT_SECRET_ID_FILE=str(self.approle_dir / f"{role}.secret-id"),
             AUTHZ_ISSUER=self.authz_url,
             AUTHZ_JWKS_URL=f"{self.authz_url}/.well-known/jwks.json",
+            # The dev stack's customers serve their JWKS on 127.0.0.1 over plain http.
+            JWKS_ALLOW_LOOPBACK_HTTP="1",
         )
         if role == "authz-api" and not env.get("REDIS_URL"):
             # The dev stack runs one authz process: its in-memory replay store is the only

@@ -21,6 +21,7 @@
     │   └── AccountConflict           ACCOUNT_CONFLICT  (changed concurrently; re-read and retry)
     ├── KeyOperationRefused           KEY_OPERATION_REFUSED (e.g. retiring the latest version)
     ├── JwksUnavailable               JWKS_UNAVAILABLE  (retryable)
+    │   └── JwksBusy                  JWKS_BUSY         (too many callers wait on it; retryable)
     ├── ReplayStoreUnavailable        REPLAY_STORE_UNAVAILABLE (retryable; fail closed)
     └── VaultError                    VAULT_ERROR
         ├── VaultUnavailable          VAULT_UNAVAILABLE (unreachable, timed out; retryable)
@@ -45,6 +46,7 @@ __all__ = [
     "AccountInvalid",
     "AccountNotFound",
     "ConfigurationError",
+    "JwksBusy",
     "JwksUnavailable",
     "KeyOperationRefused",
     "RateLimited",
@@ -191,6 +193,12 @@ class JwksUnavailable(ServiceError):
 
     code = "JWKS_UNAVAILABLE"
     retryable = True
+
+
+class JwksBusy(JwksUnavailable):
+    """Too many requests already wait on this JWKS endpoint: refused at once, not queued."""
+
+    code = "JWKS_BUSY"
 
 
 class ReplayStoreUnavailable(ServiceError):

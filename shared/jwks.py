@@ -2,8 +2,12 @@
 
 Defences, because the URL is the customer's and its server may misbehave:
 
-- a connect/read timeout *and* an overall deadline (a server that drips one byte a second
-  cannot hold a verifier hostage);
+- a hard wall-clock deadline on the whole fetch, headers included, and only public
+  addresses (checked where the socket connects): see :mod:`shared.jwks_transport`;
+- one fetch per URL at a time, its other callers sharing its outcome (waiting at most until
+  its deadline), and at most ``max_blocked_per_uri`` threads blocked per URL
+  (``max_blocked_total`` over all): beyond, :class:`~shared.errors.JwksBusy` at once, so a
+  slow endpoint cannot hold the worker threads every tenant shares;
 - a response size cap, no redirects, JSON only;
 - a TTL cache with stale-if-error and background refresh (past 3/4 of the TTL, a JWKS in
   use is refetched off the request path), and at most one refresh per ``min_refresh_interval`` per
@@ -15,10 +19,12 @@ Defences, because the URL is the customer's and its server may misbehave:
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, Final
+from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 import requests
@@ -29,9 +35,14 @@ from joserfc.util import urlsafe_b64decode
 
 from shared.algorithms import EC_CURVE_FOR_ALG, MIN_RSA_BITS
 from shared.cache import run_in_background
-from shared.errors import JwksUnavailable
+from shared.errors import JwksBusy, JwksUnavailable
+from shared.jwks_transport import AddressPolicy, Deadline, guarded_adapter, quiet_urllib3
 
 __all__ = ["JwksFetcher"]
+
+_log = logging.getLogger("shared.jwks")
+#: How much longer than a fetch's deadline its waiters give it (the timer's own latency).
+_WAIT_SLACK: Final = 0.5
 
 _KTY_FOR_PREFIX: Final = {"RS": "RSA", "ES": "EC"}
 #: Fraction of the TTL after which a JWKS in use is refetched in the background.
@@ -74,6 +85,10 @@ class JwksFetcher:
         failure_backoff: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         session: requests.Session | None = None,
+        public_only: bool = True,
+        allow_loopback: bool = False,
+        max_blocked_per_uri: int = 4,
+        max_blocked_total: int = 16,
     ) -> None:
         self.timeout = timeout
         self.max_bytes = max_bytes
@@ -81,14 +96,28 @@ class JwksFetcher:
         self.stale_if_error = stale_if_error
         self.min_refresh_interval = min_refresh_interval
         self.failure_backoff = failure_backoff
+        #: Threads blocked on one URL's fetch at once (the fetcher and its waiters), and on
+        #: all URLs: the rest are refused at once, so one tenant's slow endpoint cannot hold
+        #: the worker threads every tenant shares.
+        self.max_blocked_per_uri = max_blocked_per_uri
+        self.max_blocked_total = max_blocked_total
         self._clock = clock
         self._session = session or requests.Session()
+        self._session.trust_env = False  # no proxy from the environment: it would bypass the checks
+        adapter = guarded_adapter(
+            AddressPolicy(public_only=public_only, allow_loopback=allow_loopback)
+        )
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        quiet_urllib3()
         self._entries: dict[str, _Entry] = {}
         #: When a URL with nothing cached last failed: such URLs are not asked again for
         #: ``failure_backoff`` seconds, so a down endpoint is not hit once per token.
         self._failed_at: dict[str, float] = {}
-        # Striped locks: bounded memory whatever the number of URLs.
-        self._locks = tuple(threading.Lock() for _ in range(64))
+        self._guard = threading.Lock()
+        self._flights: dict[str, _Flight] = {}
+        self._busy: dict[str, int] = {}
+        self._busy_total = 0
         self._refreshing: set[str] = set()
         self._refreshing_guard = threading.Lock()
 
@@ -143,7 +172,28 @@ class JwksFetcher:
         run_in_background(run)
 
     def _refresh(self, uri: str, *, force: bool) -> _Entry:
-        with self._locks[hash(uri) % len(self._locks)]:
+        with self._guard:
+            busy = self._busy.get(uri, 0)
+            if busy >= self.max_blocked_per_uri or self._busy_total >= self.max_blocked_total:
+                # Beyond this, callers would only hold worker threads other tenants need.
+                raise JwksBusy(
+                    f"{busy} requests already wait on this JWKS endpoint "
+                    f"({self._busy_total} on all endpoints)"
+                )
+            self._busy[uri] = busy + 1
+            self._busy_total += 1
+        try:
+            return self._refresh_shared(uri, force=force)
+        finally:
+            with self._guard:
+                self._busy_total -= 1
+                if self._busy[uri] == 1:
+                    del self._busy[uri]
+                else:
+                    self._busy[uri] -= 1
+
+    def _refresh_shared(self, uri: str, *, force: bool) -> _Entry:
+        with self._guard:
             now = self._clock()
             entry = self._entries.get(uri)
             if entry is None:
@@ -158,48 +208,112 @@ class JwksFetcher:
                 if force and recently:
                     return entry  # unknown kids: at most one refetch per interval
                 if not force and now - entry.fetched_at < self.ttl:
-                    return entry  # someone else refreshed while we waited
+                    return entry  # someone else refreshed meanwhile
                 failed_recently = recently and entry.attempted_at > entry.fetched_at
                 if failed_recently and now - entry.fetched_at < self.ttl + self.stale_if_error:
                     return entry  # a refresh just failed: back off, serve stale
-                entry.attempted_at = now
-            try:
-                keys = self._fetch(uri)
-            except JwksUnavailable:
+            flight = self._flights.get(uri)
+            if flight is None:
+                flight = self._flights[uri] = _Flight(time.monotonic() + self.timeout)
+                if entry is not None:
+                    entry.attempted_at = now
+                leading = True
+            else:
+                leading = False
+        if not leading:
+            return flight.outcome()
+        try:
+            keys = self._fetch(uri)
+        except JwksUnavailable as exc:
+            _log.warning("JWKS fetch failed for %s: %s", _loggable(uri), exc.detail)
+            with self._guard:
+                # Recorded now, after the fetch: from before it, a fetch longer than the
+                # back-off would have let every waiter refetch in turn.
                 if entry is None:
-                    self._failed_at[uri] = now
-                elif now - entry.fetched_at < self.ttl + self.stale_if_error:
-                    return entry
-                raise
+                    self._failed_at[uri] = self._clock()
+                stale = (
+                    entry is not None and now - entry.fetched_at < self.ttl + self.stale_if_error
+                )
+                del self._flights[uri]
+            flight.finish(entry if stale else None, exc)
+            if stale and entry is not None:
+                return entry
+            raise
+        except BaseException:
+            # Whatever went wrong, the URL must not stay "being fetched" for ever.
+            with self._guard:
+                del self._flights[uri]
+            flight.finish(None, JwksUnavailable("the JWKS fetch failed"))
+            raise
+        with self._guard:
             self._failed_at.pop(uri, None)
             fresh = _Entry(keys=keys, fetched_at=now, attempted_at=now)
             self._entries[uri] = fresh
-            return fresh
+            del self._flights[uri]
+        flight.finish(fresh, None)
+        return fresh
 
     def _fetch(self, uri: str) -> dict[str, _Jwk]:
-        deadline = time.monotonic() + self.timeout
+        deadline = Deadline(self.timeout)
+        late = f"JWKS endpoint took longer than {self.timeout} s"
         try:
-            with self._session.get(
-                uri,
-                timeout=(self.timeout, self.timeout),
-                stream=True,
-                allow_redirects=False,
-                headers={"Accept": "application/jwk-set+json, application/json"},
-            ) as response:
+            with (
+                deadline.running(),
+                self._session.get(
+                    uri,
+                    timeout=(self.timeout, self.timeout),
+                    stream=True,
+                    allow_redirects=False,
+                    headers={"Accept": "application/jwk-set+json, application/json"},
+                ) as response,
+            ):
                 if response.status_code != 200:
                     raise JwksUnavailable(f"JWKS endpoint answered HTTP {response.status_code}")
                 body = bytearray()
-                # read1 returns whatever has arrived: iter_content(n) would wait for n bytes,
-                # so a server dripping a byte at a time would never reach the deadline check.
+                # read1 returns whatever has arrived: iter_content(n) would wait for n bytes.
                 while chunk := response.raw.read1(8192, decode_content=True):
                     body += chunk
                     if len(body) > self.max_bytes:
                         raise JwksUnavailable(f"JWKS is larger than {self.max_bytes} bytes")
-                    if time.monotonic() > deadline:
-                        raise JwksUnavailable(f"JWKS endpoint took longer than {self.timeout} s")
-        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+                if deadline.expired:  # the socket was shut down: what came is truncated
+                    raise JwksUnavailable(late)
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            if deadline.expired:
+                raise JwksUnavailable(late) from exc
             raise JwksUnavailable(f"JWKS endpoint unreachable: {type(exc).__name__}") from exc
         return _parse(bytes(body))
+
+
+class _Flight:
+    """One fetch in progress for a URL: its other callers wait for its outcome."""
+
+    def __init__(self, ends: float) -> None:
+        self.ends = ends
+        self._done = threading.Event()
+        self._entry: _Entry | None = None
+        self._error: JwksUnavailable | None = None
+
+    def finish(self, entry: _Entry | None, error: JwksUnavailable | None) -> None:
+        self._entry, self._error = entry, error
+        self._done.set()
+
+    def outcome(self) -> _Entry:
+        """The fetch's entry, waiting at most until its deadline (plus a little slack).
+
+        Raises:
+            JwksUnavailable: the fetch failed, or is still running past its deadline.
+        """
+        if not self._done.wait(max(0.0, self.ends - time.monotonic()) + _WAIT_SLACK):
+            raise JwksUnavailable("a fetch of this JWKS endpoint is still running")
+        if self._entry is not None:
+            return self._entry
+        raise JwksUnavailable(self._error.detail if self._error else "the JWKS fetch failed")
+
+
+def _loggable(uri: str) -> str:
+    """The URL without its query or fragment (they may carry a customer's credentials)."""
+    parts = urlsplit(uri)
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
 
 
 def _parse(body: bytes) -> dict[str, _Jwk]:

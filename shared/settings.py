@@ -37,6 +37,7 @@ _ENV = {
     "AUTHZ_ISSUER": "authz_issuer",
     "CRYPTO_AUDIENCE": "crypto_audience",
     "AUTHZ_JWKS_URL": "authz_jwks_url",
+    "JWKS_ALLOW_LOOPBACK_HTTP": "jwks_allow_loopback_http",
     "REDIS_URL": "redis_url",
     "AUTHZ_SINGLE_INSTANCE": "authz_single_instance",
     "AUTHZ_RATE_LIMIT_PER_SECOND": "rate_limit_per_second",
@@ -170,6 +171,10 @@ class Settings(Redacted, frozen=True, kw_only=True, forbid_unknown_fields=True):
     authz_issuer: str | None = None
     crypto_audience: str = "crypto-api"
     authz_jwks_url: str | None = None
+    #: Customers' JWKS URLs may be plain http on loopback (127.0.0.1, ::1, localhost), and
+    #: resolve to loopback: for tests and the dev stack only. Otherwise they must be https
+    #: to a public address (checked on the address actually connected to).
+    jwks_allow_loopback_http: bool = False
     redis_url: str | None = None
     #: The Authorization API may run without ``REDIS_URL`` only when this says it is the one
     #: and only instance (one process): each instance without Redis has its own replay store.

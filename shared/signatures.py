@@ -20,7 +20,7 @@ from shared.accounts import (
     import_public_key,
 )
 from shared.compact import CompactToken, Limits
-from shared.errors import JwksUnavailable, TokenInvalidSignature, VerificationUnavailable
+from shared.errors import JwksBusy, JwksUnavailable, TokenInvalidSignature, VerificationUnavailable
 from shared.jwks import JwksFetcher
 
 __all__ = ["StaticKey", "check_signature", "static_key"]
@@ -68,8 +68,16 @@ def _key_for(
         raise TokenInvalidSignature("this account validates through JWKS: the token needs a 'kid'")
     try:
         found = jwks_fetcher.key(v.jwks_uri, kid, alg)
+    except JwksBusy as exc:
+        raise VerificationUnavailable(
+            "too many requests wait on the account's JWKS endpoint; retry later"
+        ) from exc
     except JwksUnavailable as exc:
-        raise VerificationUnavailable(f"cannot fetch the account's JWKS now: {exc.detail}") from exc
+        # What the endpoint answered stays in the log (shared.jwks): told to the caller, it
+        # would make us a port scanner of wherever the URL points.
+        raise VerificationUnavailable(
+            "the account's JWKS endpoint cannot be used now; retry later"
+        ) from exc
     if found is None:
         raise TokenInvalidSignature(f"no key {kid!r} for {alg} in the account's JWKS")
     return found

@@ -106,7 +106,7 @@ class Verifier:
         settings = settings or vault.settings
         self._accounts = AccountStore(vault)
         self._keys = KeyStore(vault)
-        self._jwks = jwks or JwksFetcher()
+        self._jwks = jwks or JwksFetcher(allow_loopback=settings.jwks_allow_loopback_http)
         self._clock = clock
         self._limits = limits
         self._cache: TtlCache[str, _Prepared] = TtlCache(

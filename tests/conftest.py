@@ -41,7 +41,12 @@ def bao() -> Iterator[DevServer]:
 @pytest.fixture(scope="session")
 def settings(bao: DevServer) -> Settings:
     """Settings for the session server (root token), with short cache TTLs."""
-    return Settings(vault_addr=bao.addr, vault_token=bao.token, vault_timeout=3.0)
+    return Settings(
+        vault_addr=bao.addr,
+        vault_token=bao.token,
+        vault_timeout=3.0,
+        jwks_allow_loopback_http=True,  # the JWKS servers of the tests are local http
+    )
 
 
 @pytest.fixture(scope="session")

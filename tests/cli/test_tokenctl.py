@@ -140,6 +140,10 @@ def test_accounts_create_twice_fails_with_code(cli: Any, account_id: str) -> Non
         (["--method", "public_key", "--pem", EC_PRIVATE, "--alg", "ES256"], "not the private key"),
         (["--method", "public_key", "--alg", "ES256"], "--pem"),
         (["--method", "jwks", "--jwks-uri", "http://example.com/j", "--alg", "RS256"], "https"),
+        (
+            ["--method", "jwks", "--jwks-uri", "http://127.0.0.1:9/j", "--alg", "RS256"],
+            "JWKS_ALLOW_LOOPBACK_HTTP",
+        ),
         (["--method", "symmetric", "--alg", "RS256"], "not allowed"),
     ],
     ids=[
@@ -148,6 +152,7 @@ def test_accounts_create_twice_fails_with_code(cli: Any, account_id: str) -> Non
         "private-pem",
         "missing-pem",
         "http-jwks",
+        "loopback-jwks-without-the-dev-setting",
         "rs-on-hmac",
     ],
 )
@@ -224,8 +229,9 @@ def test_symmetric_secret_file_and_customer_encryption(
     }
 
 
-def test_jwks_account(cli: Any, account_id: str) -> None:
-    """A JWKS account on loopback http is accepted."""
+def test_jwks_account(cli: Any, account_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A JWKS account on loopback http is accepted when JWKS_ALLOW_LOOPBACK_HTTP is set."""
+    monkeypatch.setenv("JWKS_ALLOW_LOOPBACK_HTTP", "1")
     code, data = run_json(
         cli,
         "accounts",

@@ -686,8 +686,9 @@ def test_bearer_check_gives_a_bearer_or_a_refusal(bearer_jwks: str, authorizatio
     assert "token:encrypt" in bearer.scopes
 
 
-#: One fetcher for every example: the JWKS is fetched once, not per example.
-_FETCHER: Final = JwksFetcher(ttl=3600.0, min_refresh_interval=3600.0)
+#: One fetcher for every example: the JWKS is fetched once, not per example. Like the
+#: Crypto API's, it fetches our own (local) JWKS, so internal addresses are allowed.
+_FETCHER: Final = JwksFetcher(ttl=3600.0, min_refresh_interval=3600.0, public_only=False)
 
 
 def test_a_valid_bearer_passes(bearer_jwks: str) -> None:

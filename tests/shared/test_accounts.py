@@ -185,9 +185,28 @@ def test_garbage_pem_is_refused(text: str) -> None:
     ids=["https", "http-ipv4-loopback", "http-localhost", "http-ipv6-loopback"],
 )
 def test_jwks_uri_https_or_loopback_http_is_accepted(uri: str) -> None:
-    """JWKS URIs are https, or plain http only on loopback (local development)."""
+    """JWKS URIs are https, or plain http on loopback when the dev setting allows it."""
     account = _jwks(uri)
-    assert validate_account(account) is account
+    assert validate_account(account, allow_loopback_http=True) is account
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "http://127.0.0.1:8080/jwks.json",
+        "http://localhost/jwks.json",
+        "https://127.0.0.1/jwks.json",
+        "https://10.0.0.1/jwks.json",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[fd00::1]/jwks.json",
+    ],
+    ids=["http-loopback", "http-localhost", "https-loopback", "https-private", "metadata", "ula"],
+)
+def test_jwks_uri_internal_is_refused_without_the_dev_setting(uri: str) -> None:
+    """Without JWKS_ALLOW_LOOPBACK_HTTP, loopback http and internal IP literals are refused
+    when the account is written, with a message naming the setting or the address."""
+    with pytest.raises(AccountInvalid, match=r"JWKS_ALLOW_LOOPBACK_HTTP|public host"):
+        validate_account(_jwks(uri))
 
 
 @pytest.mark.parametrize(

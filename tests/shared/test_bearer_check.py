@@ -151,7 +151,9 @@ def test_new_authz_key_is_fetched(
         published.url,
         issuer=ISSUER,
         audience="crypto-api",
-        fetcher=JwksFetcher(ttl=300.0, min_refresh_interval=5.0, clock=monotonic),
+        fetcher=JwksFetcher(
+            ttl=300.0, min_refresh_interval=5.0, clock=monotonic, public_only=False
+        ),
     )
     checker.check(f"Bearer {issuer.issue('acme').access_token}")
     hvac.Client(url=settings.vault_addr, token=settings.vault_token).secrets.transit.rotate_key(

@@ -89,7 +89,12 @@ def make_setup(
         algorithms: tuple[str, ...] = ("RS256", "ES256"), uri: str | None = None, **options: Any
     ) -> Setup:
         clock = Clock()
-        settings: dict[str, Any] = {"timeout": 2.0, "min_refresh_interval": 60.0, "ttl": 300.0}
+        settings: dict[str, Any] = {
+            "timeout": 2.0,
+            "min_refresh_interval": 60.0,
+            "ttl": 300.0,
+            "allow_loopback": True,
+        }
         fetcher = JwksFetcher(clock=clock, **{**settings, **options})
         account = make_account("jwks", algorithms=algorithms, jwks_uri=uri or jwks_server.url)
         return Setup(vault, jwks_server, account, fetcher, clock)

@@ -305,3 +305,13 @@ def test_jwt_bearer_budgets_and_single_instance_from_env() -> None:
     assert (defaults.assertion_rate_per_second, defaults.assertion_rate_burst) == (0.05, 5)
     with pytest.raises(ConfigurationError, match="AUTHZ_SINGLE_INSTANCE"):
         Settings.from_env(environ={"AUTHZ_SINGLE_INSTANCE": "maybe"})
+
+
+def test_jwks_loopback_http_is_off_unless_set() -> None:
+    """JWKS_ALLOW_LOOPBACK_HTTP is off by default; ``1`` or ``true`` turns it on; a value
+    that is not a boolean is refused, naming the variable."""
+    assert Settings.from_env({}).jwks_allow_loopback_http is False
+    assert Settings.from_env({"JWKS_ALLOW_LOOPBACK_HTTP": "1"}).jwks_allow_loopback_http is True
+    assert Settings.from_env({"JWKS_ALLOW_LOOPBACK_HTTP": "true"}).jwks_allow_loopback_http
+    with pytest.raises(ConfigurationError, match="JWKS_ALLOW_LOOPBACK_HTTP"):
+        Settings.from_env({"JWKS_ALLOW_LOOPBACK_HTTP": "yes"})
