@@ -53,6 +53,9 @@ def _env_file(stack: Stack, bin_dir: Path) -> Path:
         f'export VAULT_TOKEN="$(cat {stack.data}/root-token)"\n'
         f"export AUTHZ_ISSUER={stack.authz_url}\n"
         f"export CRYPTO_URL={stack.crypto_url}\n"
+        # Dev only, as for the services: a JWKS account on a loopback http endpoint (a key
+        # server of your own while you integrate) can be created and its tokens verified.
+        "export JWKS_ALLOW_LOOPBACK_HTTP=1\n"
         f'export PATH="{bin_dir}:$PATH"\n'
     )
     return path

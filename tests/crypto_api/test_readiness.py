@@ -27,6 +27,7 @@ def test_ready_is_503_saturated_when_every_worker_thread_is_busy(
         settings,
         authz_issuer=authz_for_crypto.issuer,
         authz_jwks_url=f"{authz_for_crypto.url}/.well-known/jwks.json",
+        authz_single_instance=True,
     )
     with TestClient(module.create_app(app_settings)) as client:
         assert client.get("/health/ready").status_code == 200

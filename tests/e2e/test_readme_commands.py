@@ -125,6 +125,8 @@ def test_up_walkthrough_and_restart(tmp_path: Path) -> None:
     with scripts_up(env, stop=signal.SIGHUP):
         check = _bash(
             f"set -e\nsource {data}/env\ntokenctl accounts list\n"
+            "tokenctl accounts create jwks-dev --method jwks --alg RS256 "
+            "--jwks-uri http://127.0.0.1:9/jwks.json >/dev/null\n"
             f'tokenctl token verify --account demo --campaign 1001 "{jwe}"',
             env,
         )
