@@ -216,10 +216,16 @@ class TokenService:
             account_id, replay_key = self._jwt_bearer(params), None
         else:
             account_id, checked = self._client_credentials(params)
-            # Throttled before the jti is recorded: a 429 leaves the assertion unspent (the
-            # client resends it after Retry-After) and the replay store untouched.
-            self._throttle(self._limiter, account_id, "for this client")
+            # The jti first, so a replayed assertion is refused without spending the
+            # account's budget; a 429 then releases it, so the throttled assertion stays
+            # unspent (the client resends it after Retry-After) and leaves no record.
             replay_key = self._record(account_id, checked)
+            try:
+                self._throttle(self._limiter, account_id, "for this client")
+            except OAuthError:
+                with contextlib.suppress(ServiceError):
+                    self._replay.release(replay_key)
+                raise
         assertion = params.get("client_assertion") if replay_key is not None else None
         try:
             return self._backend.issue(account_id, SCOPE_ENCRYPT, client_assertion=assertion)

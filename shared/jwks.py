@@ -175,6 +175,15 @@ class JwksFetcher:
         with self._guard:
             busy = self._busy.get(uri, 0)
             if busy >= self.max_blocked_per_uri or self._busy_total >= self.max_blocked_total:
+                entry = self._entries.get(uri)
+                if (
+                    not force
+                    and entry is not None
+                    and self._clock() - entry.fetched_at < self.ttl + self.stale_if_error
+                ):
+                    # Expired but usable: other tenants' slow endpoints filling the caps
+                    # must not turn away a tenant whose keys we hold.
+                    return entry
                 # Beyond this, callers would only hold worker threads other tenants need.
                 raise JwksBusy(
                     f"{busy} requests already wait on this JWKS endpoint "

@@ -14,11 +14,13 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import ipaddress
 import logging
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any, Final
 
@@ -32,6 +34,37 @@ __all__ = ["AddressPolicy", "Deadline", "guarded_adapter", "quiet_urllib3"]
 
 _URLLIB3_LOGGERS: Final = ("urllib3.connectionpool", "urllib3.connection", "urllib3.response")
 _local = threading.local()
+#: Lookups run here so that a fetch can stop waiting for one; a lookup left behind ends
+#: with the resolver's own timeout. Bounded: past 8 stuck lookups, new ones queue and time
+#: out at their fetch's deadline.
+_RESOLVER: Final = concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix="jwks-dns")
+#: IPv6 prefixes that carry an IPv4 address in their last 32 bits (NAT64 RFC 6052,
+#: IPv4-compatible, IPv4-mapped, SIIT): checked as that IPv4 address, since a NAT64 or
+#: 6to4 gateway would take the connection there.
+_EMBEDDING_V4: Final = tuple(
+    ipaddress.ip_network(n) for n in ("64:ff9b::/96", "::/96", "::ffff:0:0/96", "::ffff:0:0:0/96")
+)
+#: Refused whatever ``is_global`` says (its tables differ between Python versions): local
+#: NAT64 (RFC 8215), 6to4 and Teredo (they tunnel to IPv4 hosts), deprecated site-local,
+#: IETF protocol assignments, documentation, benchmarking and reserved ranges.
+_REFUSED: Final = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "64:ff9b:1::/48",
+        "2002::/16",
+        "2001::/32",
+        "fec0::/10",
+        "100::/64",
+        "192.0.0.0/24",
+        "192.0.2.0/24",
+        "198.18.0.0/15",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "100.64.0.0/10",
+        "240.0.0.0/4",
+        "0.0.0.0/8",
+    )
+)
 
 
 class AddressPolicy:
@@ -51,16 +84,19 @@ class AddressPolicy:
 
     def check(self, address: str, *, tls: bool) -> None:
         """Raise :class:`JwksUnavailable` unless ``address`` may be connected to."""
+        ip: ipaddress.IPv4Address | ipaddress.IPv6Address
         ip = ipaddress.ip_address(address.split("%", 1)[0])
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped  # ::ffff:10.0.0.1 is 10.0.0.1
+        if isinstance(ip, ipaddress.IPv6Address) and any(ip in n for n in _EMBEDDING_V4):
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+            if not ip.is_loopback:  # ::1 is in ::/96 but is loopback itself
+                ip = embedded  # ::ffff:10.0.0.1 and 64:ff9b::a00:1 are 10.0.0.1
         if not self.public_only:
             return
         if ip.is_loopback and self.allow_loopback:
             return
         if not tls:
             raise JwksUnavailable(f"plain http is only allowed to loopback, not {ip}")
-        if not ip.is_global or ip.is_multicast:
+        if not ip.is_global or ip.is_multicast or any(ip in n for n in _REFUSED):
             raise JwksUnavailable(f"the JWKS host resolves to a non-public address ({ip})")
 
 
@@ -68,6 +104,7 @@ class Deadline:
     """The wall-clock end of one fetch: sockets opened under it are shut down at ``seconds``."""
 
     def __init__(self, seconds: float) -> None:
+        self._ends = time.monotonic() + seconds
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
         self.expired = False
@@ -79,6 +116,10 @@ class Deadline:
             self.expired = True
             for sock in self._sockets:
                 _shut(sock)
+
+    def remaining(self) -> float:
+        """Seconds left (0 once past)."""
+        return max(0.0, self._ends - time.monotonic())
 
     def add(self, sock: socket.socket) -> None:
         with self._lock:
@@ -105,14 +146,25 @@ def _shut(sock: socket.socket) -> None:
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
-def _connect(conn: HTTPConnection, policy: AddressPolicy, *, tls: bool) -> socket.socket:
+def _resolve(host: str, port: int, deadline: Deadline | None) -> list[Any]:
+    """``getaddrinfo`` within the fetch's deadline: a name server that never answers would
+    otherwise hold the fetch for the resolver's own timeouts (often 10-30 s), and the
+    deadline's timer can only shut sockets, not a lookup."""
     try:
-        infos = socket.getaddrinfo(conn._dns_host, conn.port, type=socket.SOCK_STREAM)
-    except OSError as exc:
+        future = _RESOLVER.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
+        return list(future.result(timeout=deadline.remaining() if deadline else None))
+    except concurrent.futures.TimeoutError:
+        raise JwksUnavailable("the JWKS host did not resolve in time") from None
+    except (OSError, UnicodeError, ValueError) as exc:
+        # UnicodeError: an empty or over-long label (``a..example.com``) fails IDNA encoding.
         raise JwksUnavailable(f"the JWKS host does not resolve: {type(exc).__name__}") from exc
+
+
+def _connect(conn: HTTPConnection, policy: AddressPolicy, *, tls: bool) -> socket.socket:
+    deadline: Deadline | None = getattr(_local, "deadline", None)
+    infos = _resolve(conn._dns_host, conn.port, deadline)
     for info in infos:  # every one: a mix of public and internal addresses is refused
         policy.check(str(info[4][0]), tls=tls)
-    deadline: Deadline | None = getattr(_local, "deadline", None)
     error: OSError | None = None
     for family, kind, proto, _, address in infos:
         sock = socket.socket(family, kind, proto)

@@ -88,3 +88,19 @@ def test_throttled_client_assertion_can_be_sent_again(vault: Vault, ec: Account)
     assert refused.value.retry_after == 1
     clock.now += 1.0
     assert tokens.exchange(credentials(assertion)).access_token
+
+
+def test_replayed_assertions_do_not_spend_the_budget(vault: Vault, ec: Account) -> None:
+    """Replays of a used assertion are refused as replays without spending the account's
+    budget: whoever saw one assertion cannot lock the customer out with it."""
+    tokens = service(vault, MemoryReplayStore(), RateLimiter(0.001, 2, clock=Clock()))
+    used = client_assertion(ec.id)
+    tokens.exchange(credentials(used))
+    for _ in range(5):
+        with pytest.raises(OAuthError) as refused:
+            tokens.exchange(credentials(used))
+        assert (refused.value.error, refused.value.code) == (
+            "invalid_client",
+            "TOKEN_INVALID_CLAIMS",
+        )
+    assert tokens.exchange(credentials(client_assertion(ec.id))).access_token

@@ -57,6 +57,16 @@ def test_dripping_status_line_and_headers_end_at_the_deadline(dripping: Dripping
         "0.0.0.0",  # noqa: S104 - the address refused, not bound
         "::ffff:10.0.0.1",
         "224.0.0.1",
+        "64:ff9b::a9fe:a9fe",
+        "64:ff9b::a00:1",
+        "64:ff9b:1::a00:1",
+        "2002:a9fe:a9fe::",
+        "2002:7f00:1::1",
+        "::a00:1",
+        "::ffff:0:a00:1",
+        "fec0::1",
+        "192.0.0.8",
+        "2001:0:4136:e378:8000:63bf:3fff:fdd2",
     ],
     ids=[
         "loopback",
@@ -71,6 +81,16 @@ def test_dripping_status_line_and_headers_end_at_the_deadline(dripping: Dripping
         "unspecified",
         "v4-mapped-private",
         "multicast",
+        "nat64-metadata",
+        "nat64-private",
+        "local-nat64",
+        "6to4-metadata",
+        "6to4-loopback",
+        "v4-compatible",
+        "siit",
+        "site-local",
+        "ietf-protocol",
+        "teredo",
     ],
 )
 def test_internal_addresses_are_refused(address: str) -> None:
@@ -209,3 +229,54 @@ def test_the_cap_is_per_endpoint(dripping: DrippingServer, jwks_server: JwksServ
         fetcher.available(dripping.url)
     fetcher.available(jwks_server.url)
     slow.join()
+
+
+def test_a_host_that_cannot_be_encoded_is_unavailable() -> None:
+    """A host with an empty or over-long label fails like an unreachable endpoint (it was a
+    raw UnicodeError, a 500)."""
+    fetcher = JwksFetcher(timeout=1.0)
+    for url in ("https://a..example.com/jwks.json", f"https://{'a' * 64}.example.com/j"):
+        with pytest.raises(JwksUnavailable, match="does not resolve"):
+            fetcher.available(url)
+
+
+def test_a_lookup_that_never_answers_ends_at_the_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A name server that does not answer cannot hold the fetch past its deadline (the hung
+    lookup is injected: no real resolver here can be made to hang)."""
+    release = threading.Event()
+
+    def hung(*args: object, **kwargs: object) -> object:
+        release.wait(10)
+        raise OSError("no answer")
+
+    monkeypatch.setattr("socket.getaddrinfo", hung)
+    fetcher = JwksFetcher(timeout=1.0)
+    start = time.monotonic()
+    try:
+        with pytest.raises(JwksUnavailable, match="did not resolve in time"):
+            fetcher.available("https://keys.example.com/jwks.json")
+        assert time.monotonic() - start < 1.0 + MARGIN
+    finally:
+        release.set()
+
+
+def test_full_caps_still_serve_held_keys(dripping: DrippingServer, jwks_server: JwksServer) -> None:
+    """With every slot taken by slow endpoints, a tenant whose keys are held but past their
+    TTL is served from them instead of refused."""
+    now = [1000.0]
+    fetcher = JwksFetcher(
+        timeout=1.5, allow_loopback=True, max_blocked_total=1, ttl=60, clock=lambda: now[0]
+    )
+    fetcher.available(jwks_server.url)
+    now[0] += 61  # expired, well within stale-if-error
+    slow = threading.Thread(target=_timed, args=(fetcher, dripping.url, []))
+    slow.start()
+    time.sleep(0.2)
+    try:
+        with pytest.raises(JwksBusy):
+            fetcher.available(dripping.url)  # the cap is indeed full
+        fetcher.available(jwks_server.url)
+    finally:
+        slow.join()
