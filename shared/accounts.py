@@ -250,6 +250,10 @@ def _validate_jwks(v: JwksValidation, *, allow_loopback_http: bool) -> None:
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
+        try:
+            host.encode("idna")  # what the resolver will be given
+        except UnicodeError:
+            raise AccountInvalid(f"jwks_uri has an invalid host name: {host!r}") from None
         return  # a name: its addresses are checked each time it is connected to
     if not (ip.is_global or (loopback and allow_loopback_http)):
         raise AccountInvalid(f"jwks_uri must name a public host, not {ip}")

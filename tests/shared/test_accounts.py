@@ -219,11 +219,24 @@ def test_jwks_uri_internal_is_refused_without_the_dev_setting(uri: str) -> None:
         "file:///etc/jwks.json",
         "https:///jwks.json",
         "jwks.json",
+        "https://a..example.com/jwks.json",
+        f"https://{'a' * 64}.example.com/jwks.json",
     ],
-    ids=["http-public", "http-private-ip", "http-fake-localhost", "ftp", "file", "no-host", "bare"],
+    ids=[
+        "http-public",
+        "http-private-ip",
+        "http-fake-localhost",
+        "ftp",
+        "file",
+        "no-host",
+        "bare",
+        "empty-label",
+        "long-label",
+    ],
 )
 def test_jwks_uri_other_than_https_or_loopback_is_refused(uri: str) -> None:
-    """Plain http to a non-loopback host and non-http schemes are refused."""
+    """Plain http to a non-loopback host, non-http schemes and host names no resolver can
+    be given are refused."""
     _refused(_jwks(uri), "jwks_uri")
 
 
