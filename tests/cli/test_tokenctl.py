@@ -41,19 +41,12 @@ def run_json(cli: Any, *argv: str, stdin: str | None = None) -> tuple[int, dict[
     return code, json.loads(out)
 
 
+#: What `accounts create` needs for an ES256 public-key account.
+EC_ACCOUNT = ("--method", "public_key", "--pem", EC_PUBLIC, "--alg", "ES256")
+
+
 def create_ec_account(cli: Any, account_id: str, *extra: str) -> None:
-    code, _, err = cli(
-        "accounts",
-        "create",
-        account_id,
-        "--method",
-        "public_key",
-        "--pem",
-        EC_PUBLIC,
-        "--alg",
-        "ES256",
-        *extra,
-    )
+    code, _, err = cli("accounts", "create", account_id, *EC_ACCOUNT, *extra)
     assert code == 0, err
 
 
@@ -604,18 +597,7 @@ def test_accounts_create_refuses_an_exportable_key(
     account document is written."""
     client = hvac.Client(url=settings.vault_addr, token=settings.vault_token)
     client.secrets.transit.create_key(f"account-{account_id}", key_type="rsa-2048", exportable=True)
-    code, data = run_json(
-        cli,
-        "accounts",
-        "create",
-        account_id,
-        "--method",
-        "public_key",
-        "--pem",
-        EC_PUBLIC,
-        "--alg",
-        "ES256",
-    )
+    code, data = run_json(cli, "accounts", "create", account_id, *EC_ACCOUNT)
     assert (code, data["code"]) == (1, "KEY_OPERATION_REFUSED")
     assert "exportable" in data["detail"]
     assert account_id not in store.list()
