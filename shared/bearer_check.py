@@ -46,6 +46,8 @@ __all__ = [
 ]
 
 _LEEWAY: Final = 30
+#: More than any app's worker threads: callers of the operator's own JWKS are never capped.
+_ALL_THREADS: Final = 1024
 #: The longest bearer accepted (``exp - iat``): the Authorization API's own cap on
 #: ``AUTHZ_TOKEN_LIFETIME``. A stolen bearer is useful until it expires, so one that claims
 #: to live for years (``exp = 10**20``) is refused, whoever signed it.
@@ -151,8 +153,15 @@ class BearerChecker:
             raise ValueError("a BearerChecker needs at least one issuer to trust")
         # The authz JWKS is ours: short refresh interval so a new signing key is seen fast;
         # its URL is the operator's, so internal addresses are fine.
+        # No tenant to isolate from another here: every call needs these few JWKS, so a
+        # fresh worker's first burst waits for the one shared fetch instead of meeting the
+        # per-URL cap meant for customers' endpoints (it answered some of it 503).
         self._fetcher = fetcher or JwksFetcher(
-            ttl=300.0, min_refresh_interval=5.0, public_only=False
+            ttl=300.0,
+            min_refresh_interval=5.0,
+            public_only=False,
+            max_blocked_per_uri=_ALL_THREADS,
+            max_blocked_total=_ALL_THREADS,
         )
         self._clock = clock
         self._max = max_remembered

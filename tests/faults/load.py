@@ -61,6 +61,10 @@ class Call:
         )
 
 
+#: How often a call broken by a transport error is resent (``retry_transport_errors``).
+_RESENDS = 3
+
+
 class Load:
     """``clients`` threads sending ``requests`` round-robin until :meth:`stop`.
 
@@ -73,9 +77,9 @@ class Load:
         pause: seconds a client waits between its calls (keeps the work to check later
             reasonable).
         max_seconds: a bound on the run whatever happens.
-        retry_transport_errors: resend a request once after a transport failure (what a
-            client does when a connection breaks under it); both attempts are recorded,
-            the resend with ``kind + "/retry"``.
+        retry_transport_errors: resend a request after a transport failure, up to 3 times
+            (what a client does when a connection breaks under it); every attempt is
+            recorded, the resends with ``kind + "/retry"``.
     """
 
     def __init__(
@@ -133,8 +137,13 @@ class Load:
                 turn += 1
                 call = _send(http, kind, send)
                 calls.append(call)
-                if call.status == 0 and self._retry:
-                    calls.append(_send(http, f"{kind}/retry", send))
+                resends = _RESENDS if self._retry else 0
+                while call.status == 0 and resends:
+                    # A resend can itself meet the fault (a new connection handed to a
+                    # worker in the instant it is killed), so a few, like a client would.
+                    resends -= 1
+                    call = _send(http, f"{kind}/retry", send)
+                    calls.append(call)
                 self._stop.wait(self._pause)
 
 

@@ -13,7 +13,7 @@ import pytest
 import requests
 import rich.pretty
 
-from shared import ConfigurationError, Settings, Vault, VaultSealed
+from shared import ConfigurationError, Settings, Vault, VaultSealed, VaultUnavailable
 from shared.devstack import Ports, openbao_config
 from shared.vault_init import INIT_FILE, InitMaterial, init_and_unseal
 from tests.openbao import DevServer, bao_binary, free_port
@@ -46,6 +46,20 @@ def raft_bao(tmp_path: Path) -> Iterator[tuple[Vault, Path]]:
         proc.wait(20)
 
 
+def seal(vault: Vault, within: float = 10.0) -> None:
+    """Seal, once the freshly unsealed Raft node has become active: until it has elected
+    itself, OpenBao answers sys/seal with a 500 ("internal error")."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            vault._call(vault._client.sys.seal)
+            return
+        except VaultUnavailable:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def test_first_start_initialises_then_later_starts_unseal(raft_bao: tuple[Vault, Path]) -> None:
     """A new Vault is initialised (material 0600) and unsealed; once sealed again, the
     stored key unseals it; an unsealed Vault is left alone."""
@@ -64,7 +78,7 @@ def test_first_start_initialises_then_later_starts_unseal(raft_bao: tuple[Vault,
     assert init_and_unseal(vault, data / "init").unsealed is False  # nothing to do
 
     rooted = Vault(Settings(vault_addr=vault.settings.vault_addr, vault_token=token))
-    rooted._call(rooted._client.sys.seal)
+    seal(rooted)
     assert vault.seal_status() == (True, True)
     again = init_and_unseal(vault, data / "init")
     assert (again.initialized, again.unsealed) == (False, True)
@@ -76,7 +90,7 @@ def test_a_wrong_unseal_key_is_vault_sealed(raft_bao: tuple[Vault, Path]) -> Non
     init_and_unseal(vault, data / "a")
     token = (data / "a" / "root-token").read_text().strip()
     rooted = Vault(Settings(vault_addr=vault.settings.vault_addr, vault_token=token))
-    rooted._call(rooted._client.sys.seal)
+    seal(rooted)
     wrong = InitMaterial(unseal_keys_b64=["A" * 43 + "="], root_token="x")
     (data / "a" / INIT_FILE).write_bytes(msgspec.json.encode(wrong))
     with pytest.raises(VaultSealed, match=r"did not unseal Vault: .*invalid key"):
