@@ -13,16 +13,16 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from authz_api.errors import EXCEPTION_HANDLERS
 from authz_api.openapi import openapi_config
 from authz_api.routes import ROUTES, on_startup
-from shared.access_log import AccessLogMiddleware, configure_json_logging
-from shared.authorization import IssuerBackend, TokenService
-from shared.bearer import BearerIssuer
 from shared.errors import ConfigurationError
 from shared.keycloak import AssertionSigner, KeycloakBackend, KeycloakRealm, python_keycloak
-from shared.ratelimit import RateLimiter
-from shared.replay import check_replay_settings, replay_store
+from shared.server.bearer_issuer import BearerIssuer
+from shared.server.rate_limits import RateLimiter
+from shared.server.replay_store import check_replay_settings, replay_store
+from shared.server.token_service import IssuerBackend, TokenService
 from shared.settings import Settings
-from shared.vault import Vault
-from shared.verification import Verifier
+from shared.tokens.verification import Verifier
+from shared.vault.client import Vault
+from shared.web.access_log import AccessLogMiddleware, configure_json_logging
 
 __all__ = ["create_app"]
 

@@ -8,8 +8,9 @@ from typing import Any, Final
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
-from shared.access_log import log_unexpected
-from shared.authorization import OAuthError, OAuthErrorCode
+from shared.server.token_service import OAuthError
+from shared.web.access_log import log_unexpected
+from shared.wire import OAuthErrorCode
 
 __all__ = ["EXCEPTION_HANDLERS", "NO_STORE", "STATUS_FOR_ERROR", "oauth_error_response"]
 

@@ -25,11 +25,12 @@ from authz_api.openapi import (
     TokenOperation,
 )
 from authz_api.schemas import AuthorizationServerMetadata, Health, TokenResponse
-from shared.accounts import ACCOUNT_ID_PATTERN
+from shared.accounts.document import ACCOUNT_ID_PATTERN
 from shared.algorithms import METHOD_ALGORITHMS
-from shared.authorization import GRANT_TYPES, OAuthError, TokenService
-from shared.bearer import SCOPE_ENCRYPT, BearerIssuer
 from shared.errors import ServiceError
+from shared.server.bearer_issuer import BearerIssuer
+from shared.server.token_service import OAuthError, TokenService
+from shared.wire import GRANT_TYPES, SCOPE_ENCRYPT
 
 __all__ = ["ROUTES", "on_startup"]
 

@@ -72,11 +72,11 @@ from benchmarks._serve import (
 )
 from benchmarks._wrk import WrkResult, run_wrk
 from shared import Account, AccountStore, KeyStore, PublicKeyValidation, Settings, Vault, Verifier
-from shared.authorization import JWT_BEARER
-from shared.bearer_check import BearerChecker
-from shared.bootstrap import bootstrap
-from shared.encryption import EncryptService
-from shared.ratelimit import RateLimiter
+from shared.ops.bootstrap import bootstrap
+from shared.server.bearer_check import BearerChecker
+from shared.server.encrypt_service import EncryptService
+from shared.server.rate_limits import RateLimiter
+from shared.wire import JWT_BEARER
 from tests.openbao import DevServer, free_port
 from tests.redis_server import RedisServer
 from tests.tokens import claims, pem, private_key, sign

@@ -37,8 +37,8 @@ import httpx
 
 from benchmarks._serve import serve, stop, wait_ready
 from shared import Account, AccountStore, PublicKeyValidation, Settings, Vault
-from shared.authorization import JWT_BEARER
-from shared.bootstrap import bootstrap
+from shared.ops.bootstrap import bootstrap
+from shared.wire import JWT_BEARER
 from tests.faults.load import Call, Load, check_answers
 from tests.faults.raft import RaftCluster
 from tests.openbao import free_port

@@ -40,9 +40,8 @@ import httpx
 
 from benchmarks._serve import rss_mb, serve, stop, wait_ready, worker_pids
 from shared import Account, AccountStore, JwksValidation, PublicKeyValidation, Settings, Vault
-from shared.authorization import JWT_BEARER
-from shared.bootstrap import bootstrap
-from shared.client_assertion import CLIENT_ASSERTION_TYPE
+from shared.ops.bootstrap import bootstrap
+from shared.wire import CLIENT_ASSERTION_TYPE, JWT_BEARER
 from tests.jwks_server import JwksServer
 from tests.openbao import DevServer, free_port
 from tests.redis_server import RedisServer

@@ -28,8 +28,8 @@ import hvac
 from benchmarks._serve import expect_ok, serve, stop, wait_ready
 from benchmarks._wrk import WrkResult, run_wrk
 from shared import Account, AccountStore, PublicKeyValidation, Settings, Vault
-from shared.authorization import JWT_BEARER
-from shared.bootstrap import bootstrap
+from shared.ops.bootstrap import bootstrap
+from shared.wire import JWT_BEARER
 from tests.openbao import DevServer, free_port
 from tests.redis_server import RedisServer
 from tests.tokens import claims, pem, sign

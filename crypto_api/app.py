@@ -13,17 +13,17 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from crypto_api.errors import EXCEPTION_HANDLERS
 from crypto_api.openapi import openapi_config
 from crypto_api.routes import ROUTES, on_startup
-from shared.access_log import AccessLogMiddleware, configure_json_logging
-from shared.bearer_check import BearerChecker
-from shared.compact import Limits
-from shared.encryption import EncryptService
+from shared.accounts.keys import KeyStore
 from shared.errors import ConfigurationError
 from shared.keycloak import KeycloakRealm, keycloak_trusted_issuer
-from shared.keys import KeyStore
-from shared.ratelimit import RateLimiter
+from shared.server.bearer_check import BearerChecker
+from shared.server.encrypt_service import EncryptService
+from shared.server.rate_limits import RateLimiter
 from shared.settings import Settings
-from shared.vault import Vault
-from shared.verification import Verifier
+from shared.tokens.compact import Limits
+from shared.tokens.verification import Verifier
+from shared.vault.client import Vault
+from shared.web.access_log import AccessLogMiddleware, configure_json_logging
 
 __all__ = ["create_app"]
 

@@ -8,8 +8,6 @@ from typing import Any, Final
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
-from shared.access_log import log_unexpected
-from shared.bearer_check import BearerInvalid, BearerMissing, BearerScopeMissing
 from shared.errors import (
     AccountDisabled,
     AccountNotFound,
@@ -19,6 +17,8 @@ from shared.errors import (
     TokenError,
     VerificationUnavailable,
 )
+from shared.server.bearer_check import BearerInvalid, BearerMissing, BearerScopeMissing
+from shared.web.access_log import log_unexpected
 
 __all__ = ["EXCEPTION_HANDLERS", "STATUS_FOR_ERROR", "RequestInvalid", "RequestTooLarge", "problem"]
 

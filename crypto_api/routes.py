@@ -35,8 +35,9 @@ from crypto_api.schemas import (
     EncryptResponse,
     Liveness,
 )
-from shared.encryption import EncryptService, ItemError
 from shared.errors import ServiceError
+from shared.server.encrypt_service import EncryptService
+from shared.wire import ItemError
 
 __all__ = ["ROUTES", "on_startup"]
 

@@ -13,8 +13,7 @@ or the module-level :func:`verify` / :func:`verify_async`, configured from the e
 on first use.
 """
 
-from shared.account_store import AccountStore
-from shared.accounts import (
+from shared.accounts.document import (
     Account,
     CustomerEncryption,
     JwksValidation,
@@ -23,7 +22,8 @@ from shared.accounts import (
     TokenPolicy,
     validate_account,
 )
-from shared.compact import Limits
+from shared.accounts.keys import KeySet, KeyStore, KeyVersion, PublicKey
+from shared.accounts.store import AccountStore
 from shared.errors import (
     AccountConflict,
     AccountError,
@@ -48,12 +48,12 @@ from shared.errors import (
     VaultUnavailable,
     VerificationUnavailable,
 )
-from shared.jwks import JwksFetcher
-from shared.keys import KeySet, KeyStore, KeyVersion, PublicKey
-from shared.sealing import Sealer, seal
 from shared.settings import Settings
-from shared.vault import Vault
-from shared.verification import VerifiedToken, Verifier, verify, verify_async
+from shared.tokens.compact import Limits
+from shared.tokens.jwks import JwksFetcher
+from shared.tokens.sealing import Sealer, seal
+from shared.tokens.verification import VerifiedToken, Verifier, verify, verify_async
+from shared.vault.client import Vault
 
 __all__ = [
     "Account",

@@ -89,7 +89,7 @@ def _check_url(name: str, value: str) -> None:
 
 def _split_addrs(value: str) -> tuple[str, ...]:
     """``VAULT_ADDR`` as a tuple: one URL, or several separated by commas (the nodes of an
-    HA cluster, tried in order; see :class:`shared.vault.Vault`)."""
+    HA cluster, tried in order; see :class:`shared.vault.client.Vault`)."""
     addrs = tuple(part.strip() for part in value.split(","))
     for addr in addrs:
         if not addr:

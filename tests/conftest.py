@@ -21,7 +21,7 @@ from shared import (
     Vault,
     Verifier,
 )
-from shared.bootstrap import bootstrap
+from shared.ops.bootstrap import bootstrap
 from tests.jwks_server import JwksServer
 from tests.openbao import DevServer
 from tests.redis_server import RedisServer

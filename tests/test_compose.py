@@ -615,7 +615,7 @@ def test_dockerfile_copies_only_existing_sources_the_context_keeps() -> None:
     for source in _copy_sources():
         assert (ROOT / source).exists(), f"COPY {source}: no such file"
         assert not _dockerignored(source, patterns), f"COPY {source}: .dockerignore drops it"
-    assert not _dockerignored("shared/policies/admin.hcl", patterns)
+    assert not _dockerignored("shared/ops/policies/admin.hcl", patterns)
 
 
 SECRET_PATHS = [

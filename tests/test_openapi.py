@@ -27,8 +27,7 @@ import authz_api.schemas
 import crypto_api.app
 import crypto_api.openapi
 from shared import Account, AccountStore, Settings
-from shared.authorization import GRANT_TYPES, OAuthErrorCode
-from shared.client_assertion import CLIENT_ASSERTION_TYPE
+from shared.wire import CLIENT_ASSERTION_TYPE, GRANT_TYPES, OAuthErrorCode
 from tests.asgi_server import AsgiServer
 from tests.authz_api.conftest import serve
 from tests.crypto_api.conftest import serve_crypto

@@ -9,8 +9,7 @@ from typing import Any
 
 import msgspec
 
-from shared.account_store import AccountStore
-from shared.accounts import (
+from shared.accounts.document import (
     JWT_BEARER_POLICIES,
     Account,
     CustomerEncryption,
@@ -21,6 +20,7 @@ from shared.accounts import (
     Validation,
     method_of,
 )
+from shared.accounts.store import AccountStore
 from shared.algorithms import CUSTOMER_JWE_ALGS, CUSTOMER_JWE_ENCS, TRANSIT_KEY_TYPES
 from shared.cli._context import Context
 from shared.cli._keycloak import fail_after, inspection_data, inspection_text, mirror, provisioner

@@ -25,7 +25,9 @@ import msgspec
 from joserfc.jwk import ECKey, OctKey, RSAKey
 
 from shared.algorithms import METHOD_ALGORITHMS
-from shared.api_client import (
+from shared.cli._context import Context
+from shared.cli._signing import signing_key
+from shared.client.api_client import (
     ApiClient,
     ApiError,
     ClientAssertionGrant,
@@ -34,7 +36,7 @@ from shared.api_client import (
     RetryPolicy,
     call_with_retries,
 )
-from shared.bulk_encrypt import (
+from shared.client.bulk_encrypt import (
     FORMATS,
     TOKEN_FIELD,
     BulkOptions,
@@ -46,8 +48,6 @@ from shared.bulk_encrypt import (
     encrypt_file,
     first_tokens,
 )
-from shared.cli._context import Context
-from shared.cli._signing import signing_key
 
 __all__ = ["register", "register_token_encrypt"]
 

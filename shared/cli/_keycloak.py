@@ -21,12 +21,10 @@ import requests
 from joserfc import jws
 from joserfc.jwk import OctKey
 
-from shared.account_store import AccountStore
-from shared.accounts import Account, SymmetricValidation
-from shared.authorization import JWT_BEARER
+from shared.accounts.document import Account, SymmetricValidation
+from shared.accounts.store import AccountStore
 from shared.cli._context import Context
 from shared.cli._output import exit_code_for
-from shared.client_assertion import CLIENT_ASSERTION_TYPE
 from shared.errors import AccountNotFound, ConfigurationError, ServiceError, VaultNotFound
 from shared.keycloak import (
     AdminCredentials,
@@ -39,6 +37,7 @@ from shared.keycloak import (
     python_keycloak,
 )
 from shared.settings import Settings
+from shared.wire import CLIENT_ASSERTION_TYPE, JWT_BEARER
 
 __all__ = [
     "fail_after",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from shared.accounts.keys import KeySet, KeyStore
 from shared.cli._context import Context
-from shared.keys import KeySet, KeyStore
 
 __all__ = ["register"]
 

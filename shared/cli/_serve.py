@@ -14,7 +14,7 @@ import shutil
 import tempfile
 
 from shared.cli._context import Context
-from shared.replay import check_replay_settings
+from shared.server.replay_store import check_replay_settings
 from shared.settings import Settings
 
 __all__ = ["register"]

@@ -12,16 +12,16 @@ from typing import Any
 
 from joserfc import jws
 
-from shared.account_store import AccountStore
+from shared.accounts.keys import KeyStore
+from shared.accounts.store import AccountStore
 from shared.algorithms import METHOD_ALGORITHMS
 from shared.cli import _encrypt
 from shared.cli._context import Context
 from shared.cli._signing import signing_key
-from shared.compact import parse_compact
 from shared.errors import AccountNotFound, ConfigurationError
-from shared.keys import KeyStore
-from shared.sealing import seal
-from shared.verification import Verifier
+from shared.tokens.compact import parse_compact
+from shared.tokens.sealing import seal
+from shared.tokens.verification import Verifier
 
 __all__ = ["register"]
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from types import FrameType
 
 from shared.cli._context import Context
-from shared.devstack import DEMO_ACCOUNT, Ports, Stack
 from shared.errors import ConfigurationError
+from shared.ops.devstack import DEMO_ACCOUNT, Ports, Stack
 
 __all__ = ["register"]
 

@@ -6,9 +6,9 @@ import argparse
 import ipaddress
 from pathlib import Path
 
-from shared.bootstrap import bootstrap
 from shared.cli._context import Context
-from shared.vault_init import init_and_unseal
+from shared.ops.bootstrap import bootstrap
+from shared.ops.vault_init import init_and_unseal
 
 __all__ = ["register"]
 

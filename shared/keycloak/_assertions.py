@@ -21,9 +21,9 @@ from typing import Any, Final
 
 from joserfc.util import urlsafe_b64encode
 
-from shared.bearer import SigningKey
-from shared.bootstrap import AUTHZ_SIGNING_KEY
-from shared.vault import Vault
+from shared.server.bearer_issuer import SigningKey
+from shared.vault.client import Vault
+from shared.vault.layout import AUTHZ_SIGNING_KEY
 
 __all__ = ["AssertionSigner"]
 
@@ -40,7 +40,7 @@ class AssertionSigner:
     Args:
         vault: a Vault facade allowed to sign with ``authz-signing``.
         keys: the signing key versions, newest first
-            (:meth:`shared.bearer.BearerIssuer.signing_keys`, cached there).
+            (:meth:`shared.server.bearer_issuer.BearerIssuer.signing_keys`, cached there).
     """
 
     def __init__(

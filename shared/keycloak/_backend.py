@@ -36,15 +36,16 @@ from __future__ import annotations
 
 from typing import Final
 
-from shared.authorization import JWT_BEARER, RETRY_AFTER, OAuthError
-from shared.bearer import ACCESS_TOKEN_TYPE, IssuedBearer
-from shared.client_assertion import CLIENT_ASSERTION_TYPE, audience_matches
-from shared.compact import parse_compact
 from shared.errors import TokenError
 from shared.keycloak._assertions import AssertionSigner
 from shared.keycloak._client import TokenClient
 from shared.keycloak._errors import KeycloakRefused
 from shared.keycloak._realm import KeycloakRealm
+from shared.server.bearer_issuer import IssuedBearer
+from shared.server.client_assertion import audience_matches
+from shared.server.token_service import OAuthError
+from shared.tokens.compact import parse_compact
+from shared.wire import ACCESS_TOKEN_TYPE, CLIENT_ASSERTION_TYPE, JWT_BEARER, RETRY_AFTER
 
 __all__ = ["KeycloakBackend"]
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 
-from shared.accounts import Account, PublicKeyValidation
+from shared.accounts.document import Account, PublicKeyValidation
 from shared.keycloak._client import call
 from shared.keycloak._errors import KeycloakConflict, KeycloakError, KeycloakRefused
 from shared.keycloak._realm import KeycloakRealm

@@ -38,15 +38,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from shared.accounts import (
+from shared.accounts.document import (
     Account,
     JwksValidation,
     PublicKeyValidation,
     SymmetricValidation,
     method_of,
 )
-from shared.bearer import SCOPE_ENCRYPT
 from shared.errors import AccountInvalid
+from shared.wire import SCOPE_ENCRYPT
 
 __all__ = [
     "AUDIENCE_MAPPER",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from shared.bearer_check import TrustedIssuer
 from shared.keycloak._realm import KeycloakRealm
+from shared.server.bearer_check import TrustedIssuer
 
 __all__ = ["KEYCLOAK_ALGORITHMS", "keycloak_trusted_issuer"]
 

@@ -14,8 +14,7 @@ import pytest
 
 from authz_api.app import create_app
 from shared import Settings
-from shared.authorization import JWT_BEARER
-from shared.client_assertion import CLIENT_ASSERTION_TYPE
+from shared.wire import CLIENT_ASSERTION_TYPE, JWT_BEARER
 from tests.asgi_server import AsgiServer
 from tests.openbao import free_port
 from tests.tokens import claims, sign

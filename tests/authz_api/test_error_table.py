@@ -12,7 +12,8 @@ from litestar.testing import TestClient
 from authz_api.app import create_app
 from authz_api.errors import STATUS_FOR_ERROR, oauth_error_response
 from shared import Settings
-from shared.authorization import OAuthError, OAuthErrorCode
+from shared.server.token_service import OAuthError
+from shared.wire import OAuthErrorCode
 
 
 def test_every_error_has_a_status() -> None:

@@ -15,8 +15,9 @@ import pytest
 from jwcrypto import jwk, jwt
 
 from shared import Account, AccountStore, PublicKeyValidation, Settings, Vault
-from shared.access_log import JsonFormatter
-from shared.bootstrap import AUTHZ_SIGNING_KEY, bootstrap
+from shared.ops.bootstrap import bootstrap
+from shared.vault.layout import AUTHZ_SIGNING_KEY
+from shared.web.access_log import JsonFormatter
 from tests.authz_api.conftest import Authz, assert_oauth_error, serve
 from tests.openbao import DevServer
 from tests.tokens import b64, claims, pem, sign, unb64

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from shared import Account, AccountStore, TokenPolicy
-from shared.authorization import JWT_BEARER
+from shared.wire import JWT_BEARER
 from tests.authz_api.conftest import Authz, assert_oauth_error
 from tests.tokens import b64, claims, sign
 

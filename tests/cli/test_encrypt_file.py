@@ -20,11 +20,11 @@ import msgspec
 import pytest
 
 from shared import Settings, Verifier
-from shared import bulk_encrypt as bulk
-from shared.api_client import RetryPolicy
-from shared.bulk_encrypt import BulkOptions
 from shared.cli._encrypt import _ProgressBar
-from shared.encryption import Encrypted, ItemError
+from shared.client import bulk_encrypt as bulk
+from shared.client.api_client import RetryPolicy
+from shared.client.bulk_encrypt import BulkOptions
+from shared.wire import Encrypted, ItemError
 from tests.cli.apis import (
     Apis,
     CliResult,

@@ -15,8 +15,7 @@ from pathlib import Path
 import httpx
 
 from shared import Account, Settings
-from shared.authorization import JWT_BEARER
-from shared.client_assertion import CLIENT_ASSERTION_TYPE
+from shared.wire import CLIENT_ASSERTION_TYPE, JWT_BEARER
 from tests.authz_api.conftest import serve
 from tests.openbao import free_port
 from tests.redis_server import RedisServer

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from shared.cli import main
-from shared.private_files import write_private
+from shared.ops.private_files import write_private
 from tests.openbao import free_port, vault_port_pair
 
 

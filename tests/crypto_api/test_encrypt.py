@@ -12,7 +12,7 @@ from jwcrypto import jwe as jw_jwe
 from jwcrypto import jwk as jw_jwk
 
 from shared import Account, AccountStore, KeyStore, Vault, Verifier
-from shared.bearer import BearerIssuer
+from shared.server.bearer_issuer import BearerIssuer
 from tests.crypto_api.conftest import Crypto, assert_problem
 from tests.tokens import b64, claims, sign, unb64
 

@@ -20,8 +20,8 @@ import httpx
 import msgspec
 
 from shared import Account, AccountStore, KeyStore, PublicKeyValidation, Settings, Vault, Verifier
-from shared.bootstrap import bootstrap
-from shared.cache import TtlCache
+from shared.ops.bootstrap import bootstrap
+from shared.tokens.cache import TtlCache
 from tests.authz_api.conftest import serve
 from tests.crypto_api.conftest import Crypto, assert_problem, serve_crypto
 from tests.openbao import DevServer

@@ -13,8 +13,8 @@ import pytest
 from joserfc import jwk, jws
 
 from shared import Account, AccountStore, PublicKeyValidation, Settings, Vault, Verifier
-from shared.authorization import JWT_BEARER
-from shared.bootstrap import bootstrap
+from shared.ops.bootstrap import bootstrap
+from shared.wire import JWT_BEARER
 from tests.authz_api.conftest import Authz, serve
 from tests.crypto_api.conftest import Crypto, serve_crypto
 from tests.faults.customer import Apis, Rotating, rotating_account

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from shared import Account, AccountStore, JwksValidation, Vault
-from shared.authorization import JWT_BEARER
+from shared.wire import JWT_BEARER
 from tests.authz_api.conftest import Authz
 from tests.crypto_api.conftest import Crypto
 from tests.jwks_server import JwksServer

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from shared.bootstrap import bootstrap
+from shared.ops.bootstrap import bootstrap
 from tests.faults.conftest import assert_bearers_verify, assert_jwes_open, root_vault, services
 from tests.faults.load import Load, check_answers, describe, slowest
 from tests.faults.raft import RaftCluster

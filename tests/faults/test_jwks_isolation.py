@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from shared.authorization import JWT_BEARER
+from shared.wire import JWT_BEARER
 from tests.faults.customer import Apis, jwk_of, jws_for
 from tests.faults.load import Call, Load, describe
 from tests.jwks_server import DrippingServer, JwksServer

@@ -20,9 +20,8 @@ import httpx
 import pytest
 
 from shared import Account, Settings
-from shared.authorization import JWT_BEARER
-from shared.client_assertion import CLIENT_ASSERTION_TYPE
-from shared.replay import RedisReplayStore
+from shared.server.replay_store import RedisReplayStore
+from shared.wire import CLIENT_ASSERTION_TYPE, JWT_BEARER
 from tests.authz_api.conftest import Authz, serve
 from tests.faults.load import Load, check_answers, describe, first_success_after, slowest
 from tests.redis_server import RedisServer

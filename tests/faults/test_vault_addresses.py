@@ -21,7 +21,7 @@ from shared import (
     VaultSealed,
     VaultUnavailable,
 )
-from shared.bootstrap import bootstrap
+from shared.ops.bootstrap import bootstrap
 from tests.faults.conftest import new_account
 from tests.jwks_server import JwksServer
 from tests.openbao import DevServer, free_port

@@ -34,10 +34,10 @@ from pathlib import Path
 import atheris
 
 with atheris.instrument_imports(include=["shared", "joserfc", "tests.fuzz.corpus"]):
-    from shared.claims import check_claims
-    from shared.client_assertion import check_client_assertion
     from shared.errors import TokenError
-    from shared.verification import SignedJws
+    from shared.server.client_assertion import check_client_assertion
+    from shared.tokens.claims import check_claims
+    from shared.tokens.verification import SignedJws
     from tests.fuzz.corpus import (
         CAMPAIGN,
         CODES,

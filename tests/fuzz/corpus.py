@@ -5,7 +5,7 @@ Shared by the hypothesis properties (``test_properties.py``) and the atheris tar
 (``atheris_verify.py``). Everything is in memory: accounts are documents, and
 :class:`LocalTransit` stands in for Transit's decrypt with a local RSA key (Transit's RSA
 encryption is RSA-OAEP-256, DESIGN §10), so :func:`verify_offline` runs every step of
-:meth:`shared.verification.Verifier.verify` but the account lookup, offline and fast.
+:meth:`shared.tokens.verification.Verifier.verify` but the account lookup, offline and fast.
 ``test_properties.py`` checks that it agrees with the real verifier.
 """
 
@@ -21,22 +21,22 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from joserfc import jwe, jws
 from joserfc.jwk import OctKey
 
-from shared.accounts import (
+from shared.accounts.document import (
     Account,
     CustomerEncryption,
     PublicKeyValidation,
     SymmetricValidation,
     validate_account,
 )
-from shared.claims import check_claims
-from shared.compact import parse_compact
+from shared.accounts.keys import KeyStore, PublicKey
 from shared.errors import TokenError, TokenInvalidFormat
-from shared.jwks import JwksFetcher
-from shared.keys import KeyStore, PublicKey
-from shared.opening import open_jwe
-from shared.sealing import seal
-from shared.signatures import check_signature, static_key
-from shared.vault import TransitDecryptRefused
+from shared.tokens.claims import check_claims
+from shared.tokens.compact import parse_compact
+from shared.tokens.jwks import JwksFetcher
+from shared.tokens.opening import open_jwe
+from shared.tokens.sealing import seal
+from shared.tokens.signatures import check_signature, static_key
+from shared.vault.client import TransitDecryptRefused
 from tests.tokens import KEYS, pem, private_key
 
 __all__ = [
@@ -142,10 +142,10 @@ class LocalTransit(KeyStore):
     """Transit's decrypt, in memory: key version 1 of every account is ``tests/keys/rsa-2048``.
 
     What Transit refuses (another version, bytes that do not decrypt) raises
-    :class:`~shared.vault.TransitDecryptRefused`, as :meth:`KeyStore.decrypt` does.
+    :class:`~shared.vault.client.TransitDecryptRefused`, as :meth:`KeyStore.decrypt` does.
     """
 
-    def __init__(self) -> None:  # no Vault: only decrypt is used, by shared.opening
+    def __init__(self) -> None:  # no Vault: only decrypt is used, by shared.tokens.opening
         private = serialization.load_pem_private_key(
             (KEYS / "rsa-2048-private.pem").read_bytes(), password=None
         )

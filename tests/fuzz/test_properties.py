@@ -1,8 +1,8 @@
 """Property-based fuzzing of the token entry points (hypothesis): any input gives a result or
 one of our error codes, never another exception; valid tokens round-trip.
 
-Entry points: the format gate (:func:`shared.compact.parse_compact`), the player's verifier
-(:meth:`shared.verification.Verifier.verify`, on the session's real OpenBao, JWS and JWE),
+Entry points: the format gate (:func:`shared.tokens.compact.parse_compact`), the player's verifier
+(:meth:`shared.tokens.verification.Verifier.verify`, on the session's real OpenBao, JWS and JWE),
 its steps run offline (:func:`tests.fuzz.corpus.verify_offline`, checked to agree with the
 real one), the claim rules, client assertions and the Crypto API's bearer check.
 
@@ -35,10 +35,6 @@ from joserfc import jws as joserfc_jws
 from joserfc.jwk import ECKey
 
 from shared import Account, AccountStore, KeyStore, Vault, Verifier
-from shared.bearer_check import BearerChecker, BearerInvalid, BearerScopeMissing
-from shared.claims import check_claims
-from shared.client_assertion import check_client_assertion
-from shared.compact import CompactToken, parse_compact
 from shared.errors import (
     TokenEmpty,
     TokenError,
@@ -46,8 +42,12 @@ from shared.errors import (
     TokenInvalidClaims,
     TokenInvalidFormat,
 )
-from shared.jwks import JwksFetcher
-from shared.verification import SignedJws
+from shared.server.bearer_check import BearerChecker, BearerInvalid, BearerScopeMissing
+from shared.server.client_assertion import check_client_assertion
+from shared.tokens.claims import check_claims
+from shared.tokens.compact import CompactToken, parse_compact
+from shared.tokens.jwks import JwksFetcher
+from shared.tokens.verification import SignedJws
 from tests.fuzz.corpus import (
     CAMPAIGN,
     CODES,

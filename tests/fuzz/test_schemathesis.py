@@ -36,9 +36,8 @@ import schemathesis
 from schemathesis import Case, CheckContext, Response
 
 from shared import Account, AccountStore, PublicKeyValidation, Settings, Vault
-from shared.authorization import JWT_BEARER
-from shared.client_assertion import CLIENT_ASSERTION_TYPE
-from shared.compact import parse_compact
+from shared.tokens.compact import parse_compact
+from shared.wire import CLIENT_ASSERTION_TYPE, JWT_BEARER
 from tests.authz_api.conftest import Authz, serve
 from tests.crypto_api.conftest import Crypto, serve_crypto
 from tests.tokens import claims, flip, pem, replace_part, sign

@@ -39,7 +39,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.x509.oid import NameOID
 from joserfc.jwk import OctKey
 
-from shared.authorization import JWT_BEARER
+from shared.wire import JWT_BEARER
 from tests.hostile.forge import (
     CAMPAIGN,
     DROP,

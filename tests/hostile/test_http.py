@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from shared import Settings, Vault
-from shared.bearer import BearerIssuer
+from shared.server.bearer_issuer import BearerIssuer
 from tests.authz_api.conftest import Authz, serve
 from tests.crypto_api.conftest import Crypto, serve_crypto
 from tests.hostile.corpus import CASES, REQUESTS, Case, HttpContext, RequestCase

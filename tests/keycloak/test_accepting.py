@@ -15,8 +15,8 @@ from joserfc import jws
 
 from crypto_api.app import create_app as create_crypto
 from shared import Account, Settings
-from shared.bearer_check import BearerChecker, BearerInvalid
 from shared.keycloak import keycloak_trusted_issuer
+from shared.server.bearer_check import BearerChecker, BearerInvalid
 from tests.asgi_server import AsgiServer
 from tests.authz_api.conftest import serve
 from tests.crypto_api.conftest import Crypto, assert_problem

@@ -13,7 +13,7 @@ import pytest
 from joserfc.jwk import OctKey
 
 from shared import Account, Settings, Verifier
-from shared.api_client import (
+from shared.client.api_client import (
     ApiClient,
     ApiError,
     ApiRateLimited,
@@ -26,7 +26,7 @@ from shared.api_client import (
     RetryPolicy,
     call_with_retries,
 )
-from shared.encryption import Encrypted, ItemError
+from shared.wire import Encrypted, ItemError
 from tests.authz_api.conftest import Authz
 from tests.cli.apis import Apis, HmacAccount, make_hmac_account, serve_apis
 from tests.crypto_api.conftest import serve_crypto

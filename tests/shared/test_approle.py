@@ -9,7 +9,7 @@ import hvac
 import pytest
 
 from shared import Settings, Vault, VaultForbidden
-from shared.bootstrap import POLICY_NAMES, bootstrap, write_approle_credentials
+from shared.ops.bootstrap import POLICY_NAMES, bootstrap, write_approle_credentials
 
 
 def _login(settings: Settings, directory: Path, role: str) -> dict[str, object]:

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from shared import Account, Vault, Verifier
-from shared.authorization import CLIENT_CREDENTIALS, OAuthError, TokenService
-from shared.bearer import BearerIssuer
-from shared.client_assertion import CLIENT_ASSERTION_TYPE
-from shared.ratelimit import RateLimiter
-from shared.replay import MemoryReplayStore
+from shared.server.bearer_issuer import BearerIssuer
+from shared.server.rate_limits import RateLimiter
+from shared.server.replay_store import MemoryReplayStore
+from shared.server.token_service import OAuthError, TokenService
+from shared.wire import CLIENT_ASSERTION_TYPE, CLIENT_CREDENTIALS
 from tests.tokens import sign
 
 ISSUER = "https://authz.test"

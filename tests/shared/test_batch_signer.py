@@ -14,7 +14,7 @@ from joserfc import jws
 from joserfc.jwk import ECKey
 
 from shared import Settings, Vault, VaultUnavailable
-from shared.batch_signer import BatchSigner
+from shared.server.batch_signer import BatchSigner
 from tests.tokens import b64
 
 KEY = "test-signer"

@@ -10,8 +10,8 @@ import hvac
 from jwcrypto import jwk, jwt
 
 from shared import Settings, Vault
-from shared.bearer import BearerIssuer
-from shared.bootstrap import AUTHZ_SIGNING_KEY
+from shared.server.bearer_issuer import BearerIssuer
+from shared.vault.layout import AUTHZ_SIGNING_KEY
 
 
 class Clock:

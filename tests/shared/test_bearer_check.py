@@ -14,10 +14,15 @@ import hvac
 import pytest
 
 from shared import Settings, Vault
-from shared.bearer import BearerIssuer
-from shared.bearer_check import BearerChecker, BearerInvalid, BearerMissing, BearerScopeMissing
-from shared.bootstrap import AUTHZ_SIGNING_KEY
-from shared.jwks import JwksFetcher
+from shared.server.bearer_check import (
+    BearerChecker,
+    BearerInvalid,
+    BearerMissing,
+    BearerScopeMissing,
+)
+from shared.server.bearer_issuer import BearerIssuer
+from shared.tokens.jwks import JwksFetcher
+from shared.vault.layout import AUTHZ_SIGNING_KEY
 from tests.jwks_server import JwksServer
 from tests.tokens import b64, private_key, sign, unb64
 

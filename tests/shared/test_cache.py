@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import pytest
 
-from shared.cache import TtlCache
 from shared.errors import AccountNotFound, VaultUnavailable
+from shared.tokens.cache import TtlCache
 
 
 class Clock:

@@ -1,4 +1,4 @@
-"""Claim rules (``shared.claims.check_claims``): DESIGN §2's TOKEN_EXPIRED and
+"""Claim rules (``shared.tokens.claims.check_claims``): DESIGN §2's TOKEN_EXPIRED and
 TOKEN_INVALID_CLAIMS rows, at their edges. Pure unit tests with a fixed ``now``."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from shared.accounts import Account, PublicKeyValidation, TokenPolicy
-from shared.claims import OBJECT_CLAIMS, check_claims, claim_id
+from shared.accounts.document import Account, PublicKeyValidation, TokenPolicy
 from shared.errors import TokenExpired, TokenInvalidClaims
+from shared.tokens.claims import OBJECT_CLAIMS, check_claims, claim_id
 from tests.tokens import pem
 
 NOW = 1_800_000_000

@@ -1,4 +1,4 @@
-"""The format gate (``shared.compact.parse_compact``): DESIGN §2's first two table rows.
+"""The format gate (``shared.tokens.compact.parse_compact``): DESIGN §2's first two table rows.
 
 Pure unit tests: no Vault, no cryptography. Signatures and ciphertexts are placeholder
 bytes, because the gate only checks form; every refusal must be ``TokenInvalidFormat`` (or
@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from shared.compact import CompactToken, Limits, parse_compact
 from shared.errors import TokenEmpty, TokenInvalidFormat
+from shared.tokens.compact import CompactToken, Limits, parse_compact
 from tests.tokens import b64
 
 HEADER: dict[str, Any] = {"alg": "ES256", "typ": "JWT"}

@@ -12,7 +12,7 @@ import pytest
 
 from shared import JwksFetcher, JwksUnavailable
 from shared.errors import JwksBusy
-from shared.jwks_transport import AddressPolicy
+from shared.tokens.jwks_transport import AddressPolicy
 from tests.jwks_server import DrippingServer, JwksServer
 
 #: Slack on top of a fetch timeout for a loaded machine.

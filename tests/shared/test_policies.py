@@ -22,10 +22,11 @@ from shared import (
     Vault,
     VaultForbidden,
     Verifier,
-    policies,
 )
 from shared.algorithms import TRANSIT_KEY_TYPES
-from shared.bootstrap import AUTHZ_SIGNING_KEY, write_approle_credentials
+from shared.ops import policies
+from shared.ops.bootstrap import write_approle_credentials
+from shared.vault.layout import AUTHZ_SIGNING_KEY
 from tests.tokens import claims, sign
 
 

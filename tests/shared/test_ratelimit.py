@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from shared.ratelimit import RateLimiter
+from shared.server.rate_limits import RateLimiter
 
 
 class Clock:

@@ -14,7 +14,12 @@ from collections.abc import Iterator
 import pytest
 
 from shared.errors import ReplayStoreUnavailable
-from shared.replay import MemoryReplayStore, RedisReplayStore, ReplayStore, replay_store
+from shared.server.replay_store import (
+    MemoryReplayStore,
+    RedisReplayStore,
+    ReplayStore,
+    replay_store,
+)
 from shared.settings import Settings
 from tests.redis_server import RedisServer
 

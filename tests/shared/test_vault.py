@@ -21,8 +21,8 @@ from shared import (
     VaultSealed,
     VaultUnavailable,
 )
-from shared.bootstrap import bootstrap
-from shared.vault import TransitDecryptRefused
+from shared.ops.bootstrap import bootstrap
+from shared.vault.client import TransitDecryptRefused
 from tests.jwks_server import JwksServer
 from tests.openbao import DevServer, free_port
 

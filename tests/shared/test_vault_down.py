@@ -24,7 +24,7 @@ from shared import (
     VerifiedToken,
     Verifier,
 )
-from shared.bootstrap import bootstrap
+from shared.ops.bootstrap import bootstrap
 from tests.openbao import DevServer
 from tests.tokens import claims, pem, sign
 

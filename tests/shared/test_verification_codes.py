@@ -46,8 +46,8 @@ from shared import (
     Verifier,
     seal,
 )
-from shared.bootstrap import bootstrap
-from shared.vault import TransitDecryptRefused
+from shared.ops.bootstrap import bootstrap
+from shared.vault.client import TransitDecryptRefused
 from tests.jwks_server import JwksServer
 from tests.openbao import DevServer, free_port
 from tests.tokens import b64, claims, flip, pem, private_key, replace_part, sign, unb64

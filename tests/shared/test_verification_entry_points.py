@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 import shared
-import shared.verification
+import shared.tokens.verification
 from shared import Account, Settings, TokenExpired, Verifier
 from tests.tokens import claims, sign
 
@@ -31,14 +31,14 @@ def test_module_level_verify_reads_the_environment_on_first_use(
     make_account: Callable[..., Account], settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """shared.verify / shared.verify_async build one verifier from VAULT_* on first call."""
-    monkeypatch.setattr(shared.verification, "_default", None)
+    monkeypatch.setattr(shared.tokens.verification, "_default", None)
     monkeypatch.setenv("VAULT_ADDR", settings.vault_addr)
     monkeypatch.setenv("VAULT_TOKEN", settings.vault_token or "")
     account = make_account()
     token = sign(claims(), "ES256", "ec-p256")
     assert shared.verify(token, account_id=account.id, campaign_id=1001).subject == "participant-42"
-    first = shared.verification._default
+    first = shared.tokens.verification._default
     assert first is not None
     result = asyncio.run(shared.verify_async(token, account_id=account.id, campaign_id="1001"))
     assert result.subject == "participant-42"
-    assert shared.verification._default is first
+    assert shared.tokens.verification._default is first

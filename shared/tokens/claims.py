@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any, Final
 
-from shared.accounts import Account
+from shared.accounts.document import Account
 from shared.errors import TokenExpired, TokenInvalidClaims
 
 __all__ = ["OBJECT_CLAIMS", "check_claims", "claim_id", "numeric_date"]

@@ -24,17 +24,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Iterator, Mapping
-from typing import Final, Literal, Protocol
+from typing import Final, Protocol
 
-from shared.accounts import Account
-from shared.bearer import SCOPE_ENCRYPT, BearerIssuer, IssuedBearer
-from shared.client_assertion import (
-    CLIENT_ASSERTION_TYPE,
-    ClientAssertion,
-    audience_matches,
-    check_client_assertion,
-)
-from shared.compact import parse_compact
+from shared.accounts.document import Account
 from shared.errors import (
     AccountNotFound,
     JwksUnavailable,
@@ -42,39 +34,26 @@ from shared.errors import (
     TokenError,
     VerificationUnavailable,
 )
-from shared.ratelimit import RateLimiter
-from shared.replay import ReplayStore
-from shared.verification import Verifier
+from shared.server.bearer_issuer import BearerIssuer, IssuedBearer
+from shared.server.client_assertion import ClientAssertion, audience_matches, check_client_assertion
+from shared.server.rate_limits import RateLimiter
+from shared.server.replay_store import ReplayStore
+from shared.tokens.compact import parse_compact
+from shared.tokens.verification import Verifier
+from shared.wire import (
+    CLIENT_ASSERTION_TYPE,
+    GRANT_TYPES,
+    JWT_BEARER,
+    RETRY_AFTER,
+    SCOPE_ENCRYPT,
+    OAuthErrorCode,
+)
 
 __all__ = [
-    "CLIENT_CREDENTIALS",
-    "GRANT_TYPES",
-    "JWT_BEARER",
     "BuiltinBackend",
     "IssuerBackend",
     "OAuthError",
-    "OAuthErrorCode",
     "TokenService",
-]
-
-JWT_BEARER: Final = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-CLIENT_CREDENTIALS: Final = "client_credentials"
-GRANT_TYPES: Final = (JWT_BEARER, CLIENT_CREDENTIALS)
-#: Seconds a client should wait after an outage answer.
-RETRY_AFTER: Final = 5
-
-
-#: The ``error`` values we answer with: RFC 6749 §5.2, plus ``slow_down`` (RFC 8628 §3.5)
-#: and ``temporarily_unavailable`` for outages.
-OAuthErrorCode = Literal[
-    "invalid_request",
-    "invalid_client",
-    "invalid_grant",
-    "unsupported_grant_type",
-    "invalid_scope",
-    "unauthorized_client",
-    "slow_down",
-    "temporarily_unavailable",
 ]
 
 
@@ -99,7 +78,7 @@ class OAuthError(Exception):
 def _unavailable(exc: ServiceError) -> OAuthError:
     reason = ""
     if isinstance(exc.__cause__, JwksUnavailable):
-        # Our own generic words (shared.signatures), never what the endpoint answered: the
+        # Our own generic words (shared.tokens.signatures), never what the endpoint answered: the
         # customer learns whether its endpoint failed or too many requests wait on it.
         reason = f": {exc.detail}"
     return OAuthError(

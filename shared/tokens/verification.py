@@ -3,12 +3,12 @@
 Checks run in DESIGN §2's order and the first failure wins, so an unauthenticated token
 never reveals anything about its claims:
 
-1. form (:mod:`shared.compact`): ``TOKEN_EMPTY`` / ``TOKEN_INVALID_FORMAT``;
-2. a JWE is opened (:mod:`shared.opening`): ``TOKEN_DECRYPTION_FAILED``; what is inside
+1. form (:mod:`shared.tokens.compact`): ``TOKEN_EMPTY`` / ``TOKEN_INVALID_FORMAT``;
+2. a JWE is opened (:mod:`shared.tokens.opening`): ``TOKEN_DECRYPTION_FAILED``; what is inside
    must be a JWS (``TOKEN_INVALID_FORMAT`` otherwise, nested JWE included);
-3. signature with the account's pinned method (:mod:`shared.signatures`):
+3. signature with the account's pinned method (:mod:`shared.tokens.signatures`):
    ``TOKEN_INVALID_SIGNATURE``;
-4. claims (:mod:`shared.claims`): ``TOKEN_EXPIRED``, then ``TOKEN_INVALID_CLAIMS``.
+4. claims (:mod:`shared.tokens.claims`): ``TOKEN_EXPIRED``, then ``TOKEN_INVALID_CLAIMS``.
 
 Whatever is not the token's fault (Vault or a JWKS endpoint down) is ``UNKNOWN``, retryable.
 """
@@ -23,11 +23,9 @@ from typing import Any
 
 import msgspec
 
-from shared.account_store import AccountStore
-from shared.accounts import Account, check_account_id
-from shared.cache import TtlCache
-from shared.claims import check_claims
-from shared.compact import CompactToken, Limits, parse_compact
+from shared.accounts.document import Account, check_account_id
+from shared.accounts.keys import KeyStore
+from shared.accounts.store import AccountStore
 from shared.errors import (
     AccountInvalid,
     AccountNotFound,
@@ -38,12 +36,14 @@ from shared.errors import (
     TokenInvalidSignature,
     VerificationUnavailable,
 )
-from shared.jwks import JwksFetcher
-from shared.keys import KeyStore
-from shared.opening import open_jwe
 from shared.settings import Settings
-from shared.signatures import StaticKey, check_signature, static_key
-from shared.vault import Vault
+from shared.tokens.cache import TtlCache
+from shared.tokens.claims import check_claims
+from shared.tokens.compact import CompactToken, Limits, parse_compact
+from shared.tokens.jwks import JwksFetcher
+from shared.tokens.opening import open_jwe
+from shared.tokens.signatures import StaticKey, check_signature, static_key
+from shared.vault.client import Vault
 
 __all__ = ["SignedJws", "VerifiedToken", "Verifier", "verify", "verify_async"]
 

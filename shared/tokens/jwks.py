@@ -3,7 +3,7 @@
 Defences, because the URL is the customer's and its server may misbehave:
 
 - a hard wall-clock deadline on the whole fetch, headers included, and only public
-  addresses (checked where the socket connects): see :mod:`shared.jwks_transport`;
+  addresses (checked where the socket connects): see :mod:`shared.tokens.jwks_transport`;
 - one fetch per URL at a time, its other callers sharing its outcome (waiting at most until
   its deadline), and at most ``max_blocked_per_uri`` threads blocked per URL
   (``max_blocked_total`` over all): beyond, :class:`~shared.errors.JwksBusy` at once, so a
@@ -34,13 +34,13 @@ from joserfc.jwk import ECKey, RSAKey
 from joserfc.util import urlsafe_b64decode
 
 from shared.algorithms import EC_CURVE_FOR_ALG, MIN_RSA_BITS
-from shared.cache import run_in_background
 from shared.errors import JwksBusy, JwksUnavailable
-from shared.jwks_transport import AddressPolicy, Deadline, guarded_adapter, quiet_urllib3
+from shared.tokens.cache import run_in_background
+from shared.tokens.jwks_transport import AddressPolicy, Deadline, guarded_adapter, quiet_urllib3
 
 __all__ = ["JwksFetcher"]
 
-_log = logging.getLogger("shared.jwks")
+_log = logging.getLogger("shared.tokens.jwks")
 #: How much longer than a fetch's deadline its waiters give it (the timer's own latency).
 _WAIT_SLACK: Final = 0.5
 

@@ -1,7 +1,7 @@
 """Checking the Authorization API's bearers on the Crypto API (RFC 9068 §4).
 
 The signature is checked against the authz JWKS (fetched and cached, refreshed on an
-unknown ``kid`` by :class:`~shared.jwks.JwksFetcher`), then ``typ``, ``iss``, ``aud``,
+unknown ``kid`` by :class:`~shared.tokens.jwks.JwksFetcher`), then ``typ``, ``iss``, ``aud``,
 ``exp`` and the scope. The account is the bearer's ``sub``: never a field of the request.
 
 A customer reuses its bearer for many calls (it lives 5 minutes), so a verified bearer is
@@ -28,13 +28,13 @@ from typing import Any, Final, Literal
 import msgspec
 from joserfc import jws
 
-from shared.accounts import check_account_id
-from shared.bearer import ACCESS_TOKEN_TYPE, SCOPE_ENCRYPT
-from shared.claims import numeric_date
-from shared.client_assertion import audience_matches
-from shared.compact import parse_compact
+from shared.accounts.document import check_account_id
 from shared.errors import AccountInvalid, ServiceError, TokenError, TokenInvalidClaims
-from shared.jwks import JwksFetcher
+from shared.server.client_assertion import audience_matches
+from shared.tokens.claims import numeric_date
+from shared.tokens.compact import parse_compact
+from shared.tokens.jwks import JwksFetcher
+from shared.wire import ACCESS_TOKEN_TYPE, SCOPE_ENCRYPT
 
 __all__ = [
     "Bearer",

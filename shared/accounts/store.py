@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 
 import msgspec
 
-from shared.accounts import Account, check_account_id, validate_account
+from shared.accounts.document import Account, check_account_id, validate_account
+from shared.accounts.keys import KeyStore
 from shared.errors import (
     AccountConflict,
     AccountExists,
@@ -19,8 +20,7 @@ from shared.errors import (
     VaultError,
     VaultNotFound,
 )
-from shared.keys import KeyStore
-from shared.vault import Vault
+from shared.vault.client import Vault
 
 __all__ = ["AccountStore"]
 

@@ -55,15 +55,15 @@ import msgspec
 from joserfc import jwt
 from joserfc.jwk import ECKey, OctKey, RSAKey
 
-from shared.api_client import (
+from shared.client.api_client import (
     ApiRefused,
     ApiUnavailable,
     Pause,
     RetryPolicy,
     call_with_retries,
 )
-from shared.encryption import Encrypted, ItemError
 from shared.errors import ServiceError
+from shared.wire import Encrypted, ItemError
 
 __all__ = [
     "FORMATS",
@@ -438,7 +438,7 @@ class _Output:
 
 
 class BatchEncryptor(Protocol):
-    """What the run needs of :class:`~shared.api_client.ApiClient`."""
+    """What the run needs of :class:`~shared.client.api_client.ApiClient`."""
 
     def encrypt_batch(self, tokens: Sequence[str]) -> list[Encrypted | ItemError]:
         """Per token a JWE or its refusal, in order."""

@@ -24,15 +24,14 @@ import msgspec
 from joserfc.jwk import ECKey
 from joserfc.util import urlsafe_b64encode
 
-from shared.batch_signer import BatchSigner
-from shared.bootstrap import AUTHZ_SIGNING_KEY
-from shared.cache import TtlCache
-from shared.vault import Vault
+from shared.server.batch_signer import BatchSigner
+from shared.tokens.cache import TtlCache
+from shared.vault.client import Vault
+from shared.vault.layout import AUTHZ_SIGNING_KEY
+from shared.wire import ACCESS_TOKEN_TYPE, SCOPE_ENCRYPT
 
-__all__ = ["ACCESS_TOKEN_TYPE", "SCOPE_ENCRYPT", "BearerIssuer", "IssuedBearer", "SigningKey"]
+__all__ = ["BearerIssuer", "IssuedBearer", "SigningKey"]
 
-ACCESS_TOKEN_TYPE: Final = "at+jwt"  # noqa: S105 - RFC 9068 §2.1 typ, not a secret
-SCOPE_ENCRYPT: Final = "token:encrypt"
 #: Clock skew allowed to verifiers of our bearers, for JWKS retention.
 _LEEWAY: Final = 60
 

@@ -1,4 +1,4 @@
-"""The HTTP transport of :mod:`shared.jwks`: where a JWKS fetch may connect, and for how long.
+"""The HTTP transport of :mod:`shared.tokens.jwks`: where a JWKS fetch may connect, how long.
 
 - **A hard wall-clock deadline on the whole fetch** (connect, status line, headers, body):
   ``requests``' timeout applies per ``recv``, so a server dripping one byte at a time kept a

@@ -20,8 +20,8 @@ from shared.errors import (
     VaultSealed,
     VaultUnavailable,
 )
-from shared.private_files import private_dir, write_private
-from shared.vault import Vault
+from shared.ops.private_files import private_dir, write_private
+from shared.vault.client import Vault
 
 __all__ = ["INIT_FILE", "ROOT_TOKEN_FILE", "InitMaterial", "InitReport", "init_and_unseal"]
 

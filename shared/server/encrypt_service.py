@@ -11,10 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-import msgspec
-
-from shared.bearer_check import BearerChecker
-from shared.cache import TtlCache
+from shared.accounts.keys import KeyStore
 from shared.errors import (
     AccountDisabled,
     AccountNotFound,
@@ -23,29 +20,17 @@ from shared.errors import (
     TokenError,
     VerificationUnavailable,
 )
-from shared.keys import KeyStore
-from shared.ratelimit import RateLimiter
-from shared.sealing import Sealer
+from shared.server.bearer_check import BearerChecker
+from shared.server.rate_limits import RateLimiter
 from shared.settings import Settings
-from shared.verification import Verifier
+from shared.tokens.cache import TtlCache
+from shared.tokens.sealing import Sealer
+from shared.tokens.verification import Verifier
+from shared.wire import Encrypted, ItemError
 
-__all__ = ["ACCOUNT_JWKS_ALG", "EncryptService", "Encrypted", "ItemError"]
+__all__ = ["ACCOUNT_JWKS_ALG", "EncryptService"]
 
 ACCOUNT_JWKS_ALG: Final = "RSA-OAEP-256"
-
-
-class Encrypted(msgspec.Struct, frozen=True):
-    """A JWE and the key that sealed it."""
-
-    token: str
-    kid: str
-
-
-class ItemError(msgspec.Struct, frozen=True):
-    """Why one token of a batch was refused (a DESIGN §2 code)."""
-
-    code: str
-    detail: str
 
 
 class EncryptService:

@@ -14,12 +14,12 @@ from typing import Final
 from joserfc import jwe
 from joserfc.jwk import OctKey
 
-from shared.accounts import Account
+from shared.accounts.document import Account
+from shared.accounts.keys import KeyStore
 from shared.algorithms import TRANSIT_JWE_ALG, TRANSIT_JWE_ENC
-from shared.compact import CompactToken
 from shared.errors import TokenDecryptionFailed, VaultError, VerificationUnavailable
-from shared.keys import KeyStore
-from shared.vault import TransitDecryptRefused
+from shared.tokens.compact import CompactToken
+from shared.vault.client import TransitDecryptRefused
 
 __all__ = ["open_jwe"]
 

@@ -12,18 +12,16 @@ from typing import Any, Final
 
 import msgspec
 
-from shared.claims import numeric_date
 from shared.errors import TokenExpired, TokenInvalidClaims
-from shared.verification import SignedJws
+from shared.tokens.claims import numeric_date
+from shared.tokens.verification import SignedJws
 
 __all__ = [
-    "CLIENT_ASSERTION_TYPE",
     "MAX_ASSERTION_LIFETIME",
     "ClientAssertion",
     "check_client_assertion",
 ]
 
-CLIENT_ASSERTION_TYPE: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 #: An assertion may live at most this long: ``exp - iat`` and ``exp - now`` (our clock).
 MAX_ASSERTION_LIFETIME: Final = 300
 #: Clock skew tolerated for an assertion's times, whatever the account's leeway (which may

@@ -13,11 +13,11 @@ from string import Template
 import msgspec
 
 from shared.errors import ConfigurationError, VaultNotFound
-from shared.private_files import private_dir, write_private
-from shared.vault import Vault
+from shared.ops.private_files import private_dir, write_private
+from shared.vault.client import Vault
+from shared.vault.layout import AUTHZ_SIGNING_KEY
 
 __all__ = [
-    "AUTHZ_SIGNING_KEY",
     "POLICY_NAMES",
     "BootstrapReport",
     "bootstrap",
@@ -25,7 +25,6 @@ __all__ = [
     "write_approle_credentials",
 ]
 
-AUTHZ_SIGNING_KEY = "authz-signing"
 POLICY_NAMES = ("admin", "authz-api", "crypto-api", "player")
 #: Lifetime of a service's AppRole token; the services log in again when it runs out.
 APPROLE_TTL = "1h"
@@ -40,7 +39,7 @@ class BootstrapReport(msgspec.Struct, frozen=True):
 
 def policy_hcl(name: str, *, kv_mount: str, transit_mount: str) -> str:
     """The HCL of role policy ``name`` with the configured mount names filled in."""
-    text = resources.files("shared.policies").joinpath(f"{name}.hcl").read_text("utf-8")
+    text = resources.files("shared.ops.policies").joinpath(f"{name}.hcl").read_text("utf-8")
     return Template(text).substitute(kv=kv_mount, transit=transit_mount)
 
 
@@ -110,7 +109,7 @@ def _ensure_approles(vault: Vault, report: BootstrapReport, cidrs: Sequence[str]
         report.present.append("auth approle/")
     for name in POLICY_NAMES:
         # Each service's token carries its own policy and nothing else; it expires hourly
-        # and the services log in again (shared.vault), so a leaked token is short-lived.
+        # and the services log in again (shared.vault.client), so a leaked token is short-lived.
         vault.approle_write(name, [name], token_ttl=APPROLE_TTL, bound_cidrs=cidrs)
         report.present.append(f"approle {name}")
 

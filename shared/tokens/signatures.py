@@ -12,16 +12,16 @@ from joserfc import jws
 from joserfc.jwk import ECKey, OctKey, RSAKey
 from joserfc.jws import JWSRegistry
 
-from shared.accounts import (
+from shared.accounts.document import (
     Account,
     JwksValidation,
     PublicKeyValidation,
     SymmetricValidation,
     import_public_key,
 )
-from shared.compact import CompactToken, Limits
 from shared.errors import JwksBusy, JwksUnavailable, TokenInvalidSignature, VerificationUnavailable
-from shared.jwks import JwksFetcher
+from shared.tokens.compact import CompactToken, Limits
+from shared.tokens.jwks import JwksFetcher
 
 __all__ = ["StaticKey", "check_signature", "static_key"]
 
@@ -73,7 +73,7 @@ def _key_for(
             "too many requests wait on the account's JWKS endpoint; retry later"
         ) from exc
     except JwksUnavailable as exc:
-        # What the endpoint answered stays in the log (shared.jwks): told to the caller, it
+        # What the endpoint answered stays in the log (shared.tokens.jwks): told to the caller, it
         # would make us a port scanner of wherever the URL points.
         raise VerificationUnavailable(
             "the account's JWKS endpoint cannot be used now; retry later"

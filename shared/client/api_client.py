@@ -36,9 +36,7 @@ import requests
 from joserfc import jwt
 from joserfc.jwk import ECKey, OctKey, RSAKey
 
-from shared.authorization import CLIENT_CREDENTIALS, JWT_BEARER
-from shared.client_assertion import CLIENT_ASSERTION_TYPE
-from shared.encryption import Encrypted, ItemError
+from shared.wire import CLIENT_ASSERTION_TYPE, CLIENT_CREDENTIALS, JWT_BEARER, Encrypted, ItemError
 
 __all__ = [
     "ApiClient",

@@ -11,12 +11,12 @@ from __future__ import annotations
 from joserfc import jwe
 from joserfc.jwk import RSAKey
 
+from shared.accounts.keys import KeyStore, PublicKey
 from shared.algorithms import TRANSIT_JWE_ALG, TRANSIT_JWE_ENC
-from shared.cache import TtlCache
-from shared.compact import Limits, parse_compact
 from shared.errors import TokenInvalidFormat
-from shared.keys import KeyStore, PublicKey
 from shared.settings import Settings
+from shared.tokens.cache import TtlCache
+from shared.tokens.compact import Limits, parse_compact
 
 __all__ = ["Sealer", "seal"]
 
