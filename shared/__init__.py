@@ -1,5 +1,7 @@
 """Secure-token core: accounts, keys, sealing and verification, shared by the services,
-the campaign player and ``tokenctl``. No web framework is imported here.
+the campaign player and ``tokenctl``. Nothing is imported until a name is used,
+so ``import shared.client`` (or ``shared.wire``) does not load Vault's client, Redis or the
+verifier; and no web framework is ever imported here.
 
 The player's entry point::
 
@@ -13,47 +15,110 @@ or the module-level :func:`verify` / :func:`verify_async`, configured from the e
 on first use.
 """
 
-from shared.accounts.document import (
-    Account,
-    CustomerEncryption,
-    JwksValidation,
-    PublicKeyValidation,
-    SymmetricValidation,
-    TokenPolicy,
-    validate_account,
-)
-from shared.accounts.keys import KeySet, KeyStore, KeyVersion, PublicKey
-from shared.accounts.store import AccountStore
-from shared.errors import (
-    AccountConflict,
-    AccountError,
-    AccountExists,
-    AccountInvalid,
-    AccountNotFound,
-    ConfigurationError,
-    JwksUnavailable,
-    KeyOperationRefused,
-    ServiceError,
-    TokenDecryptionFailed,
-    TokenEmpty,
-    TokenError,
-    TokenExpired,
-    TokenInvalidClaims,
-    TokenInvalidFormat,
-    TokenInvalidSignature,
-    VaultError,
-    VaultForbidden,
-    VaultNotFound,
-    VaultSealed,
-    VaultUnavailable,
-    VerificationUnavailable,
-)
-from shared.settings import Settings
-from shared.tokens.compact import Limits
-from shared.tokens.jwks import JwksFetcher
-from shared.tokens.sealing import Sealer, seal
-from shared.tokens.verification import VerifiedToken, Verifier, verify, verify_async
-from shared.vault.client import Vault
+from __future__ import annotations
+
+import importlib as _importlib
+import typing as _typing
+
+if _typing.TYPE_CHECKING:
+    from shared.accounts import (
+        Account,
+        AccountStore,
+        CustomerEncryption,
+        JwksValidation,
+        KeySet,
+        KeyStore,
+        KeyVersion,
+        PublicKey,
+        PublicKeyValidation,
+        SymmetricValidation,
+        TokenPolicy,
+        validate_account,
+    )
+    from shared.errors import (
+        AccountConflict,
+        AccountError,
+        AccountExists,
+        AccountInvalid,
+        AccountNotFound,
+        ConfigurationError,
+        JwksUnavailable,
+        KeyOperationRefused,
+        ServiceError,
+        TokenDecryptionFailed,
+        TokenEmpty,
+        TokenError,
+        TokenExpired,
+        TokenInvalidClaims,
+        TokenInvalidFormat,
+        TokenInvalidSignature,
+        VaultError,
+        VaultForbidden,
+        VaultNotFound,
+        VaultSealed,
+        VaultUnavailable,
+        VerificationUnavailable,
+    )
+    from shared.settings import Settings
+    from shared.tokens import (
+        JwksFetcher,
+        Limits,
+        Sealer,
+        VerifiedToken,
+        Verifier,
+        seal,
+        verify,
+        verify_async,
+    )
+    from shared.vault import Vault
+
+#: Each public name and the module that defines it, imported on first use (PEP 562).
+_FACE: dict[str, str] = {
+    "Account": "shared.accounts",
+    "AccountConflict": "shared.errors",
+    "AccountError": "shared.errors",
+    "AccountExists": "shared.errors",
+    "AccountInvalid": "shared.errors",
+    "AccountNotFound": "shared.errors",
+    "AccountStore": "shared.accounts",
+    "ConfigurationError": "shared.errors",
+    "CustomerEncryption": "shared.accounts",
+    "JwksFetcher": "shared.tokens",
+    "JwksUnavailable": "shared.errors",
+    "JwksValidation": "shared.accounts",
+    "KeyOperationRefused": "shared.errors",
+    "KeySet": "shared.accounts",
+    "KeyStore": "shared.accounts",
+    "KeyVersion": "shared.accounts",
+    "Limits": "shared.tokens",
+    "PublicKey": "shared.accounts",
+    "PublicKeyValidation": "shared.accounts",
+    "Sealer": "shared.tokens",
+    "ServiceError": "shared.errors",
+    "Settings": "shared.settings",
+    "SymmetricValidation": "shared.accounts",
+    "TokenDecryptionFailed": "shared.errors",
+    "TokenEmpty": "shared.errors",
+    "TokenError": "shared.errors",
+    "TokenExpired": "shared.errors",
+    "TokenInvalidClaims": "shared.errors",
+    "TokenInvalidFormat": "shared.errors",
+    "TokenInvalidSignature": "shared.errors",
+    "TokenPolicy": "shared.accounts",
+    "Vault": "shared.vault",
+    "VaultError": "shared.errors",
+    "VaultForbidden": "shared.errors",
+    "VaultNotFound": "shared.errors",
+    "VaultSealed": "shared.errors",
+    "VaultUnavailable": "shared.errors",
+    "VerificationUnavailable": "shared.errors",
+    "VerifiedToken": "shared.tokens",
+    "Verifier": "shared.tokens",
+    "seal": "shared.tokens",
+    "validate_account": "shared.accounts",
+    "verify": "shared.tokens",
+    "verify_async": "shared.tokens",
+}
 
 __all__ = [
     "Account",
@@ -101,3 +166,17 @@ __all__ = [
     "verify",
     "verify_async",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """Import a public name on first use and keep it, so later look-ups are plain."""
+    module = _FACE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,8 +1,9 @@
-"""Every error the library raises, as one tree with machine-readable codes.
+"""Every error of the library, the services and the client, drawn once, with its code.
 
-::
+The :class:`ServiceError` tree: the classes defined here, and the few that belong to one
+part (the module is named on the right)::
 
-    ServiceError                      code, detail, retryable
+    ServiceError                      INTERNAL (a bare one is a bug); code, detail, retryable
     ├── TokenError                    a token was refused (DESIGN §2 codes)
     │   ├── TokenEmpty                TOKEN_EMPTY
     │   ├── TokenInvalidFormat        TOKEN_INVALID_FORMAT
@@ -13,7 +14,7 @@
     │   └── VerificationUnavailable   UNKNOWN (not the token's fault; always retryable)
     ├── RateLimited                   RATE_LIMITED      (retryable; retry_after seconds)
     ├── ConfigurationError            CONFIGURATION_INVALID
-    ├── AccountError
+    ├── AccountError                  ACCOUNT_ERROR
     │   ├── AccountInvalid            ACCOUNT_INVALID   (a document fails validation)
     │   ├── AccountNotFound           ACCOUNT_NOT_FOUND
     │   ├── AccountExists             ACCOUNT_EXISTS
@@ -23,11 +24,47 @@
     ├── JwksUnavailable               JWKS_UNAVAILABLE  (retryable)
     │   └── JwksBusy                  JWKS_BUSY         (too many callers wait on it; retryable)
     ├── ReplayStoreUnavailable        REPLAY_STORE_UNAVAILABLE (retryable; fail closed)
-    └── VaultError                    VAULT_ERROR
-        ├── VaultUnavailable          VAULT_UNAVAILABLE (unreachable, timed out; retryable)
-        │   └── VaultSealed           VAULT_SEALED      (retryable)
-        ├── VaultForbidden            VAULT_FORBIDDEN
-        └── VaultNotFound             VAULT_NOT_FOUND
+    ├── VaultError                    VAULT_ERROR
+    │   ├── VaultUnavailable          VAULT_UNAVAILABLE (unreachable, timed out; retryable)
+    │   │   └── VaultSealed           VAULT_SEALED      (retryable)
+    │   ├── VaultForbidden            VAULT_FORBIDDEN
+    │   ├── VaultNotFound             VAULT_NOT_FOUND
+    │   └── TransitDecryptRefused     VAULT_DECRYPT_REFUSED      shared.vault
+    ├── BearerInvalid                 BEARER_INVALID    (401)    shared.server.bearer_check
+    │   └── BearerMissing             BEARER_INVALID    (401 without an error, RFC 6750 §3.1)
+    ├── BearerScopeMissing            INSUFFICIENT_SCOPE (403)   shared.server.bearer_check
+    ├── RequestInvalid                REQUEST_INVALID   (400)    crypto_api.errors
+    │   └── RequestTooLarge           PAYLOAD_TOO_LARGE (413)    crypto_api.errors
+    ├── InputInvalid                  INPUT_INVALID     (a bulk input file)   shared.client
+    ├── OutputInvalid                 OUTPUT_INVALID    (a bulk output file)  shared.client
+    └── KeycloakError                 KEYCLOAK_ERROR             shared.keycloak
+        ├── KeycloakUnavailable       KEYCLOAK_UNAVAILABLE (retryable)
+        ├── KeycloakRefused           KEYCLOAK_REFUSED  (a 4xx; its OAuth error kept)
+        └── KeycloakConflict          KEYCLOAK_CONFLICT (a realm object that is not ours)
+
+Two trees outside it, each at one edge of the system::
+
+    OAuthError                        shared.server.token_service: what /oauth/token answers
+        error: invalid_request | invalid_client | invalid_grant | unsupported_grant_type |
+               invalid_scope | unauthorized_client | slow_down | temporarily_unavailable
+               (shared.wire.OAuthErrorCode)
+        code:  a code of the tree above, or KEYCLOAK_MISCONFIGURED (an issuer backend
+               that cannot sign), or none
+
+    ApiError                          shared.client: what a caller of the two APIs sees
+    ├── ApiRefused                    the API said no; the same call fails again
+    │                                 (API_URL_INVALID: a URL that cannot be used;
+    │                                 RESPONSE_INVALID: an answer not as documented;
+    │                                 NO_CREDENTIALS: nothing left to get a bearer with)
+    └── ApiUnavailable                retry later (API_UNREACHABLE, API_TIMEOUT)
+        └── ApiRateLimited            429: wait ``retry_after`` seconds
+
+Codes the HTTP layer answers without an exception: ``SATURATED`` (readiness: every worker
+thread busy), ``SIGNER_DOWN`` (authz readiness: the bearer signer cannot sign),
+``HEADERS_TOO_LARGE`` (431 from ``tokenctl serve``); the client's ``HTTP_<status>`` when an
+answer carries no code; and two of ``tokenctl``'s ``--json`` summaries: ``ROWS_NOT_DONE``
+(``encrypt-file`` left rows unencrypted) and ``KEYCLOAK_CHECK_FAILED`` (``keycloak check``).
+``tests/shared/test_errors.py`` checks that every code is unique to its class and drawn here.
 
 ``verify()`` only ever raises :class:`TokenError` subclasses: infrastructure failures
 underneath (Vault, a JWKS endpoint) surface as :class:`VerificationUnavailable` with the

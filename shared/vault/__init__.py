@@ -1,1 +1,5 @@
-"""vault"""
+"""Vault (OpenBao): the only package that imports hvac."""
+
+from shared.vault.client import Vault
+
+__all__ = ["Vault"]

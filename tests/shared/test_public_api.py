@@ -24,6 +24,8 @@ def test_every_exported_name_exists(name: str) -> None:
 
 def test_every_public_class_and_function_is_exported() -> None:
     """Every public non-module name the package holds is listed in ``__all__``."""
+    for name in shared.__all__:  # the face imports on first use (PEP 562): load it all
+        getattr(shared, name)
     public = {
         name
         for name, value in vars(shared).items()
@@ -69,5 +71,24 @@ def test_import_reads_no_environment() -> None:
         timeout=60,
         check=False,
         env={"VAULT_ADDR": "not a url", "VAULT_CLIENT_TIMEOUT": "soon", "PATH": ""},
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    """The lazy face refuses what it does not hold, as a plain module would."""
+    with pytest.raises(AttributeError, match="no attribute 'Verifyer'"):
+        _ = shared.Verifyer  # type: ignore[attr-defined]
+
+
+def test_the_players_import_works_in_a_fresh_interpreter() -> None:
+    """``from shared import verify, Verifier, TokenError`` as the player writes it."""
+    code = (
+        "from shared import verify, Verifier, TokenError\n"
+        "from shared.tokens.verification import Verifier as V\n"
+        "assert Verifier is V and callable(verify) and issubclass(TokenError, Exception)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 0, result.stderr
