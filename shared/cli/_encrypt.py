@@ -36,7 +36,7 @@ from shared.client.api_client import (
     RetryPolicy,
     call_with_retries,
 )
-from shared.client.bulk_encrypt import (
+from shared.client.bulk_run import (
     FORMATS,
     TOKEN_FIELD,
     BulkOptions,

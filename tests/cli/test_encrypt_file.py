@@ -21,9 +21,9 @@ import pytest
 
 from shared import Settings, Verifier
 from shared.cli._encrypt import _ProgressBar
-from shared.client import bulk_encrypt as bulk
+from shared.client import bulk_run as bulk
 from shared.client.api_client import RetryPolicy
-from shared.client.bulk_encrypt import BulkOptions
+from shared.client.bulk_run import BulkOptions
 from shared.wire import Encrypted, ItemError
 from tests.cli.apis import (
     Apis,
