@@ -27,23 +27,21 @@ from joserfc.jwk import ECKey, OctKey, RSAKey
 from shared.algorithms import METHOD_ALGORITHMS
 from shared.cli._context import Context
 from shared.cli._signing import signing_key
-from shared.client.api_client import (
-    ApiClient,
-    ApiError,
-    ClientAssertionGrant,
-    Grant,
-    JwtBearerGrant,
-    RetryPolicy,
-    call_with_retries,
-)
-from shared.client.bulk_run import (
+from shared.client import (
     FORMATS,
     TOKEN_FIELD,
+    ApiClient,
+    ApiError,
     BulkOptions,
+    ClientAssertionGrant,
+    Grant,
     InputInvalid,
+    JwtBearerGrant,
     OutputInvalid,
+    RetryPolicy,
     RowSigner,
     Summary,
+    call_with_retries,
     detect_format,
     encrypt_file,
     first_tokens,

@@ -21,9 +21,8 @@ import pytest
 
 from shared import Settings, Verifier
 from shared.cli._encrypt import _ProgressBar
-from shared.client import bulk_run as bulk
-from shared.client.api_client import RetryPolicy
-from shared.client.bulk_run import BulkOptions
+from shared.client import BulkOptions, RetryPolicy, rows
+from shared.client import bulk_encrypt as bulk
 from shared.wire import Encrypted, ItemError
 from tests.cli.apis import (
     Apis,
@@ -645,6 +644,6 @@ def test_progress_bar_on_a_terminal() -> None:
 )
 def test_csv_columns_that_collide_make_the_row_invalid(header: list[str]) -> None:
     """No CSV cell is dropped silently: two columns for one claim make the row unusable."""
-    row = bulk._csv_claims_row(1, msgspec.UNSET, header, ["a@example.com", "x"])
+    row = rows._csv_claims_row(1, msgspec.UNSET, header, ["a@example.com", "x"])
     assert row.problem is not None
     assert "set twice" in row.problem
