@@ -20,7 +20,7 @@ import msgspec
 import pytest
 
 from shared import Settings, Verifier
-from shared.cli._encrypt import _ProgressBar
+from shared.cli._progress_bar import ProgressBar
 from shared.client import BulkOptions, RetryPolicy, rows
 from shared.client import bulk_encrypt as bulk
 from shared.wire import Encrypted, ItemError
@@ -623,7 +623,7 @@ def test_progress_bar_on_a_terminal() -> None:
     """On a terminal the bar redraws in place (carriage return) with done/total, percent,
     rate and ETA, and ends with a newline."""
     stream = TtyBuffer()
-    bar = _ProgressBar(stream, interval=0.01)
+    bar = ProgressBar(stream, interval=0.01)
     bar.start(100, 10)
     bar.advance(40)
     time.sleep(0.1)
