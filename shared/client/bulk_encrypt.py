@@ -59,7 +59,7 @@ def encrypt_file(
     signer: RowSigner | None = None,
     progress: Progress | None = None,
 ) -> Summary:
-    """Encrypt every row of ``source`` not yet in ``out`` (see the module docstring).
+    """Encrypt every row of ``source`` not yet in ``out`` (see :mod:`shared.client.output_file`).
 
     Returns the summary; ``summary.complete`` is False when rows remain for a rerun.
 
