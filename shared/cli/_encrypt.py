@@ -13,12 +13,9 @@ import argparse
 import json
 import os
 import sys
-import threading
-import time
-from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 import msgspec
@@ -26,24 +23,23 @@ from joserfc.jwk import ECKey, OctKey, RSAKey
 
 from shared.algorithms import METHOD_ALGORITHMS
 from shared.cli._context import Context
+from shared.cli._encrypt_summary import summary_text
+from shared.cli._progress_bar import ProgressBar
 from shared.cli._signing import signing_key
-from shared.client.api_client import (
-    ApiClient,
-    ApiError,
-    ClientAssertionGrant,
-    Grant,
-    JwtBearerGrant,
-    RetryPolicy,
-    call_with_retries,
-)
-from shared.client.bulk_encrypt import (
+from shared.client import (
     FORMATS,
     TOKEN_FIELD,
+    ApiClient,
+    ApiError,
     BulkOptions,
+    ClientAssertionGrant,
+    Grant,
     InputInvalid,
+    JwtBearerGrant,
     OutputInvalid,
+    RetryPolicy,
     RowSigner,
-    Summary,
+    call_with_retries,
     detect_format,
     encrypt_file,
     first_tokens,
@@ -119,109 +115,6 @@ def _token_encrypt(ctx: Context, args: argparse.Namespace) -> None:
     ctx.out.result({"token": result.token, "kid": result.kid}, result.token)
 
 
-class _ProgressBar:
-    """done/total, rate and ETA on stderr: redrawn in place every 0.2 s on a terminal,
-    else one line every few seconds (logs of a CI job or a cron run)."""
-
-    #: The rate is measured over this many seconds (it changes when 429s start).
-    _WINDOW = 10.0
-
-    def __init__(self, stream: TextIO, *, interval: float | None = None) -> None:
-        self._stream = stream
-        self._tty = stream.isatty()
-        self._interval = interval or (0.2 if self._tty else 5.0)
-        self._lock = threading.Lock()
-        self._closed = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._total = self._done = 0
-        self._samples: deque[tuple[float, int]] = deque()
-
-    def start(self, total: int, done: int) -> None:
-        self._total, self._done = total, done
-        self._samples.append((time.monotonic(), done))
-        if done:
-            print(f"resuming: {done:,} of {total:,} rows already done", file=self._stream)
-        if done < total:
-            self._thread = threading.Thread(target=self._loop, name="progress", daemon=True)
-            self._thread.start()
-
-    def advance(self, rows: int) -> None:
-        with self._lock:
-            self._done += rows
-
-    def close(self) -> None:
-        self._closed.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._draw(final=True)
-
-    def _loop(self) -> None:
-        while not self._closed.wait(self._interval):
-            self._draw()
-
-    def _draw(self, *, final: bool = False) -> None:
-        now = time.monotonic()
-        with self._lock:
-            done = self._done
-        while len(self._samples) > 1 and now - self._samples[0][0] > self._WINDOW:
-            self._samples.popleft()
-        since, then = self._samples[0]
-        self._samples.append((now, done))
-        rate = (done - then) / (now - since) if now > since else 0.0
-        total = max(self._total, 1)
-        eta = f"ETA {_duration((self._total - done) / rate)}" if rate > 0 else "ETA -"
-        filled = int(24 * done / total)
-        line = (
-            f"[{'#' * filled}{'.' * (24 - filled)}] {done:,}/{self._total:,} "
-            f"{100 * done // total}%  {rate:,.0f} rows/s  {'done' if final else eta}"
-        )
-        if self._tty:
-            self._stream.write(f"\r{line}\x1b[K" + ("\n" if final else ""))
-        else:
-            self._stream.write(line + "\n")
-        self._stream.flush()
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-
-
-def _by_code(counts: dict[str, int], rows: dict[str, list[int]]) -> list[str]:
-    lines = []
-    for code, count in counts.items():
-        examples = ", ".join(map(str, rows.get(code, [])))
-        more = ", …" if count > len(rows.get(code, [])) else ""
-        lines.append(f"  {code:<26} {count:>9,}  rows {examples}{more}")
-    return lines
-
-
-def _summary_text(summary: Summary, out: str) -> str:
-    lines = [
-        f"{out}: {summary.total:,} rows: {summary.encrypted:,} encrypted, "
-        f"{summary.refused:,} refused, {summary.not_done:,} not done",
-        f"this run: {summary.written:,} rows in {summary.elapsed:.1f} s "
-        f"({summary.rows_per_second:,.0f} rows/s); {summary.already_done:,} were already done",
-    ]
-    if summary.repaired:
-        lines.append("repaired: the output ended with a torn line (a killed run); it was redone")
-    if summary.refused:
-        lines += ["refused (code, rows):", *_by_code(summary.refused_by_code, summary.refused_rows)]
-    if summary.not_done:
-        parts = [f"{code} {count:,}" for code, count in summary.failed_by_code.items()]
-        unsent = summary.not_done - sum(summary.failed_by_code.values())
-        if unsent:
-            parts.append(f"not attempted {unsent:,}")
-        shown = ", ".join(map(str, summary.failed_rows[:10]))
-        more = ", …" if len(summary.failed_rows) > 10 else ""
-        lines.append(
-            f"not done: {summary.not_done:,} rows ({', '.join(parts)})"
-            + (f"; failed rows {shown}{more}" if shown else "")
-        )
-        lines.append("rerun the same command to finish (the API was unavailable)")
-    return "\n".join(lines)
-
-
 def _encrypt_file(ctx: Context, args: argparse.Namespace) -> None:
     if not 1 <= args.batch_size <= _MAX_BATCH:
         _usage(ctx, f"--batch-size must be between 1 and {_MAX_BATCH}")
@@ -259,7 +152,7 @@ def _encrypt_file(ctx: Context, args: argparse.Namespace) -> None:
                 client,
                 options=options,
                 signer=signer,
-                progress=None if args.no_progress else _ProgressBar(sys.stderr),
+                progress=None if args.no_progress else ProgressBar(sys.stderr),
             )
     except (InputInvalid, OutputInvalid) as exc:
         ctx.out.refuse(exc.code, exc.detail, exit_code=2)
@@ -272,7 +165,7 @@ def _encrypt_file(ctx: Context, args: argparse.Namespace) -> None:
             )
         _api_failure(ctx, exc, hint)
     data = msgspec.to_builtins(summary)
-    text = _summary_text(summary, args.output)
+    text = summary_text(summary, args.output)
     if summary.complete:
         ctx.out.result(data, text)
         return

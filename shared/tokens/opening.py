@@ -19,7 +19,7 @@ from shared.accounts.keys import KeyStore
 from shared.algorithms import TRANSIT_JWE_ALG, TRANSIT_JWE_ENC
 from shared.errors import TokenDecryptionFailed, VaultError, VerificationUnavailable
 from shared.tokens.compact import CompactToken
-from shared.vault.client import TransitDecryptRefused
+from shared.vault import TransitDecryptRefused
 
 __all__ = ["open_jwe"]
 

@@ -1,17 +1,8 @@
-"""The one place that talks to Vault (OpenBao), through hvac.
+"""The Vault (OpenBao) endpoints we use, typed: system, AppRole, KV v2 and Transit.
 
-Every hvac or transport error is translated here into our :mod:`shared.errors` tree, so
-callers distinguish *unreachable* / *sealed* (retry later) from *forbidden* (fix the policy)
-and *not found*. Requests carry a timeout; connection failures are retried a limited number
-of times (a connect failure means the request was never sent, so retrying is always safe).
-
-Several addresses (``VAULT_ADDR=http://a:8200,http://b:8200,...``, the nodes of an HA
-cluster) are used one at a time, the current one until it fails. A request that no node
-served, which is safe to send again, goes at once to the next address: a refused
-connection, a sealed node, a standby that cannot reach an active node (a 3xx redirect, or
-the 500 "active cluster node not found"). A request that may have been served (a timeout,
-a connection lost after sending) is not sent again, but the next request uses the next
-address. With one address nothing of this applies.
+Every call goes through :class:`~shared.vault.connection.VaultConnection` (login,
+retries, failover between addresses), and its errors come out as our :mod:`shared.errors`
+tree (:mod:`shared.vault.failures`).
 
 hvac is synchronous: async callers run these methods in a worker thread.
 """
@@ -19,246 +10,18 @@ hvac is synchronous: async callers run these methods in a worker thread.
 from __future__ import annotations
 
 import base64
-import threading
-import time
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
-import hvac
-import hvac.exceptions as hvac_errors
-import requests
-import urllib3.exceptions
-from requests.adapters import HTTPAdapter
+from shared.errors import VaultError, VaultForbidden, VaultNotFound, VaultUnavailable
+from shared.vault.connection import VaultConnection
+from shared.vault.failures import TransitDecryptRefused, describe, is_decrypt_refusal
 
-from shared.errors import (
-    VaultError,
-    VaultForbidden,
-    VaultNotFound,
-    VaultSealed,
-    VaultUnavailable,
-)
-from shared.settings import Settings, read_secret_file
-
-__all__ = ["TransitDecryptRefused", "Vault", "is_decrypt_refusal"]
-
-T = TypeVar("T")
-
-#: Retries after a *refused* connection (the request never reached Vault, so retrying is
-#: safe even for rotate). Timeouts and resets after sending are not retried: a timeout would
-#: cost a whole timeout again, and a lost answer may hide an effect that already happened.
-_REFUSED_RETRIES = 2
-_REFUSED_BACKOFF = 0.05
-
-#: OpenBao answers a failed RSA decryption with a 500 whose message starts like this
-#: (transit's path_decrypt.go wraps the crypto error), unlike an outage's 500.
-_RSA_DECRYPT_FAILURE = "failed to RSA decrypt"
-#: A standby's 500 while no active node is known (an election): the request was not served.
-_NO_ACTIVE_NODE = "active cluster node not found"
+__all__ = ["Vault"]
 
 
-class _Redirected(requests.exceptions.RequestException):
-    """Vault answered 3xx. A standby redirects to the active node when it cannot forward a
-    request to it (OpenBao 2.7: while the active node is gone, before a new one is elected).
-    We never follow redirects (the token would go wherever the Location says), and hvac
-    would hand back the bare response in place of the JSON it parses."""
-
-
-def _refuse_redirects(response: requests.Response, *args: Any, **kwargs: Any) -> None:
-    """A ``requests`` response hook: turn a 3xx into :class:`_Redirected`."""
-    if response.is_redirect or 300 <= response.status_code < 400:
-        status = response.status_code
-        response.close()
-        raise _Redirected(f"Vault answered HTTP {status} (a standby without an active node?)")
-
-
-class TransitDecryptRefused(VaultError):
-    """Transit refused to decrypt this ciphertext (bad bytes, retired or unknown version)."""
-
-    code = "VAULT_DECRYPT_REFUSED"
-
-
-def _refused(exc: BaseException | None) -> bool:
-    """A connection Vault refused: nothing was sent, so a retry cannot repeat an effect.
-
-    Only a failed connect counts. A connection reset *after* the request went out (the
-    answer was lost) is not retried: a rotate or a create may already have happened.
-    """
-    if not isinstance(exc, requests.exceptions.ConnectionError) or isinstance(
-        exc, requests.exceptions.Timeout
-    ):
-        return False
-    cause = exc.args[0] if exc.args else None
-    return isinstance(getattr(cause, "reason", cause), urllib3.exceptions.NewConnectionError)
-
-
-def _not_served(exc: VaultUnavailable) -> bool:
-    """The node did not serve the request, so another node may be sent it: refused
-    connection, sealed or uninitialised node, or a standby without an active node."""
-    cause = exc.__cause__
-    if isinstance(exc, VaultSealed) or isinstance(cause, _Redirected) or _refused(cause):
-        return True
-    errors = getattr(cause, "errors", None) or []
-    return isinstance(cause, hvac_errors.InternalServerError) and any(
-        _NO_ACTIVE_NODE in str(e) for e in errors
-    )
-
-
-def _never_arrived(exc: VaultUnavailable) -> bool:
-    """The request reached no node able to apply it (refused, or a sealed node)."""
-    return isinstance(exc, VaultSealed) or _refused(exc.__cause__)
-
-
-def _lost(exc: VaultUnavailable) -> bool:
-    """A transport failure after the request may have been sent (timeout, reset): not
-    retried, but a sign that this node may be gone."""
-    cause = exc.__cause__
-    return isinstance(cause, requests.exceptions.RequestException) and not _refused(cause)
-
-
-def is_decrypt_refusal(exc: BaseException) -> bool:
-    """True for the 500 Transit gives when RSA decryption of the ciphertext fails."""
-    errors = getattr(exc, "errors", None) or []
-    return isinstance(exc, hvac_errors.InternalServerError) and any(
-        _RSA_DECRYPT_FAILURE in str(e) for e in errors
-    )
-
-
-def _describe(exc: BaseException) -> str:
-    errors = getattr(exc, "errors", None)
-    if errors:
-        return "; ".join(str(e).strip() for e in errors)
-    return str(exc).split(", on ")[0].strip() or type(exc).__name__
-
-
-class Vault:
+class Vault(VaultConnection):
     """A thin, typed, error-mapped facade over the Vault endpoints we use."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        session = requests.Session()
-        adapter = HTTPAdapter(max_retries=0, pool_maxsize=32)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        session.hooks["response"].append(_refuse_redirects)
-        self._addrs = settings.vault_addrs
-        #: Index in ``_addrs`` of the address requests go to (hvac's client holds it too).
-        self._current = 0
-        self._switch_lock = threading.Lock()
-        self._client = hvac.Client(
-            url=self._addrs[0],
-            token=settings.vault_token,
-            timeout=settings.vault_timeout,
-            verify=settings.vault_cacert or True,
-            session=session,
-            allow_redirects=False,
-        )
-        self._login_lock = threading.Lock()
-        self._logged_in = settings.vault_token is not None
-
-    # -- plumbing -------------------------------------------------------------------------
-
-    def _login(self) -> None:
-        with self._login_lock:
-            if self._logged_in:
-                return
-            secret_id = self.settings.vault_secret_id
-            if self.settings.vault_secret_id_file:
-                secret_id = read_secret_file(
-                    "VAULT_SECRET_ID_FILE", self.settings.vault_secret_id_file
-                )
-            try:
-                self._map(
-                    lambda: self._client.auth.approle.login(
-                        role_id=self.settings.vault_role_id, secret_id=secret_id
-                    )
-                )
-            except (VaultUnavailable, VaultForbidden):
-                raise
-            except VaultError as exc:  # Vault says 400 for a wrong role or secret id
-                raise VaultForbidden(f"AppRole login refused: {exc.detail}") from exc
-            self._logged_in = True
-
-    def _call(self, fn: Callable[[], T], *, repeatable: bool = True) -> T:
-        """``fn()`` logged in, errors mapped. ``repeatable=False`` for writes that must not
-        be applied twice (a key rotation, a check-and-set write): see :meth:`_map`."""
-        if not self._logged_in and self.settings.uses_approle:
-            self._login()
-        try:
-            return self._map(fn, repeatable=repeatable)
-        except VaultForbidden:
-            if not self.settings.uses_approle:
-                raise
-            # An AppRole token may have expired: log in again once, then give up.
-            self._logged_in = False
-            self._login()
-            return self._map(fn, repeatable=repeatable)
-
-    @property
-    def addr(self) -> str:
-        """The Vault address requests go to now (one of ``VAULT_ADDR``'s)."""
-        return self._addrs[self._current]
-
-    def _next_addr(self, failed: int) -> None:
-        """Move on from address ``failed`` to the next one, unless another thread already
-        moved on (then its choice stands: two failures of one node skip no other node)."""
-        with self._switch_lock:
-            if self._current == failed:
-                self._current = (failed + 1) % len(self._addrs)
-                self._client.url = self._addrs[self._current]
-
-    def _map(self, fn: Callable[[], T], *, failover: bool = True, repeatable: bool = True) -> T:
-        """``fn()`` with errors mapped; refused connections retried (on the other
-        addresses first, then, after a pause, on all of them again).
-
-        ``failover=False`` for calls about one node (seal status, init, unseal). With
-        ``repeatable=False`` only a request that never reached a node that could apply it
-        (refused connection, sealed node) is sent again: a standby answers 3xx or "active
-        cluster node not found" also when forwarding failed *after* the active node applied
-        the write, so a rotation or a check-and-set write is not sent twice.
-        """
-        others = len(self._addrs) - 1 if failover else 0
-        retries = 0
-        moved = 0
-        while True:
-            used = self._current
-            try:
-                return Vault._map_once(fn)
-            except VaultUnavailable as exc:
-                resend = _not_served(exc) and (repeatable or _never_arrived(exc))
-                if others and moved < others and resend:
-                    self._next_addr(used)
-                    moved += 1
-                    continue
-                if others and (_lost(exc) or _not_served(exc)):
-                    self._next_addr(used)  # for the next request; this one is not resent
-                if retries == _REFUSED_RETRIES or not _refused(exc.__cause__):
-                    raise
-                retries += 1
-                moved = 0
-                time.sleep(_REFUSED_BACKOFF * retries)
-
-    @staticmethod
-    def _map_once(fn: Callable[[], T]) -> T:
-        try:
-            return fn()
-        except hvac_errors.InvalidPath as exc:
-            raise VaultNotFound(_describe(exc) if exc.errors else "no such path") from exc
-        except (hvac_errors.Forbidden, hvac_errors.Unauthorized) as exc:
-            raise VaultForbidden(_describe(exc)) from exc
-        except (hvac_errors.VaultDown, hvac_errors.VaultNotInitialized) as exc:
-            raise VaultSealed(f"Vault is sealed or not initialised: {_describe(exc)}") from exc
-        except (hvac_errors.InternalServerError, hvac_errors.BadGateway) as exc:
-            raise VaultUnavailable(f"Vault failed: {_describe(exc)}") from exc
-        except hvac_errors.RateLimitExceeded as exc:
-            raise VaultUnavailable(f"Vault rate limit: {_describe(exc)}") from exc
-        except hvac_errors.VaultError as exc:
-            raise VaultError(_describe(exc)) from exc
-        except _Redirected as exc:
-            raise VaultUnavailable(str(exc)) from exc
-        except requests.exceptions.Timeout as exc:
-            raise VaultUnavailable("Vault did not answer in time") from exc
-        except requests.exceptions.RequestException as exc:
-            raise VaultUnavailable(f"Vault unreachable: {type(exc).__name__}") from exc
 
     # -- system -----------------------------------------------------------------------------
 
@@ -447,7 +210,7 @@ class Vault:
         except VaultUnavailable as exc:
             cause = exc.__cause__
             if cause is not None and is_decrypt_refusal(cause):
-                raise TransitDecryptRefused(_describe(cause)) from cause
+                raise TransitDecryptRefused(describe(cause)) from cause
             raise
         except (VaultNotFound, VaultForbidden):
             raise

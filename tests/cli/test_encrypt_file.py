@@ -20,10 +20,9 @@ import msgspec
 import pytest
 
 from shared import Settings, Verifier
-from shared.cli._encrypt import _ProgressBar
+from shared.cli._progress_bar import ProgressBar
+from shared.client import BulkOptions, RetryPolicy, rows
 from shared.client import bulk_encrypt as bulk
-from shared.client.api_client import RetryPolicy
-from shared.client.bulk_encrypt import BulkOptions
 from shared.wire import Encrypted, ItemError
 from tests.cli.apis import (
     Apis,
@@ -624,7 +623,7 @@ def test_progress_bar_on_a_terminal() -> None:
     """On a terminal the bar redraws in place (carriage return) with done/total, percent,
     rate and ETA, and ends with a newline."""
     stream = TtyBuffer()
-    bar = _ProgressBar(stream, interval=0.01)
+    bar = ProgressBar(stream, interval=0.01)
     bar.start(100, 10)
     bar.advance(40)
     time.sleep(0.1)
@@ -645,6 +644,6 @@ def test_progress_bar_on_a_terminal() -> None:
 )
 def test_csv_columns_that_collide_make_the_row_invalid(header: list[str]) -> None:
     """No CSV cell is dropped silently: two columns for one claim make the row unusable."""
-    row = bulk._csv_claims_row(1, msgspec.UNSET, header, ["a@example.com", "x"])
+    row = rows._csv_claims_row(1, msgspec.UNSET, header, ["a@example.com", "x"])
     assert row.problem is not None
     assert "set twice" in row.problem

@@ -36,7 +36,7 @@ from shared.tokens.jwks import JwksFetcher
 from shared.tokens.opening import open_jwe
 from shared.tokens.sealing import seal
 from shared.tokens.signatures import check_signature, static_key
-from shared.vault.client import TransitDecryptRefused
+from shared.vault import TransitDecryptRefused
 from tests.tokens import KEYS, pem, private_key
 
 __all__ = [
@@ -142,7 +142,7 @@ class LocalTransit(KeyStore):
     """Transit's decrypt, in memory: key version 1 of every account is ``tests/keys/rsa-2048``.
 
     What Transit refuses (another version, bytes that do not decrypt) raises
-    :class:`~shared.vault.client.TransitDecryptRefused`, as :meth:`KeyStore.decrypt` does.
+    :class:`~shared.vault.TransitDecryptRefused`, as :meth:`KeyStore.decrypt` does.
     """
 
     def __init__(self) -> None:  # no Vault: only decrypt is used, by shared.tokens.opening

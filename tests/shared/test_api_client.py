@@ -13,7 +13,7 @@ import pytest
 from joserfc.jwk import OctKey
 
 from shared import Account, Settings, Verifier
-from shared.client.api_client import (
+from shared.client import (
     ApiClient,
     ApiError,
     ApiRateLimited,

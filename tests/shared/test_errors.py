@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import shared.errors
-from shared.client.api_client import ApiError
+from shared.client import ApiError
 from shared.errors import ServiceError
 from shared.server.token_service import OAuthError
 from shared.wire import OAuthErrorCode

@@ -116,7 +116,7 @@ def test_the_walk_sees_real_imports() -> None:
     """The rules are checked against what the files import (a blind walk passes anything)."""
     verification = _imports(SHARED / "tokens" / "verification.py")
     assert {"shared.errors", "shared.accounts.store"} <= verification
-    assert "hvac" in _imports(SHARED / "vault" / "client.py")
+    assert "hvac" in _imports(SHARED / "vault" / "connection.py")
 
 
 @pytest.mark.parametrize(

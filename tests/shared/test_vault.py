@@ -22,7 +22,7 @@ from shared import (
     VaultUnavailable,
 )
 from shared.ops.bootstrap import bootstrap
-from shared.vault.client import TransitDecryptRefused
+from shared.vault import TransitDecryptRefused
 from tests.jwks_server import JwksServer
 from tests.openbao import DevServer, free_port
 

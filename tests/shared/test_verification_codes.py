@@ -47,7 +47,7 @@ from shared import (
     seal,
 )
 from shared.ops.bootstrap import bootstrap
-from shared.vault.client import TransitDecryptRefused
+from shared.vault import TransitDecryptRefused
 from tests.jwks_server import JwksServer
 from tests.openbao import DevServer, free_port
 from tests.tokens import b64, claims, flip, pem, private_key, replace_part, sign, unb64
