@@ -109,7 +109,7 @@ def _ensure_approles(vault: Vault, report: BootstrapReport, cidrs: Sequence[str]
         report.present.append("auth approle/")
     for name in POLICY_NAMES:
         # Each service's token carries its own policy and nothing else; it expires hourly
-        # and the services log in again (shared.vault.client), so a leaked token is short-lived.
+        # and the services log in again (shared.vault.connection), so a leaked token is short-lived.
         vault.approle_write(name, [name], token_ttl=APPROLE_TTL, bound_cidrs=cidrs)
         report.present.append(f"approle {name}")
 
