@@ -40,7 +40,7 @@ from packaging.requirements import Requirement
 from shared import settings as settings_module
 from shared.cli import build_parser
 from shared.settings import Settings
-from tests.openbao import bao_binary, free_port
+from tests.support.openbao import bao_binary, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "compose.yaml"

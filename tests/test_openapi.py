@@ -28,10 +28,10 @@ import crypto_api.app
 import crypto_api.openapi
 from shared import Account, AccountStore, Settings
 from shared.wire import CLIENT_ASSERTION_TYPE, GRANT_TYPES, OAuthErrorCode
-from tests.asgi_server import AsgiServer
-from tests.authz_api.conftest import serve
-from tests.crypto_api.conftest import serve_crypto
-from tests.tokens import claims, sign
+from tests.support.asgi_server import AsgiServer
+from tests.support.authz import serve
+from tests.support.crypto import serve_crypto
+from tests.support.tokens import claims, sign
 
 OPENAPI = Path(__file__).resolve().parent.parent / "openapi"
 FACTORIES: dict[str, Callable[[Settings], Litestar]] = {

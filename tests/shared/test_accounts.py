@@ -28,7 +28,7 @@ from shared import (
     Verifier,
     validate_account,
 )
-from tests.tokens import claims, pem, sign
+from tests.support.tokens import claims, pem, sign
 
 SECRET_64 = bytes(range(64))
 

@@ -27,10 +27,10 @@ from shared.client.api_client import (
     call_with_retries,
 )
 from shared.wire import Encrypted, ItemError
-from tests.authz_api.conftest import Authz
-from tests.cli.apis import Apis, HmacAccount, make_hmac_account, serve_apis
-from tests.crypto_api.conftest import serve_crypto
-from tests.openbao import free_port
+from tests.support.apis import Apis, HmacAccount, make_hmac_account, serve_apis
+from tests.support.authz import Authz
+from tests.support.crypto import serve_crypto
+from tests.support.openbao import free_port
 
 FAST = RetryPolicy(retries=2, base_delay=0.05, max_delay=0.2)
 

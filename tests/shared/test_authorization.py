@@ -15,7 +15,7 @@ from shared.server.rate_limits import RateLimiter
 from shared.server.replay_store import MemoryReplayStore
 from shared.server.token_service import OAuthError, TokenService
 from shared.wire import CLIENT_ASSERTION_TYPE, CLIENT_CREDENTIALS
-from tests.tokens import sign
+from tests.support.tokens import sign
 
 ISSUER = "https://authz.test"
 TOKEN_ENDPOINT = f"{ISSUER}/oauth/token"

@@ -15,7 +15,7 @@ from joserfc.jwk import ECKey
 
 from shared import Settings, Vault, VaultUnavailable
 from shared.server.batch_signer import BatchSigner
-from tests.tokens import b64
+from tests.support.tokens import b64
 
 KEY = "test-signer"
 

@@ -23,8 +23,8 @@ from shared.server.bearer_check import (
 from shared.server.bearer_issuer import BearerIssuer
 from shared.tokens.jwks import JwksFetcher
 from shared.vault.layout import AUTHZ_SIGNING_KEY
-from tests.jwks_server import JwksServer
-from tests.tokens import b64, private_key, sign, unb64
+from tests.support.jwks_server import JwksServer
+from tests.support.tokens import b64, private_key, sign, unb64
 
 ISSUER = "https://authz.test"
 

@@ -10,7 +10,7 @@ import pytest
 from shared.accounts.document import Account, PublicKeyValidation, TokenPolicy
 from shared.errors import TokenExpired, TokenInvalidClaims
 from shared.tokens.claims import OBJECT_CLAIMS, check_claims, claim_id
-from tests.tokens import pem
+from tests.support.tokens import pem
 
 NOW = 1_800_000_000
 LEEWAY = 60  # the default policy's

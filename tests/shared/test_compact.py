@@ -15,7 +15,7 @@ import pytest
 
 from shared.errors import TokenEmpty, TokenInvalidFormat
 from shared.tokens.compact import CompactToken, Limits, parse_compact
-from tests.tokens import b64
+from tests.support.tokens import b64
 
 HEADER: dict[str, Any] = {"alg": "ES256", "typ": "JWT"}
 PAYLOAD: dict[str, Any] = {"sub": "participant-42", "campaignId": "1001"}

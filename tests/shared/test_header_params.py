@@ -11,7 +11,7 @@ from joserfc import jws
 from joserfc.jws import JWSRegistry
 
 from shared import Account, TokenInvalidFormat, Verifier
-from tests.tokens import claims, private_key, unb64
+from tests.support.tokens import claims, private_key, unb64
 
 
 class _Lenient(JWSRegistry):

@@ -25,7 +25,7 @@ from shared import (
     Vault,
     Verifier,
 )
-from tests.tokens import claims, sign
+from tests.support.tokens import claims, sign
 
 
 def _encrypt(plaintext: str, key: jwcrypto_jwk.JWK, alg: str, enc: str, **header: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -23,8 +22,9 @@ from shared import (
     VerifiedToken,
     Verifier,
 )
-from tests.jwks_server import JwksServer
-from tests.tokens import claims, private_key, sign
+from tests.support.faulty_servers import DrippingServer
+from tests.support.jwks_server import JwksServer
+from tests.support.tokens import claims, private_key, sign
 
 #: Slack on top of a fetch timeout for a loaded machine.
 MARGIN = 1.0
@@ -243,47 +243,15 @@ def test_hanging_endpoint_is_unknown_within_the_timeout(
     assert 0.45 <= elapsed < 0.5 + MARGIN
 
 
-class DripServer:
-    """A real HTTP server that sends its headers and then one body byte every 50 ms."""
-
-    def __init__(self) -> None:
-        self._sock = socket.socket()
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen()
-        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}/jwks.json"
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        try:
-            conn, _ = self._sock.accept()
-        except OSError:
-            return
-        with conn:
-            conn.recv(65536)
-            conn.sendall(
-                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 60\r\n\r\n"
-            )
-            # 60 bytes take 3 s: a reader waiting for whole chunks would notice far too late.
-            for _ in range(60):
-                if self._stop.wait(0.05):
-                    return
-                try:
-                    conn.sendall(b" ")
-                except OSError:
-                    return
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._sock.close()
-        self._thread.join(timeout=5)
+#: The status line and headers of the dripping endpoint, sent at once.
+DRIP_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 60\r\n\r\n"
 
 
 @pytest.fixture
-def drip_server() -> Iterator[DripServer]:
-    """A loopback endpoint that drips its body."""
-    server = DripServer()
+def drip_server() -> Iterator[DrippingServer]:
+    """A loopback endpoint that sends its headers and then one body byte every 50 ms (60 bytes
+    take 3 s: a reader waiting for whole chunks would notice far too late)."""
+    server = DrippingServer(b" " * 60, interval=0.05, head=DRIP_HEAD).start()
     try:
         yield server
     finally:
@@ -291,7 +259,7 @@ def drip_server() -> Iterator[DripServer]:
 
 
 def test_dripping_endpoint_cannot_hold_verification(
-    make_setup: Callable[..., Setup], drip_server: DripServer
+    make_setup: Callable[..., Setup], drip_server: DrippingServer
 ) -> None:
     """A body trickling in byte by byte is cut at the overall deadline, not per-read timeouts."""
     setup = make_setup(uri=drip_server.url, timeout=0.5)

@@ -13,7 +13,8 @@ import pytest
 from shared import JwksFetcher, JwksUnavailable
 from shared.errors import JwksBusy
 from shared.tokens.jwks_transport import AddressPolicy
-from tests.jwks_server import DrippingServer, JwksServer
+from tests.support.faulty_servers import DrippingServer
+from tests.support.jwks_server import JwksServer
 
 #: Slack on top of a fetch timeout for a loaded machine.
 MARGIN = 1.0

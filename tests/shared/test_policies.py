@@ -27,7 +27,7 @@ from shared.algorithms import TRANSIT_KEY_TYPES
 from shared.ops import policies
 from shared.ops.bootstrap import write_approle_credentials
 from shared.vault.layout import AUTHZ_SIGNING_KEY
-from tests.tokens import claims, sign
+from tests.support.tokens import claims, sign
 
 
 @pytest.fixture(scope="session")

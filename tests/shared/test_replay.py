@@ -21,7 +21,7 @@ from shared.server.replay_store import (
     replay_store,
 )
 from shared.settings import Settings
-from tests.redis_server import RedisServer
+from tests.support.redis_server import RedisServer
 
 
 class Clock:

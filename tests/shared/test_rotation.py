@@ -19,7 +19,7 @@ from shared import (
     Verifier,
     seal,
 )
-from tests.tokens import claims, sign, unb64
+from tests.support.tokens import claims, sign, unb64
 
 
 def _kid(jwe: str) -> str:

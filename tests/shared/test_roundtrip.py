@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from shared import Account, KeyStore, Sealer, Settings, Verifier
-from tests.tokens import claims, sign
+from tests.support.tokens import claims, sign
 
 
 def test_jws_verifies_and_returns_typed_result(

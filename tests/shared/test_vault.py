@@ -4,9 +4,6 @@ stand-in HTTP server only for 500s a healthy OpenBao will not produce on demand)
 from __future__ import annotations
 
 import json
-import socket
-import struct
-import threading
 import time
 from collections.abc import Iterator
 
@@ -23,8 +20,9 @@ from shared import (
 )
 from shared.ops.bootstrap import bootstrap
 from shared.vault.client import TransitDecryptRefused
-from tests.jwks_server import JwksServer
-from tests.openbao import DevServer, free_port
+from tests.support.faulty_servers import LosesAnswers
+from tests.support.jwks_server import JwksServer
+from tests.support.openbao import DevServer, free_port
 
 # What OpenBao 2.7 answers for an RSA ciphertext that does not decrypt (seen on the session
 # server: see test_verification_codes' garbage encrypted-key case).
@@ -141,33 +139,6 @@ def test_approle_login_and_relogin(settings: Settings, vault: Vault) -> None:
     )
     with pytest.raises(VaultForbidden):
         bad.kv_read("accounts/none-such")
-
-
-class LosesAnswers:
-    """A server that reads each request, then resets the connection without answering
-    (the request reached "Vault", its answer was lost): counts requests."""
-
-    def __init__(self) -> None:
-        self.requests = 0
-        self._sock = socket.socket()
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen()
-        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                return
-            conn.recv(65536)
-            self.requests += 1
-            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            conn.close()
-
-    def close(self) -> None:
-        self._sock.close()
 
 
 def test_lost_answer_is_not_retried() -> None:

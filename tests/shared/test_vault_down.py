@@ -25,8 +25,8 @@ from shared import (
     Verifier,
 )
 from shared.ops.bootstrap import bootstrap
-from tests.openbao import DevServer
-from tests.tokens import claims, pem, sign
+from tests.support.openbao import DevServer
+from tests.support.tokens import claims, pem, sign
 
 TIMEOUT = 2.0
 #: Slack for a loaded machine on top of the Vault timeout (connect retries back off 50 ms).

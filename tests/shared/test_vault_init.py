@@ -16,7 +16,7 @@ import rich.pretty
 from shared import ConfigurationError, Settings, Vault, VaultSealed, VaultUnavailable
 from shared.ops.devstack import Ports, openbao_config
 from shared.ops.vault_init import INIT_FILE, InitMaterial, init_and_unseal
-from tests.openbao import DevServer, bao_binary, free_port
+from tests.support.openbao import DevServer, bao_binary, free_port
 
 
 @pytest.fixture

@@ -48,9 +48,9 @@ from shared import (
 )
 from shared.ops.bootstrap import bootstrap
 from shared.vault.client import TransitDecryptRefused
-from tests.jwks_server import JwksServer
-from tests.openbao import DevServer, free_port
-from tests.tokens import b64, claims, flip, pem, private_key, replace_part, sign, unb64
+from tests.support.jwks_server import JwksServer
+from tests.support.openbao import DevServer, free_port
+from tests.support.tokens import b64, claims, flip, pem, private_key, replace_part, sign, unb64
 
 #: DESIGN §2's codes, spelt out here so that a renamed code fails these tests.
 CODES: dict[str, type[TokenError]] = {

@@ -10,7 +10,7 @@ import pytest
 import shared
 import shared.tokens.verification
 from shared import Account, Settings, TokenExpired, Verifier
-from tests.tokens import claims, sign
+from tests.support.tokens import claims, sign
 
 
 def test_verify_async_matches_sync(

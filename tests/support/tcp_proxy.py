@@ -18,7 +18,7 @@ import struct
 import threading
 import time
 
-from tests.openbao import free_port
+from tests.support.openbao import free_port
 
 _CHUNK = 65536
 #: SO_LINGER on, timeout 0: close() sends a RST instead of a FIN.

@@ -11,10 +11,10 @@ import httpx
 
 from shared import Account, AccountStore, JwksValidation, Vault
 from shared.wire import JWT_BEARER
-from tests.authz_api.conftest import Authz
-from tests.crypto_api.conftest import Crypto
-from tests.jwks_server import JwksServer
-from tests.tokens import claims, private_key, sign
+from tests.support.authz import Authz
+from tests.support.crypto import Crypto
+from tests.support.jwks_server import JwksServer
+from tests.support.tokens import claims, private_key, sign
 
 __all__ = ["Apis", "Rotating", "jwk_of", "jws_for", "rotating_account"]
 

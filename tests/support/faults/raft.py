@@ -30,7 +30,7 @@ from pathlib import Path
 
 import requests
 
-from tests.openbao import bao_binary, free_port
+from tests.support.openbao import bao_binary, free_port
 
 __all__ = ["RaftCluster", "RaftNode"]
 

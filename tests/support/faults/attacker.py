@@ -1,4 +1,4 @@
-"""Attack clients in their own process (``python -m tests.faults.attacker SPEC``): as real
+"""Attack clients in their own process (``python -m tests.support.faults.attacker SPEC``): as real
 attackers are, outside the service's process and its GIL. SPEC is JSON: ``{"seconds",
 "pause", "calls": [{"kind", "clients", "url", "data" | "json", "headers"}]}``; prints one JSON
 line per answer kind: statuses, Retry-After present, detail texts, slowest and fastest."""

@@ -14,9 +14,9 @@ import pytest
 
 from shared import Account, Settings
 from shared.cli import main
-from tests.authz_api.conftest import Authz, serve
-from tests.crypto_api.conftest import Crypto, serve_crypto
-from tests.tokens import claims, sign
+from tests.support.authz import Authz, serve
+from tests.support.crypto import Crypto, serve_crypto
+from tests.support.tokens import claims, sign
 
 #: Exit codes and the output streams of one in-process tokenctl run.
 CliResult = tuple[int, str, str]

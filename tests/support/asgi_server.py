@@ -8,7 +8,7 @@ from typing import Any
 
 import uvicorn
 
-from tests.openbao import free_port
+from tests.support.openbao import free_port
 
 
 class AsgiServer:

@@ -11,7 +11,7 @@ from typing import Any
 from joserfc import jws
 from joserfc.jwk import ECKey, OctKey, RSAKey
 
-KEYS = Path(__file__).parent / "keys"
+KEYS = Path(__file__).parents[1] / "keys"
 
 #: Test key file stem for each asymmetric algorithm.
 KEY_FOR_ALG = {

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -59,48 +58,3 @@ class JwksServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
-
-
-class DrippingServer:
-    """A raw TCP server that sends ``payload`` to each connection ``interval`` seconds per
-    byte (0: all at once): a key server dripping its status line and headers. Counts
-    connections."""
-
-    def __init__(self, payload: bytes, interval: float = 0.0) -> None:
-        self.payload = payload
-        self.interval = interval
-        self.connections = 0
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.05)
-        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}/jwks.json?key=s3cret"
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    def _serve(self) -> None:
-        while not self._stopped.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            self.connections += 1
-            threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
-
-    def _drip(self, conn: socket.socket) -> None:
-        with conn, contextlib.suppress(OSError):
-            conn.recv(65536)
-            if not self.interval:
-                conn.sendall(self.payload)
-            for i in range(len(self.payload) if self.interval else 0):
-                if self._stopped.wait(self.interval):
-                    return
-                conn.sendall(self.payload[i : i + 1])
-            self._stopped.wait(5.0)  # hold the connection open, as a slow server would
-
-    def start(self) -> DrippingServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopped.set()
-        self._thread.join()
-        self._listener.close()

@@ -9,7 +9,7 @@ import time
 
 import redis
 
-from tests.openbao import free_port
+from tests.support.openbao import free_port
 
 
 class RedisServer:
