@@ -77,9 +77,9 @@ from shared.server.bearer_check import BearerChecker
 from shared.server.encrypt_service import EncryptService
 from shared.server.rate_limits import RateLimiter
 from shared.wire import JWT_BEARER
-from tests.openbao import DevServer, free_port
-from tests.redis_server import RedisServer
-from tests.tokens import claims, pem, private_key, sign
+from tests.support.openbao import DevServer, free_port
+from tests.support.redis_server import RedisServer
+from tests.support.tokens import claims, pem, private_key, sign
 
 ACCOUNT = "bench"
 TRANSIT_KEY = "bench-rsa"

@@ -4,7 +4,7 @@
         [--workers 2] [--recovery-bound 10] [--single-address]
 
 Everything on 127.0.0.1: a three-node OpenBao cluster with integrated Raft storage
-(``tests/faults/raft.py``: ``retry_join``, one unseal key, every node a voter before the
+(``tests/support/faults/raft.py``: ``retry_join``, one unseal key, every node a voter before the
 run), Redis, and both APIs as production runs them (``tokenctl serve --workers N``), each
 logged in with its own AppRole and given every node in ``VAULT_ADDR`` (the active node
 first, so that its death forces the switch). A threaded client (``--clients`` connections)
@@ -39,11 +39,11 @@ from benchmarks._serve import serve, stop, wait_ready
 from shared import Account, AccountStore, PublicKeyValidation, Settings, Vault
 from shared.ops.bootstrap import bootstrap
 from shared.wire import JWT_BEARER
-from tests.faults.load import Call, Load, check_answers
-from tests.faults.raft import RaftCluster
-from tests.openbao import free_port
-from tests.redis_server import RedisServer
-from tests.tokens import claims, pem, sign
+from tests.support.faults.load import Call, Load, check_answers
+from tests.support.faults.raft import RaftCluster
+from tests.support.openbao import free_port
+from tests.support.redis_server import RedisServer
+from tests.support.tokens import claims, pem, sign
 
 ACCOUNT = "bench"
 #: The window after the kill reported separately ("during").

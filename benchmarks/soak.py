@@ -42,10 +42,10 @@ from benchmarks._serve import rss_mb, serve, stop, wait_ready, worker_pids
 from shared import Account, AccountStore, JwksValidation, PublicKeyValidation, Settings, Vault
 from shared.ops.bootstrap import bootstrap
 from shared.wire import CLIENT_ASSERTION_TYPE, JWT_BEARER
-from tests.jwks_server import JwksServer
-from tests.openbao import DevServer, free_port
-from tests.redis_server import RedisServer
-from tests.tokens import claims, private_key, sign
+from tests.support.jwks_server import JwksServer
+from tests.support.openbao import DevServer, free_port
+from tests.support.redis_server import RedisServer
+from tests.support.tokens import claims, pem, private_key, sign
 
 #: What each kind of request must be answered (503 + Retry-After is always acceptable).
 EXPECTED = {
@@ -111,7 +111,7 @@ class Stack:
             Account(
                 id=f"soak-{suffix}",
                 validation=PublicKeyValidation(
-                    algorithms=("ES256",), public_key_pem=_public_pem("ec-p256")
+                    algorithms=("ES256",), public_key_pem=pem("ec-p256")
                 ),
             )
         ).id
@@ -174,10 +174,6 @@ class Stack:
         self.jwks.stop()
         self.redis.stop()
         self.bao.stop()
-
-
-def _public_pem(stem: str) -> str:
-    return (Path(__file__).parents[1] / "tests" / "keys" / f"{stem}-public.pem").read_text()
 
 
 class Traffic:

@@ -30,9 +30,9 @@ from benchmarks._wrk import WrkResult, run_wrk
 from shared import Account, AccountStore, PublicKeyValidation, Settings, Vault
 from shared.ops.bootstrap import bootstrap
 from shared.wire import JWT_BEARER
-from tests.openbao import DevServer, free_port
-from tests.redis_server import RedisServer
-from tests.tokens import claims, pem, sign
+from tests.support.openbao import DevServer, free_port
+from tests.support.redis_server import RedisServer
+from tests.support.tokens import claims, pem, sign
 
 
 def main() -> None:

@@ -33,8 +33,8 @@ from shared import (
     Verifier,
 )
 from shared.ops.bootstrap import bootstrap
-from tests.openbao import DevServer
-from tests.tokens import claims, pem, sign
+from tests.support.openbao import DevServer
+from tests.support.tokens import claims, pem, sign
 
 
 def _rate(fn: Callable[[], object], seconds: float, threads: int = 1) -> float:

@@ -22,10 +22,10 @@ from shared import (
     Verifier,
 )
 from shared.ops.bootstrap import bootstrap
-from tests.jwks_server import JwksServer
-from tests.openbao import DevServer
-from tests.redis_server import RedisServer
-from tests.tokens import pem
+from tests.support.jwks_server import JwksServer
+from tests.support.openbao import DevServer
+from tests.support.redis_server import RedisServer
+from tests.support.tokens import pem
 
 
 @pytest.fixture(scope="session")

@@ -12,9 +12,9 @@ import pytest
 from jwcrypto import jwk, jwt
 
 from shared import Account
-from tests.authz_api.conftest import Authz
-from tests.jwks_server import JwksServer
-from tests.tokens import private_key
+from tests.support.authz import Authz
+from tests.support.jwks_server import JwksServer
+from tests.support.tokens import private_key
 
 SECRET = secrets.token_bytes(32)
 

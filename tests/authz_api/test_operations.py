@@ -18,9 +18,9 @@ from shared import Account, AccountStore, PublicKeyValidation, Settings, Vault
 from shared.ops.bootstrap import bootstrap
 from shared.vault.layout import AUTHZ_SIGNING_KEY
 from shared.web.access_log import JsonFormatter
-from tests.authz_api.conftest import Authz, assert_oauth_error, serve
-from tests.openbao import DevServer
-from tests.tokens import b64, claims, pem, sign, unb64
+from tests.support.authz import Authz, assert_oauth_error, serve
+from tests.support.openbao import DevServer
+from tests.support.tokens import b64, claims, pem, sign, unb64
 
 
 @pytest.fixture

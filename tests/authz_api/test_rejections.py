@@ -10,8 +10,8 @@ import pytest
 
 from shared import Account, AccountStore, TokenPolicy
 from shared.wire import JWT_BEARER
-from tests.authz_api.conftest import Authz, assert_oauth_error
-from tests.tokens import b64, claims, sign
+from tests.support.authz import Authz, assert_oauth_error
+from tests.support.tokens import b64, claims, sign
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from shared import Account
-from tests.cli.apis import CliResult, HmacAccount, in_process_cli, make_hmac_account
+from tests.support.apis import CliResult, HmacAccount, in_process_cli, make_hmac_account
 
 Cli = Callable[..., CliResult]
 

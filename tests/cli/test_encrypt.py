@@ -8,14 +8,14 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from shared import Account, Settings, Verifier
-from tests.cli.apis import (
+from tests.support.apis import (
     Apis,
     CliResult,
     HmacAccount,
     serve_apis,
 )
-from tests.openbao import free_port
-from tests.tokens import KEYS, claims, sign
+from tests.support.openbao import free_port
+from tests.support.tokens import KEYS, claims, sign
 
 Cli = Callable[..., CliResult]
 

@@ -24,15 +24,15 @@ from shared.cli._progress_bar import ProgressBar
 from shared.client import BulkOptions, RetryPolicy, rows
 from shared.client import bulk_encrypt as bulk
 from shared.wire import Encrypted, ItemError
-from tests.cli.apis import (
+from tests.support.apis import (
     Apis,
     CliResult,
     HmacAccount,
     serve_apis,
 )
-from tests.openbao import free_port
-from tests.tcp_proxy import TcpProxy
-from tests.tokens import claims, sign
+from tests.support.openbao import free_port
+from tests.support.tcp_proxy import TcpProxy
+from tests.support.tokens import claims, sign
 
 Cli = Callable[..., CliResult]
 OTHER_SECRET = b"not the account's secret, 32 b.."

@@ -16,10 +16,10 @@ import httpx
 
 from shared import Account, Settings
 from shared.wire import CLIENT_ASSERTION_TYPE, JWT_BEARER
-from tests.authz_api.conftest import serve
-from tests.openbao import free_port
-from tests.redis_server import RedisServer
-from tests.tokens import claims, sign
+from tests.support.authz import serve
+from tests.support.openbao import free_port
+from tests.support.redis_server import RedisServer
+from tests.support.tokens import claims, sign
 
 
 def tokenctl() -> str:

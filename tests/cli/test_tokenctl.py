@@ -15,9 +15,9 @@ import hvac
 import pytest
 
 from shared import AccountStore, Settings, Vault
-from tests.cli.apis import in_process_cli
-from tests.openbao import DevServer
-from tests.tokens import KEYS, claims
+from tests.support.apis import in_process_cli
+from tests.support.openbao import DevServer
+from tests.support.tokens import KEYS, claims
 
 EC_PRIVATE = str(KEYS / "ec-p256-private.pem")
 EC_PUBLIC = str(KEYS / "ec-p256-public.pem")

@@ -9,7 +9,7 @@ import pytest
 
 from shared.cli import main
 from shared.ops.private_files import write_private
-from tests.openbao import free_port, vault_port_pair
+from tests.support.openbao import free_port, vault_port_pair
 
 
 @pytest.mark.parametrize("flag", ["--vault-port", "--authz-port", "--crypto-port"])

@@ -13,10 +13,10 @@ import pytest
 
 from benchmarks._serve import rss_mb, serve, stop, wait_ready
 from shared import Account, Settings
-from tests.authz_api.conftest import Authz
-from tests.crypto_api.conftest import Crypto, assert_problem
-from tests.openbao import free_port
-from tests.tokens import claims, sign
+from tests.support.authz import Authz
+from tests.support.crypto import Crypto, assert_problem
+from tests.support.openbao import free_port
+from tests.support.tokens import claims, sign
 
 #: DESIGN §12: at most this much per worker.
 RSS_BUDGET_MB = 150.0

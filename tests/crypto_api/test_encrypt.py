@@ -13,8 +13,8 @@ from jwcrypto import jwk as jw_jwk
 
 from shared import Account, AccountStore, KeyStore, Vault, Verifier
 from shared.server.bearer_issuer import BearerIssuer
-from tests.crypto_api.conftest import Crypto, assert_problem
-from tests.tokens import b64, claims, sign, unb64
+from tests.support.crypto import Crypto, assert_problem
+from tests.support.tokens import b64, claims, sign, unb64
 
 
 @pytest.fixture

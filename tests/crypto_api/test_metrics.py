@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable
 
 from shared import Account
-from tests.crypto_api.conftest import Crypto
+from tests.support.crypto import Crypto
 
 
 def _crypto_lines(text: str) -> list[str]:

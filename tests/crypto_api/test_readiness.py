@@ -12,7 +12,7 @@ from litestar.testing import TestClient
 import authz_api.app
 import crypto_api.app
 from shared import Settings
-from tests.authz_api.conftest import Authz
+from tests.support.authz import Authz
 
 APPS = [(authz_api.app, "exchange_threads"), (crypto_api.app, "encrypt_threads")]
 

@@ -22,11 +22,11 @@ import msgspec
 from shared import Account, AccountStore, KeyStore, PublicKeyValidation, Settings, Vault, Verifier
 from shared.ops.bootstrap import bootstrap
 from shared.tokens.cache import TtlCache
-from tests.authz_api.conftest import serve
-from tests.crypto_api.conftest import Crypto, assert_problem, serve_crypto
-from tests.openbao import DevServer
-from tests.tcp_proxy import TcpProxy
-from tests.tokens import claims, pem, sign
+from tests.support.authz import serve
+from tests.support.crypto import Crypto, assert_problem, serve_crypto
+from tests.support.openbao import DevServer
+from tests.support.tcp_proxy import TcpProxy
+from tests.support.tokens import claims, pem, sign
 
 #: Concurrent clients of the load.
 CLIENTS = 4

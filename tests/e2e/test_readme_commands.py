@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.openbao import free_port, vault_port_pair
+from tests.support.openbao import free_port, vault_port_pair
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,10 +10,16 @@ from __future__ import annotations
 import time
 
 from shared.ops.bootstrap import bootstrap
-from tests.faults.conftest import assert_bearers_verify, assert_jwes_open, root_vault, services
-from tests.faults.load import Load, check_answers, describe, slowest
-from tests.faults.raft import RaftCluster
-from tests.faults.test_vault import ALWAYS_OK, CALL_BOUND
+from tests.support.faults.load import Load, check_answers, describe, slowest
+from tests.support.faults.raft import RaftCluster
+from tests.support.faults.stack import (
+    ALWAYS_OK,
+    CALL_BOUND,
+    assert_bearers_verify,
+    assert_jwes_open,
+    root_vault,
+    services,
+)
 
 #: How long the load goes on after the active node dies...
 AFTER_KILL = 8.0

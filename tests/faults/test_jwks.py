@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared import Account, JwksFetcher
-from tests.faults.conftest import assert_jwes_open
-from tests.faults.customer import Apis, Rotating, jwk_of, jws_for
-from tests.faults.load import (
+from tests.support.faults.customer import Apis, Rotating, jwk_of, jws_for
+from tests.support.faults.load import (
     Call,
     Load,
     check_answers,
@@ -29,7 +28,8 @@ from tests.faults.load import (
     first_success_after,
     slowest,
 )
-from tests.jwks_server import JwksServer
+from tests.support.faults.stack import assert_jwes_open
+from tests.support.jwks_server import JwksServer
 
 _FETCHER = inspect.signature(JwksFetcher).parameters
 #: JwksFetcher's defaults (not settings): overall fetch deadline, back-off after a failure,

@@ -19,9 +19,10 @@ from typing import Any
 import httpx
 
 from shared.wire import JWT_BEARER
-from tests.faults.customer import Apis, jwk_of, jws_for
-from tests.faults.load import Call, Load, describe
-from tests.jwks_server import DrippingServer, JwksServer
+from tests.support.faults.customer import Apis, jwk_of, jws_for
+from tests.support.faults.load import Call, Load, describe
+from tests.support.faulty_servers import DrippingServer
+from tests.support.jwks_server import JwksServer
 
 #: What tenant B's calls may take at the 99th percentile while A attacks.
 P99_BOUND = 0.100
@@ -92,7 +93,7 @@ def test_dripping_endpoint_of_one_tenant_does_not_slow_another(jwks_apis: Apis) 
             ],
         }
         with subprocess.Popen(
-            [sys.executable, "-m", "tests.faults.attacker", json.dumps(spec)],
+            [sys.executable, "-m", "tests.support.faults.attacker", json.dumps(spec)],
             stdout=subprocess.PIPE,
         ) as attackers:
             time.sleep(1.0)  # the attack is in full swing

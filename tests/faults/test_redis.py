@@ -22,10 +22,10 @@ import pytest
 from shared import Account, Settings
 from shared.server.replay_store import RedisReplayStore
 from shared.wire import CLIENT_ASSERTION_TYPE, JWT_BEARER
-from tests.authz_api.conftest import Authz, serve
-from tests.faults.load import Load, check_answers, describe, first_success_after, slowest
-from tests.redis_server import RedisServer
-from tests.tokens import claims, sign
+from tests.support.authz import Authz, serve
+from tests.support.faults.load import Load, check_answers, describe, first_success_after, slowest
+from tests.support.redis_server import RedisServer
+from tests.support.tokens import claims, sign
 
 #: RedisReplayStore's timeout per connect and per command (not a setting).
 REDIS_TIMEOUT: float = inspect.signature(RedisReplayStore).parameters["timeout"].default

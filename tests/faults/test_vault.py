@@ -17,8 +17,12 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.faults.conftest import (
+from tests.support.faults.load import Load, check_answers, describe, first_success_after, slowest
+from tests.support.faults.raft import RaftCluster
+from tests.support.faults.stack import (
+    ALWAYS_OK,
     CACHE_TTL,
+    CALL_BOUND,
     VAULT_TIMEOUT,
     Stack,
     assert_bearers_verify,
@@ -26,21 +30,14 @@ from tests.faults.conftest import (
     root_vault,
     services,
 )
-from tests.faults.load import Load, check_answers, describe, first_success_after, slowest
-from tests.faults.raft import RaftCluster
-from tests.tcp_proxy import TcpProxy
+from tests.support.tcp_proxy import TcpProxy
 
 #: How long each fault lasts: well past the cache TTL, so cached entries expire during it and
 #: each client still gets calls in after waiting out a reload or two (slow Vault, loaded CI).
 FAULT_SECONDS = 4.5
-#: The longest any call may take while Vault misbehaves: a token exchange may wait for an
-#: account reload (one timeout) and for its signature (two timeouts), plus a loaded machine.
-CALL_BOUND = 3 * VAULT_TIMEOUT + 2.5
 #: After Vault is back, how soon token exchanges and never-loaded accounts must work again:
 #: the caches' back-off after a failure (max(TTL, 1 s)) plus a loaded machine.
 RECOVERY_BOUND = max(CACHE_TTL, 1.0) + 3.0
-#: Kinds that are served from cache whatever Vault does.
-ALWAYS_OK = {"encrypt", "batch", "jwks", "authz-jwks"}
 
 
 def run_fault(stack: Stack, inject: Callable[[], None], restore: Callable[[], None]) -> None:

@@ -22,11 +22,11 @@ from shared import (
     VaultUnavailable,
 )
 from shared.ops.bootstrap import bootstrap
-from tests.faults.conftest import new_account
-from tests.jwks_server import JwksServer
-from tests.openbao import DevServer, free_port
-from tests.shared.test_vault import LosesAnswers
-from tests.tcp_proxy import TcpProxy
+from tests.support.faults.stack import new_account
+from tests.support.faulty_servers import LosesAnswers
+from tests.support.jwks_server import JwksServer
+from tests.support.openbao import DevServer, free_port
+from tests.support.tcp_proxy import TcpProxy
 
 
 @pytest.fixture

@@ -22,12 +22,12 @@ import pytest
 
 from benchmarks._serve import cpu_seconds, serve, stop, worker_pids
 from shared import Account, Settings, Vault
-from tests.authz_api.conftest import Authz
-from tests.authz_api.conftest import serve as serve_authz
-from tests.faults.conftest import assert_jwes_open
-from tests.faults.load import Load, describe
-from tests.openbao import free_port
-from tests.tokens import claims, sign
+from tests.support.authz import Authz
+from tests.support.authz import serve as serve_authz
+from tests.support.faults.load import Load, describe
+from tests.support.faults.stack import assert_jwes_open
+from tests.support.openbao import free_port
+from tests.support.tokens import claims, sign
 
 CLIENTS = 6
 #: How soon uvicorn must have a new worker serving (it checks its workers about every

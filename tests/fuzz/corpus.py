@@ -37,7 +37,7 @@ from shared.tokens.opening import open_jwe
 from shared.tokens.sealing import seal
 from shared.tokens.signatures import check_signature, static_key
 from shared.vault import TransitDecryptRefused
-from tests.tokens import KEYS, pem, private_key
+from tests.support.tokens import KEYS, pem, private_key
 
 __all__ = [
     "CAMPAIGN",

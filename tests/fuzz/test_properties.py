@@ -58,8 +58,8 @@ from tests.fuzz.corpus import (
     transit_jwe,
     verify_offline,
 )
-from tests.jwks_server import JwksServer
-from tests.tokens import pem, sign
+from tests.support.jwks_server import JwksServer
+from tests.support.tokens import pem, sign
 
 EXAMPLES: Final = int(os.environ.get("FUZZ_EXAMPLES", "200"))
 settings.register_profile(

@@ -38,9 +38,9 @@ from schemathesis import Case, CheckContext, Response
 from shared import Account, AccountStore, PublicKeyValidation, Settings, Vault
 from shared.tokens.compact import parse_compact
 from shared.wire import CLIENT_ASSERTION_TYPE, JWT_BEARER
-from tests.authz_api.conftest import Authz, serve
-from tests.crypto_api.conftest import Crypto, serve_crypto
-from tests.tokens import claims, flip, pem, replace_part, sign
+from tests.support.authz import Authz, serve
+from tests.support.crypto import Crypto, serve_crypto
+from tests.support.tokens import claims, flip, pem, replace_part, sign
 
 OPENAPI: Final = Path(__file__).resolve().parents[2] / "openapi"
 #: Random examples per operation (schemathesis's fuzzing phase); the examples and coverage

@@ -12,7 +12,7 @@ from joserfc.errors import SecurityWarning
 from shared import Vault
 from tests.hostile.corpus import CASES
 from tests.hostile.forge import Context, create_context, jwks_document
-from tests.jwks_server import JwksServer
+from tests.support.jwks_server import JwksServer
 
 
 @pytest.fixture(scope="package")

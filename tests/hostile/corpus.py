@@ -57,7 +57,7 @@ from tests.hostile.forge import (
     transit_jwe,
     unsigned,
 )
-from tests.tokens import KEYS, b64, pem, private_key, unb64
+from tests.support.tokens import KEYS, b64, pem, private_key, unb64
 
 __all__ = [
     "ATTACKS",

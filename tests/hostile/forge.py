@@ -33,7 +33,7 @@ from shared import (
     Vault,
     seal,
 )
-from tests.tokens import b64, pem, private_key, unb64
+from tests.support.tokens import b64, pem, private_key, unb64
 
 __all__ = [
     "CAMPAIGN",

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.keywrap import aes_key_unwrap
 
 from tests.hostile.corpus import ATTACKS, CASES, REQUESTS, markdown
 from tests.hostile.forge import Context
-from tests.tokens import b64, unb64
+from tests.support.tokens import b64, unb64
 
 README = Path(__file__).with_name("README.md")
 BEGIN, END = "<!-- corpus:begin -->", "<!-- corpus:end -->"

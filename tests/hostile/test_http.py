@@ -12,10 +12,10 @@ import pytest
 
 from shared import Settings, Vault
 from shared.server.bearer_issuer import BearerIssuer
-from tests.authz_api.conftest import Authz, serve
-from tests.crypto_api.conftest import Crypto, serve_crypto
 from tests.hostile.corpus import CASES, REQUESTS, Case, HttpContext, RequestCase
 from tests.hostile.forge import ROLES, Context, jws
+from tests.support.authz import Authz, serve
+from tests.support.crypto import Crypto, serve_crypto
 
 #: Cases whose /v1/encrypt answer is a per-token refusal (what a batch item reports).
 TOKEN_REFUSALS = [case for case in CASES if case.expect.crypto[0] == 422]

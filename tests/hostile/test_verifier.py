@@ -10,7 +10,7 @@ import pytest
 from shared import TokenError, Vault, Verifier
 from tests.hostile.corpus import CASES, Case
 from tests.hostile.forge import CAMPAIGN, ROLES, Context, jws
-from tests.shared.test_verification_codes import CODES
+from tests.support.verification import CODES
 
 
 @pytest.fixture(scope="module")

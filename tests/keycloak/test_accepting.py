@@ -17,13 +17,13 @@ from crypto_api.app import create_app as create_crypto
 from shared import Account, Settings
 from shared.keycloak import keycloak_trusted_issuer
 from shared.server.bearer_check import BearerChecker, BearerInvalid
-from tests.asgi_server import AsgiServer
-from tests.authz_api.conftest import serve
-from tests.crypto_api.conftest import Crypto, assert_problem
-from tests.keycloak.conftest import REALM, Stack, realm_document
-from tests.keycloak_standin import KeycloakStandIn
-from tests.openbao import free_port
-from tests.tokens import claims, sign
+from tests.support.asgi_server import AsgiServer
+from tests.support.authz import serve
+from tests.support.crypto import Crypto, assert_problem
+from tests.support.keycloak import REALM, Stack, realm_document
+from tests.support.keycloak_standin import KeycloakStandIn
+from tests.support.openbao import free_port
+from tests.support.tokens import claims, sign
 
 
 @pytest.fixture

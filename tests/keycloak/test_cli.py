@@ -11,9 +11,9 @@ import pytest
 
 from shared import Settings, Vault
 from shared.cli import main
-from tests.keycloak.conftest import REALM, Stack
-from tests.openbao import free_port
-from tests.tokens import KEYS
+from tests.support.keycloak import REALM, Stack
+from tests.support.openbao import free_port
+from tests.support.tokens import KEYS
 
 
 @pytest.fixture

@@ -17,12 +17,12 @@ from joserfc.jwk import RSAKey
 from authz_api.app import create_app as create_authz
 from shared import Account, Settings, TokenPolicy
 from shared.keycloak import key_id
-from tests.asgi_server import AsgiServer
-from tests.authz_api.conftest import Authz, assert_oauth_error, serve
-from tests.jwks_server import JwksServer
-from tests.keycloak.conftest import REALM, Stack
-from tests.openbao import free_port
-from tests.tokens import claims, pem, private_key, sign, unb64
+from tests.support.asgi_server import AsgiServer
+from tests.support.authz import Authz, assert_oauth_error, serve
+from tests.support.jwks_server import JwksServer
+from tests.support.keycloak import REALM, Stack
+from tests.support.openbao import free_port
+from tests.support.tokens import claims, pem, private_key, sign, unb64
 
 
 def payload(token: str) -> dict[str, Any]:

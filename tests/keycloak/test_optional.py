@@ -31,7 +31,7 @@ import shared, shared.keycloak, shared.cli, authz_api.app, crypto_api.app
 from litestar.testing import TestClient
 from shared import Settings
 from shared.errors import ConfigurationError
-from tests.tokens import claims, sign
+from tests.support.tokens import claims, sign
 
 settings = Settings.from_env(
     authz_issuer="http://authz.test", rate_limit_per_second=0.0, authz_single_instance=True

@@ -24,10 +24,10 @@ from shared.keycloak import (
     key_id,
 )
 from shared.keycloak._realm import AdminCredentials
-from tests.jwks_server import JwksServer
-from tests.keycloak.conftest import REALM, Stack
-from tests.openbao import free_port
-from tests.tokens import pem
+from tests.support.jwks_server import JwksServer
+from tests.support.keycloak import REALM, Stack
+from tests.support.openbao import free_port
+from tests.support.tokens import pem
 
 
 def client_of(stack: Stack, account_id: str) -> dict[str, Any]:

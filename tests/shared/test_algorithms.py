@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from shared import Account, TokenInvalidSignature, Verifier
-from tests.jwks_server import JwksServer
-from tests.tokens import KEY_FOR_ALG, claims, private_key, sign
+from tests.support.jwks_server import JwksServer
+from tests.support.tokens import KEY_FOR_ALG, claims, private_key, sign
 
 ASYMMETRIC = ["RS256", "RS384", "RS512", "ES256", "ES384", "ES512"]
 HMAC = ["HS256", "HS384", "HS512"]

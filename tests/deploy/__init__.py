@@ -1,0 +1,1 @@
+"""compose.yaml, the Dockerfile and deploy/, checked without a Docker engine."""
