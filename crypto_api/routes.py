@@ -8,12 +8,11 @@ from typing import Annotated, Any
 import anyio
 import anyio.to_thread
 import msgspec
-from litestar import Litestar, Request, Response, get, post
-from litestar.datastructures import State
+from litestar import Request, Response, get, post
 from litestar.openapi.spec import Example
 from litestar.params import Parameter
 
-from crypto_api.errors import RETRY_AFTER, RequestInvalid, RequestTooLarge, problem
+from crypto_api.errors import RequestInvalid, RequestTooLarge
 from crypto_api.openapi import (
     ACCOUNT_JWKS_RESPONSES,
     BATCH_RESPONSES,
@@ -27,33 +26,29 @@ from crypto_api.openapi import (
     EncryptOperation,
 )
 from crypto_api.schemas import (
+    SINGLE_BODY_MAX,
     BatchItem,
     BatchItemError,
     BatchRequest,
     BatchResponse,
     EncryptRequest,
     EncryptResponse,
-    Liveness,
 )
 from shared.errors import ServiceError
 from shared.server.encrypt_service import EncryptService
+from shared.web.dependencies import Injected
+from shared.web.health import NotReady, liveness_route
+from shared.web.threads import WorkerThreads, saturated
 from shared.wire import ItemError
 
-__all__ = ["ROUTES", "on_startup"]
+__all__ = ["ROUTES", "THREADS"]
 
 _JWT = "application/jwt"
 ENCRYPT_THREADS = 32
 #: Batches run at most this many at once per worker, on their own threads: a full batch is
 #: CPU for a second or so, and must not hold up single-token calls.
 BATCH_THREADS = 2
-#: One token (16 KiB at most) in JSON or raw: refuse anything bigger before reading it all.
-SINGLE_BODY_MAX = 32 * 1024
-
-
-def on_startup(app: Litestar) -> None:
-    """Create the encrypt calls' thread limiter inside the running event loop."""
-    app.state.encrypt_threads = anyio.CapacityLimiter(ENCRYPT_THREADS)
-    app.state.batch_threads = anyio.CapacityLimiter(BATCH_THREADS)
+THREADS = WorkerThreads(encrypt_threads=ENCRYPT_THREADS, batch_threads=BATCH_THREADS)
 
 
 def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -105,7 +100,11 @@ _EXAMPLES: dict[type[Any], str] = {
     responses=ENCRYPT_RESPONSES,
     operation_class=EncryptOperation,
 )
-async def encrypt(request: Request[Any, Any, Any], state: State) -> Response[Any]:
+async def encrypt(
+    request: Request[Any, Any, Any],
+    encrypt_service: Injected[EncryptService],
+    encrypt_threads: Injected[anyio.CapacityLimiter],
+) -> Response[Any]:
     """Verify a JWS with the bearer's account and seal it into a JWE (JSON or application/jwt)."""
     raw = request.content_type[0] == _JWT
     authorization = _authorization(request)
@@ -113,7 +112,7 @@ async def encrypt(request: Request[Any, Any, Any], state: State) -> Response[Any
     # keeps the hot path at one hop to a worker thread, where the bearer is still
     # checked before the body is looked at (a bad bearer is a 401 whatever the body).
     body = await request.body()
-    service: EncryptService = state.encrypt_service
+    service = encrypt_service
 
     def run() -> Any:
         account = service.authenticate(authorization)
@@ -124,7 +123,7 @@ async def encrypt(request: Request[Any, Any, Any], state: State) -> Response[Any
         service.charge(account)
         return service.encrypt(account, token)
 
-    result = await anyio.to_thread.run_sync(run, limiter=state.encrypt_threads)
+    result = await anyio.to_thread.run_sync(run, limiter=encrypt_threads)
     if raw or request.accept.best_match(["application/json", _JWT]) == _JWT:
         return Response(result.token, media_type=_JWT, headers={"Cache-Control": "no-store"})
     return Response(
@@ -147,15 +146,20 @@ async def encrypt(request: Request[Any, Any, Any], state: State) -> Response[Any
     responses=BATCH_RESPONSES,
     operation_class=BatchOperation,
 )
-async def encrypt_batch(request: Request[Any, Any, Any], state: State) -> Response[BatchResponse]:
+async def encrypt_batch(
+    request: Request[Any, Any, Any],
+    encrypt_service: Injected[EncryptService],
+    encrypt_threads: Injected[anyio.CapacityLimiter],
+    batch_threads: Injected[anyio.CapacityLimiter],
+) -> Response[BatchResponse]:
     """Encrypt many tokens: results in input order, each a JWE or an error with its code."""
-    service: EncryptService = state.encrypt_service
+    service = encrypt_service
     authorization = _authorization(request)
     # The bearer first, before a byte of the body is read: a batch body may be 16 MB, and
     # a caller without a valid bearer must not make us read, hold and parse it (uvicorn
     # discards the unread body once the 401 is sent, and the connection stays usable).
     account = await anyio.to_thread.run_sync(
-        service.authenticate, authorization, limiter=state.encrypt_threads
+        service.authenticate, authorization, limiter=encrypt_threads
     )
     request.scope["state"]["client_id"] = account
     body = await request.body()
@@ -169,7 +173,7 @@ async def encrypt_batch(request: Request[Any, Any, Any], state: State) -> Respon
         service.charge(account, len(tokens))
         return service.encrypt_batch(account, tokens)
 
-    results = await anyio.to_thread.run_sync(run, limiter=state.batch_threads)
+    results = await anyio.to_thread.run_sync(run, limiter=batch_threads)
     items = [
         BatchItem(error=BatchItemError(code=r.code, detail=r.detail))
         if isinstance(r, ItemError)
@@ -198,25 +202,11 @@ async def account_jwks(
     account_id: Annotated[
         str, Parameter(description="The account id.", examples=[Example(value="acme")])
     ],
-    state: State,
+    encrypt_service: Injected[EncryptService],
 ) -> Response[Any]:
     """The account's public encryption keys (``use: enc``, ``RSA-OAEP-256``), latest first."""
-    service: EncryptService = state.encrypt_service
-    document = await anyio.to_thread.run_sync(service.account_jwks, account_id)
+    document = await anyio.to_thread.run_sync(encrypt_service.account_jwks, account_id)
     return Response(document, headers={"Cache-Control": "public, max-age=60"})
-
-
-@get(
-    "/health/live",
-    operation_id="healthLive",
-    summary="Liveness",
-    description="The process is up; no dependency is checked.",
-    tags=["Operations"],
-    responses=HEALTH_RESPONSES,
-)
-async def health_live() -> Liveness:
-    """The process is up (no dependency is checked)."""
-    return Liveness(status="ok")
 
 
 @get(
@@ -230,19 +220,24 @@ async def health_live() -> Liveness:
     responses=HEALTH_READY_RESPONSES,
     operation_class=DocumentedOperation,
 )
-async def health_ready(state: State) -> Response[Any]:
+async def health_ready(
+    encrypt_service: Injected[EncryptService], encrypt_threads: Injected[anyio.CapacityLimiter]
+) -> Response[Any]:
     """Ready when the authz JWKS is usable and Vault answers, or keys are cached to ride
-    out its outage (the body says which)."""
-    service: EncryptService = state.encrypt_service
+    out its outage (the body says which).
+
+    Raises:
+        NotReady: with the reason's code (the error underneath, or SATURATED).
+    """
     try:
-        status = await anyio.to_thread.run_sync(service.check_ready)
+        status = await anyio.to_thread.run_sync(encrypt_service.check_ready)
     except ServiceError as exc:
-        return problem(503, "Not ready", exc.code, exc.detail, **{"Retry-After": RETRY_AFTER})
-    threads: anyio.CapacityLimiter = state.encrypt_threads
-    if threads.borrowed_tokens >= threads.total_tokens:
+        raise NotReady(exc.code, exc.detail) from exc
+    if saturated(encrypt_threads):
+        # A thread frees up within one encrypt call: come back soon.
         detail = f"all {ENCRYPT_THREADS} encrypt worker threads are busy"
-        return problem(503, "Not ready", "SATURATED", detail, **{"Retry-After": "1"})
+        raise NotReady("SATURATED", detail, retry_after=1)
     return Response(status)
 
 
-ROUTES = [encrypt, encrypt_batch, account_jwks, health_live, health_ready]
+ROUTES = [encrypt, encrypt_batch, account_jwks, liveness_route(HEALTH_RESPONSES), health_ready]
