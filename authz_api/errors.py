@@ -15,6 +15,7 @@ from litestar.exceptions import HTTPException
 
 from authz_api.schemas import MAX_BODY_BYTES, Health
 from shared.server.token_service import OAuthError
+from shared.web import headers
 from shared.web.body_limits import too_large
 from shared.web.error_table import ErrorRow, on_error, on_unexpected
 from shared.web.health import NotReady
@@ -52,7 +53,7 @@ ERROR_TABLE: Final[dict[OAuthErrorCode, ErrorRow]] = {
 NOT_READY: Final = ErrorRow(status=503, title="Not ready", retry_after=True)
 
 #: Token responses, good or bad, must not be cached (RFC 6749 §5.1).
-NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+NO_STORE: Final = {"Cache-Control": headers.NO_STORE, "Pragma": "no-cache"}
 
 
 def _render_oauth_error(exc: OAuthError, row: ErrorRow) -> Response[dict[str, str]]:

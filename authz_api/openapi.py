@@ -1,13 +1,9 @@
-"""The Authorization API's OpenAPI document: what Litestar cannot infer from the handlers.
+"""The Authorization API's OpenAPI document: each route's responses, the token request's
+form and the headers (why Litestar cannot infer them: :mod:`shared.web.openapi`).
 
-The token endpoint parses its form by hand (for precise RFC 6749 errors), so Litestar sees
-no request body; and error responses come from ``errors.py``'s table, not from exceptions
-Litestar knows about. So each route names its responses here (``ResponseSpec``: the Structs
-land in ``components/schemas``), and an :class:`~litestar.openapi.spec.Operation` subclass
-adds what ``ResponseSpec`` cannot carry: the request body and the response headers.
-
-Nothing here may depend on the settings: the checked-in ``openapi/authz-api.json`` must be
-what every deployment serves (``tests/test_openapi.py`` checks both).
+The token endpoint parses its form by hand, for precise RFC 6749 errors; its two grants
+are documented from the Structs of ``schemas.py``. The checked-in ``openapi/authz-api.json``
+is what every deployment serves, so nothing here depends on the settings.
 """
 
 from __future__ import annotations
@@ -32,15 +28,9 @@ from authz_api.schemas import (
     TokenResponse,
 )
 from shared.web.body_limits import kib, too_large
-from shared.web.openapi import (
-    CACHEABLE,
-    SCALAR_VERSION,
-    STRING,
-    DocumentedOperation,
-    StructSchema,
-    header,
-    ok,
-)
+from shared.web.headers import CACHEABLE, STRING, header
+from shared.web.headers import NO_STORE as NO_STORE_VALUE
+from shared.web.openapi import SCALAR_VERSION, DocumentedOperation, StructSchema, ok
 from shared.web.openapi import openapi_config as app_openapi_config
 
 __all__ = [
@@ -59,7 +49,7 @@ __all__ = [
 _FORM: Final = "application/x-www-form-urlencoded"
 #: RFC 6749 §5.1: token responses, good or bad, must not be cached.
 NO_STORE: Final = {
-    "Cache-Control": header("Never cache a token response.", STRING, "no-store"),
+    "Cache-Control": header("Never cache a token response.", STRING, NO_STORE_VALUE),
     "Pragma": header("For HTTP/1.0 caches.", STRING, "no-cache"),
 }
 
@@ -326,6 +316,5 @@ def openapi_config() -> OpenAPIConfig:
         [
             Tag(name="OAuth", description="The token endpoint (RFC 6749, RFC 7523)."),
             Tag(name="Discovery", description="What clients and the Crypto API fetch."),
-            Tag(name="Operations", description="Probes for load balancers and orchestrators."),
         ],
     )

@@ -19,7 +19,6 @@ from authz_api.openapi import (
     JWKS_RESPONSES,
     METADATA_RESPONSES,
     TOKEN_RESPONSES,
-    DocumentedOperation,
     JwksOperation,
     TokenOperation,
 )
@@ -30,8 +29,9 @@ from shared.errors import ServiceError
 from shared.server.bearer_issuer import BearerIssuer
 from shared.server.token_service import OAuthError, TokenService
 from shared.web.dependencies import Injected
-from shared.web.health import NotReady, liveness_route
-from shared.web.threads import WorkerThreads, saturated
+from shared.web.headers import CACHE_A_MINUTE
+from shared.web.health import NotReady, check_ready, liveness_route, readiness_route
+from shared.web.threads import WorkerThreads
 from shared.wire import GRANT_TYPES, SCOPE_ENCRYPT
 
 __all__ = ["ROUTES", "THREADS"]
@@ -87,9 +87,9 @@ def parse_form(body: bytes) -> dict[str, str]:
     operation_class=TokenOperation,
 )
 async def token(
-    request: Request[Any, Any, Any],
     token_service: Injected[TokenService],
     exchange_threads: Injected[anyio.CapacityLimiter],
+    request: Request[Any, Any, Any],
 ) -> Response[TokenResponse]:
     """Exchange a secure token (jwt-bearer grant) or a client assertion (client_credentials)
     for a bearer."""
@@ -142,7 +142,7 @@ async def jwks(bearers: Injected[BearerIssuer]) -> Response[dict[str, Any]]:
             f"the signing keys cannot be read now ({exc.code}); retry in a few seconds",
             code=exc.code,
         ) from exc
-    return Response(document, headers={"Cache-Control": "public, max-age=60"})
+    return Response(document, headers={"Cache-Control": CACHE_A_MINUTE})
 
 
 @get(
@@ -170,15 +170,10 @@ async def metadata(bearers: Injected[BearerIssuer]) -> AuthorizationServerMetada
     )
 
 
-@get(
-    "/health/ready",
-    operation_id="healthReady",
-    summary="Readiness",
-    description="Ready when Vault answers, the signing key is readable, the signers are alive "
+@readiness_route(
+    "Ready when Vault answers, the signing key is readable, the signers are alive "
     "and a token-exchange worker thread is free (503 SATURATED when all are busy).",
-    tags=["Operations"],
-    responses=HEALTH_READY_RESPONSES,
-    operation_class=DocumentedOperation,
+    HEALTH_READY_RESPONSES,
 )
 async def health_ready(
     bearers: Injected[BearerIssuer], exchange_threads: Injected[anyio.CapacityLimiter]
@@ -189,16 +184,13 @@ async def health_ready(
     Raises:
         NotReady: with the reason's code (the error underneath, SIGNER_DOWN or SATURATED).
     """
-    try:
-        await anyio.to_thread.run_sync(lambda: bearers.signing_keys(fresh=True))
-    except ServiceError as exc:
-        raise NotReady(exc.code, exc.detail) from exc
-    if not bearers.signer_healthy():
-        raise NotReady("SIGNER_DOWN", "the bearer signers are down")
-    if saturated(exchange_threads):
-        # A thread frees up within one exchange: come back soon.
-        detail = f"all {EXCHANGE_THREADS} token-exchange worker threads are busy"
-        raise NotReady("SATURATED", detail, retry_after=1)
+
+    def check() -> None:
+        bearers.signing_keys(fresh=True)
+        if not bearers.signer_healthy():
+            raise NotReady("SIGNER_DOWN", "the bearer signers are down")
+
+    await check_ready(check, exchange_threads, "token-exchange")
     return Response(Health(status="ready"))
 
 

@@ -28,6 +28,7 @@ from shared.keycloak import KeycloakUnavailable
 from shared.server.bearer_check import BearerInvalid, BearerMissing, BearerScopeMissing
 from shared.web.body_limits import too_large
 from shared.web.error_table import ErrorRow, on_error, on_unexpected, row_for
+from shared.web.headers import NO_STORE
 from shared.web.health import NotReady
 from shared.wire import SCOPE_ENCRYPT
 
@@ -112,7 +113,7 @@ def problem(
         body,
         status_code=status,
         media_type=PROBLEM,
-        headers={"Cache-Control": "no-store", **headers},
+        headers={"Cache-Control": NO_STORE, **headers},
     )
 
 

@@ -1,14 +1,10 @@
-"""The Crypto API's OpenAPI document: what Litestar cannot infer from the handlers.
+"""The Crypto API's OpenAPI document: each route's problems, bodies and headers, the bearer
+security scheme and the ``application/jwt`` answer (why Litestar cannot infer them:
+:mod:`shared.web.openapi`).
 
-The handlers read raw bodies (JSON or ``application/jwt``, for precise error codes), so
-Litestar sees no request body; and errors come from ``errors.py``'s table as RFC 9457
-problems, not from exceptions Litestar knows about. So each route names its responses here
-(``ResponseSpec``: the Structs land in ``components/schemas``), and an
-:class:`~litestar.openapi.spec.Operation` subclass adds what ``ResponseSpec`` cannot carry:
-request bodies, response headers, the ``application/jwt`` answer.
-
-Nothing here may depend on the settings: the checked-in ``openapi/crypto-api.json`` must be
-what every deployment serves (``tests/test_openapi.py`` checks both).
+Handlers read raw bodies, JSON or ``application/jwt``, for precise error codes. The
+checked-in ``openapi/crypto-api.json`` is what every deployment serves, so nothing here
+depends on the settings.
 """
 
 from __future__ import annotations
@@ -44,15 +40,9 @@ from crypto_api.schemas import (
     Readiness,
 )
 from shared.web.body_limits import kib, too_large
-from shared.web.openapi import (
-    CACHEABLE,
-    RETRY_AFTER_HEADER,
-    SCALAR_VERSION,
-    STRING,
-    StructSchema,
-    header,
-    ok,
-)
+from shared.web.headers import CACHEABLE, RETRY_AFTER_HEADER, STRING, header
+from shared.web.headers import NO_STORE as NO_STORE_VALUE
+from shared.web.openapi import SCALAR_VERSION, StructSchema, ok
 from shared.web.openapi import DocumentedOperation as BaseOperation
 from shared.web.openapi import openapi_config as app_openapi_config
 from shared.wire import SCOPE_ENCRYPT
@@ -79,7 +69,7 @@ _BEARER: Final = "bearerAuth"
 #: What the encrypt operations require: a bearer with this scope.
 ENCRYPT_SECURITY: Final[list[SecurityRequirement]] = [{_BEARER: [SCOPE_ENCRYPT]}]
 
-NO_STORE: Final = header("Never cache: the answer is about this request.", STRING, "no-store")
+NO_STORE: Final = header("Never cache: the answer is about this request.", STRING, NO_STORE_VALUE)
 CHALLENGE_401: Final = header(
     "RFC 6750 §3 challenge: no error code when no bearer was sent.",
     STRING,
@@ -434,7 +424,6 @@ def openapi_config() -> OpenAPIConfig:
         [
             Tag(name="Encryption", description="Secure tokens in, JWE out."),
             Tag(name="Keys", description="Public encryption keys, per account."),
-            Tag(name="Operations", description="Probes for load balancers and orchestrators."),
         ],
         Components(
             security_schemes={

@@ -34,11 +34,11 @@ from crypto_api.schemas import (
     EncryptRequest,
     EncryptResponse,
 )
-from shared.errors import ServiceError
 from shared.server.encrypt_service import EncryptService
 from shared.web.dependencies import Injected
-from shared.web.health import NotReady, liveness_route
-from shared.web.threads import WorkerThreads, saturated
+from shared.web.headers import CACHE_A_MINUTE, NO_STORE
+from shared.web.health import check_ready, liveness_route, readiness_route
+from shared.web.threads import WorkerThreads
 from shared.wire import ItemError
 
 __all__ = ["ROUTES", "THREADS"]
@@ -125,10 +125,10 @@ async def encrypt(
 
     result = await anyio.to_thread.run_sync(run, limiter=encrypt_threads)
     if raw or request.accept.best_match(["application/json", _JWT]) == _JWT:
-        return Response(result.token, media_type=_JWT, headers={"Cache-Control": "no-store"})
+        return Response(result.token, media_type=_JWT, headers={"Cache-Control": NO_STORE})
     return Response(
         EncryptResponse(token=result.token, kid=result.kid, alg="RSA-OAEP-256", enc="A256GCM"),
-        headers={"Cache-Control": "no-store"},
+        headers={"Cache-Control": NO_STORE},
     )
 
 
@@ -183,7 +183,7 @@ async def encrypt_batch(
     failed = sum(1 for r in results if isinstance(r, ItemError))
     return Response(
         BatchResponse(results=items, succeeded=len(items) - failed, failed=failed),
-        headers={"Cache-Control": "no-store"},
+        headers={"Cache-Control": NO_STORE},
     )
 
 
@@ -206,18 +206,14 @@ async def account_jwks(
 ) -> Response[Any]:
     """The account's public encryption keys (``use: enc``, ``RSA-OAEP-256``), latest first."""
     document = await anyio.to_thread.run_sync(encrypt_service.account_jwks, account_id)
-    return Response(document, headers={"Cache-Control": "public, max-age=60"})
+    return Response(document, headers={"Cache-Control": CACHE_A_MINUTE})
 
 
-@get(
-    "/health/ready",
-    operation_id="healthReady",
-    summary="Readiness",
-    description="Ready when the Authorization API's keys are usable and Vault answers, or "
+@readiness_route(
+    "Ready when the Authorization API's keys are usable and Vault answers, or "
     "while Vault is down if keys are cached to ride out the outage (`vault` says which), and "
     "an encrypt worker thread is free (503 SATURATED when all are busy).",
-    tags=["Operations"],
-    responses=HEALTH_READY_RESPONSES,
+    HEALTH_READY_RESPONSES,
     operation_class=DocumentedOperation,
 )
 async def health_ready(
@@ -229,14 +225,7 @@ async def health_ready(
     Raises:
         NotReady: with the reason's code (the error underneath, or SATURATED).
     """
-    try:
-        status = await anyio.to_thread.run_sync(encrypt_service.check_ready)
-    except ServiceError as exc:
-        raise NotReady(exc.code, exc.detail) from exc
-    if saturated(encrypt_threads):
-        # A thread frees up within one encrypt call: come back soon.
-        detail = f"all {ENCRYPT_THREADS} encrypt worker threads are busy"
-        raise NotReady("SATURATED", detail, retry_after=1)
+    status = await check_ready(encrypt_service.check_ready, encrypt_threads, "encrypt")
     return Response(status)
 
 

@@ -24,29 +24,29 @@ from litestar.openapi.spec import (
     Example,
     OpenAPIHeader,
     OpenAPIResponse,
-    OpenAPIType,
     Operation,
     RequestBody,
     Schema,
     Tag,
 )
 
-from shared.wire import RETRY_AFTER
+from shared.web.headers import RETRY_AFTER_HEADER
 
 __all__ = [
-    "CACHEABLE",
-    "RETRY_AFTER_HEADER",
+    "OPERATIONS_TAG",
     "SCALAR_VERSION",
-    "STRING",
     "DocumentedOperation",
     "StructSchema",
-    "header",
     "ok",
     "openapi_config",
 ]
 
 #: Pinned: the docs page runs this script on our origin, so it changes only deliberately.
 SCALAR_VERSION: Final = "1.72.1"
+#: The tag of the probes (``shared.web.health``), which every app has.
+OPERATIONS_TAG: Final = Tag(
+    name="Operations", description="Probes for load balancers and orchestrators."
+)
 
 
 class StructSchema(Schema):
@@ -76,20 +76,6 @@ class StructSchema(Schema):
             schema["description"] = " ".join(schema.get("description", "").split())
             schemas.append(schema)
         return schemas[0] if len(schemas) == 1 else {"oneOf": schemas}
-
-
-def header(description: str, schema: Schema, example: object) -> OpenAPIHeader:
-    """A documented response header; ours are always sent, so required."""
-    return OpenAPIHeader(description=description, required=True, schema=schema, example=example)
-
-
-STRING: Final = Schema(type=OpenAPIType.STRING)
-RETRY_AFTER_HEADER: Final = header(
-    "Seconds to wait before trying again.",
-    Schema(type=OpenAPIType.INTEGER, minimum=1),
-    RETRY_AFTER,
-)
-CACHEABLE: Final = header("Cacheable for a minute.", STRING, "public, max-age=60")
 
 
 @dataclass
@@ -126,12 +112,12 @@ def openapi_config(
 ) -> OpenAPIConfig:
     """An app's OpenAPI configuration: document metadata and the docs pages under
     ``/schema`` (Scalar at ``/schema``, Swagger UI at ``/schema/swagger``, the JSON at
-    ``/schema/openapi.json``)."""
+    ``/schema/openapi.json``). ``tags`` are the app's own: the probes' tag is added."""
     return OpenAPIConfig(
         title=title,
         version="1.0.0",
         description=description,
-        tags=list(tags),
+        tags=[*tags, OPERATIONS_TAG],
         components=components or Components(),
         path="/schema",
         render_plugins=[

@@ -56,22 +56,24 @@ def serve_crypto(settings: Settings, authz: Authz, **overrides: Any) -> Iterator
     )
     with AsgiServer(create_app(app_settings), port=port):
         client = Crypto(f"http://127.0.0.1:{port}", authz)
-        try:
+        with client.http:  # closed however the test ends
             yield client
-        finally:
-            client.http.close()
 
 
 @pytest.fixture(scope="module")
-def authz_for_crypto(settings: Settings, vault: object) -> Iterator[Authz]:
-    with serve(settings, rate_limit_per_second=0.0) as authz:
-        yield authz
-
-
-@pytest.fixture(scope="module")
-def crypto(settings: Settings, authz_for_crypto: Authz) -> Iterator[Crypto]:
-    with serve_crypto(settings, authz_for_crypto, crypto_rate_per_second=0.0) as client:
+def crypto(settings: Settings, vault: object) -> Iterator[Crypto]:
+    """One Crypto API for the module and the Authorization API it trusts (rate limits off)."""
+    with (
+        serve(settings, rate_limit_per_second=0.0) as authz,
+        serve_crypto(settings, authz, crypto_rate_per_second=0.0) as client,
+    ):
         yield client
+
+
+@pytest.fixture(scope="module")
+def authz_for_crypto(crypto: Crypto) -> Authz:
+    """The Authorization API the module's Crypto APIs trust."""
+    return crypto.authz
 
 
 @pytest.fixture

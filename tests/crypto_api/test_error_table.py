@@ -186,18 +186,26 @@ def test_disabled_account_challenge_names_no_error(path: str) -> None:
     assert response.headers["www-authenticate"] == REALM
 
 
-def test_unexpected_error_is_a_clean_500(caplog: pytest.LogCaptureFixture) -> None:
-    """An unexpected failure answers 500 INTERNAL (no-store) and is logged with where it
-    happened (file:line frames), never with its message."""
-    with (
-        caplog.at_level(logging.ERROR),
-        _client(Refusing(RuntimeError("a message that could hold a token eyJhbGciOi"))) as client,
-    ):
-        response = client.get("/v1/accounts/acme/jwks.json")
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/v1/encrypt", {"token": "x"}),
+        ("POST", "/v1/encrypt/batch", {"tokens": ["x"]}),
+        ("GET", "/v1/accounts/acme/jwks.json", None),
+    ],
+    ids=["single", "batch", "jwks"],
+)
+def test_unexpected_error_is_a_clean_500(
+    method: str, path: str, body: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An unexpected failure answers a 500 INTERNAL problem (no-store) on every route, and
+    its message (which could hold a token) is never logged."""
+    leaky = RuntimeError("a message that could hold a token eyJhbGciOi")
+    with caplog.at_level(logging.ERROR), _client(Refusing(leaky)) as client:
+        response = client.request(method, path, json=body)
     assert response.status_code == 500
     assert response.json()["code"] == "INTERNAL"
+    assert response.json()["title"] == "Internal error"
     assert response.headers["cache-control"] == "no-store"
-    record = next(r for r in caplog.records if r.name == "crypto_api")
-    assert record.exc_type == "RuntimeError"  # type: ignore[attr-defined]
-    assert any("test_error_table.py" in f for f in record.frames)  # type: ignore[attr-defined]
+    assert [r.exc_type for r in caplog.records if r.name == "crypto_api"] == ["RuntimeError"]  # type: ignore[attr-defined]
     assert "eyJhbGciOi" not in caplog.text
