@@ -31,7 +31,7 @@ from shared.server.token_service import OAuthError, TokenService
 from shared.web.dependencies import Injected
 from shared.web.headers import CACHE_A_MINUTE
 from shared.web.health import NotReady, check_ready, liveness_route, readiness_route
-from shared.web.threads import WorkerThreads
+from shared.web.threads import ThreadPool
 from shared.wire import GRANT_TYPES, SCOPE_ENCRYPT
 
 __all__ = ["ROUTES", "THREADS"]
@@ -41,8 +41,8 @@ ACCOUNT_ID = re.compile(ACCOUNT_ID_PATTERN)
 _SIGNING_ALGS = sorted(set(METHOD_ALGORITHMS["public_key"] + METHOD_ALGORITHMS["symmetric"]))
 #: Token exchanges get their own worker threads, so that readiness probes and the JWKS
 #: (anyio's default pool) still answer while exchanges wait on a slow Vault.
-EXCHANGE_THREADS = 32
-THREADS = WorkerThreads(exchange_threads=EXCHANGE_THREADS)
+EXCHANGE_THREADS = ThreadPool("exchange_threads", 32)
+THREADS = (EXCHANGE_THREADS,)
 
 
 def loggable_client_id(value: str | None) -> str | None:
@@ -87,9 +87,7 @@ def parse_form(body: bytes) -> dict[str, str]:
     operation_class=TokenOperation,
 )
 async def token(
-    token_service: Injected[TokenService],
-    exchange_threads: Injected[anyio.CapacityLimiter],
-    request: Request[Any, Any, Any],
+    request: Request[Any, Any, Any], token_service: Injected[TokenService]
 ) -> Response[TokenResponse]:
     """Exchange a secure token (jwt-bearer grant) or a client assertion (client_credentials)
     for a bearer."""
@@ -101,9 +99,8 @@ async def token(
     params = parse_form(await request.body())
     request.scope["state"]["client_id"] = loggable_client_id(params.get("client_id"))
     address = request.client.host if request.client else None
-    issued = await anyio.to_thread.run_sync(
-        partial(token_service.exchange, params, client_address=address),
-        limiter=exchange_threads,
+    issued = await EXCHANGE_THREADS.run(
+        request, partial(token_service.exchange, params, client_address=address)
     )
     return Response(
         TokenResponse(
@@ -176,7 +173,7 @@ async def metadata(bearers: Injected[BearerIssuer]) -> AuthorizationServerMetada
     HEALTH_READY_RESPONSES,
 )
 async def health_ready(
-    bearers: Injected[BearerIssuer], exchange_threads: Injected[anyio.CapacityLimiter]
+    request: Request[Any, Any, Any], bearers: Injected[BearerIssuer]
 ) -> Response[Health]:
     """Ready when Vault answers, the signing key is readable, the signers are alive and an
     exchange thread is free.
@@ -190,7 +187,7 @@ async def health_ready(
         if not bearers.signer_healthy():
             raise NotReady("SIGNER_DOWN", "the bearer signers are down")
 
-    await check_ready(check, exchange_threads, "token-exchange")
+    await check_ready(check, EXCHANGE_THREADS.limiter(request), "token-exchange")
     return Response(Health(status="ready"))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Annotated, Any
 
 import anyio
@@ -38,17 +39,17 @@ from shared.server.encrypt_service import EncryptService
 from shared.web.dependencies import Injected
 from shared.web.headers import CACHE_A_MINUTE, NO_STORE
 from shared.web.health import check_ready, liveness_route, readiness_route
-from shared.web.threads import WorkerThreads
+from shared.web.threads import ThreadPool
 from shared.wire import ItemError
 
 __all__ = ["ROUTES", "THREADS"]
 
 _JWT = "application/jwt"
-ENCRYPT_THREADS = 32
+ENCRYPT_THREADS = ThreadPool("encrypt_threads", 32)
 #: Batches run at most this many at once per worker, on their own threads: a full batch is
 #: CPU for a second or so, and must not hold up single-token calls.
-BATCH_THREADS = 2
-THREADS = WorkerThreads(encrypt_threads=ENCRYPT_THREADS, batch_threads=BATCH_THREADS)
+BATCH_THREADS = ThreadPool("batch_threads", 2)
+THREADS = (ENCRYPT_THREADS, BATCH_THREADS)
 
 
 def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -101,9 +102,7 @@ _EXAMPLES: dict[type[Any], str] = {
     operation_class=EncryptOperation,
 )
 async def encrypt(
-    request: Request[Any, Any, Any],
-    encrypt_service: Injected[EncryptService],
-    encrypt_threads: Injected[anyio.CapacityLimiter],
+    request: Request[Any, Any, Any], encrypt_service: Injected[EncryptService]
 ) -> Response[Any]:
     """Verify a JWS with the bearer's account and seal it into a JWE (JSON or application/jwt)."""
     raw = request.content_type[0] == _JWT
@@ -123,7 +122,7 @@ async def encrypt(
         service.charge(account)
         return service.encrypt(account, token)
 
-    result = await anyio.to_thread.run_sync(run, limiter=encrypt_threads)
+    result = await ENCRYPT_THREADS.run(request, run)
     if raw or request.accept.best_match(["application/json", _JWT]) == _JWT:
         return Response(result.token, media_type=_JWT, headers={"Cache-Control": NO_STORE})
     return Response(
@@ -147,10 +146,7 @@ async def encrypt(
     operation_class=BatchOperation,
 )
 async def encrypt_batch(
-    request: Request[Any, Any, Any],
-    encrypt_service: Injected[EncryptService],
-    encrypt_threads: Injected[anyio.CapacityLimiter],
-    batch_threads: Injected[anyio.CapacityLimiter],
+    request: Request[Any, Any, Any], encrypt_service: Injected[EncryptService]
 ) -> Response[BatchResponse]:
     """Encrypt many tokens: results in input order, each a JWE or an error with its code."""
     service = encrypt_service
@@ -158,9 +154,7 @@ async def encrypt_batch(
     # The bearer first, before a byte of the body is read: a batch body may be 16 MB, and
     # a caller without a valid bearer must not make us read, hold and parse it (uvicorn
     # discards the unread body once the 401 is sent, and the connection stays usable).
-    account = await anyio.to_thread.run_sync(
-        service.authenticate, authorization, limiter=encrypt_threads
-    )
+    account = await ENCRYPT_THREADS.run(request, partial(service.authenticate, authorization))
     request.scope["state"]["client_id"] = account
     body = await request.body()
 
@@ -173,7 +167,7 @@ async def encrypt_batch(
         service.charge(account, len(tokens))
         return service.encrypt_batch(account, tokens)
 
-    results = await anyio.to_thread.run_sync(run, limiter=batch_threads)
+    results = await BATCH_THREADS.run(request, run)
     items = [
         BatchItem(error=BatchItemError(code=r.code, detail=r.detail))
         if isinstance(r, ItemError)
@@ -217,7 +211,7 @@ async def account_jwks(
     operation_class=DocumentedOperation,
 )
 async def health_ready(
-    encrypt_service: Injected[EncryptService], encrypt_threads: Injected[anyio.CapacityLimiter]
+    request: Request[Any, Any, Any], encrypt_service: Injected[EncryptService]
 ) -> Response[Any]:
     """Ready when the authz JWKS is usable and Vault answers, or keys are cached to ride
     out its outage (the body says which).
@@ -225,7 +219,8 @@ async def health_ready(
     Raises:
         NotReady: with the reason's code (the error underneath, or SATURATED).
     """
-    status = await check_ready(encrypt_service.check_ready, encrypt_threads, "encrypt")
+    threads = ENCRYPT_THREADS.limiter(request)
+    status = await check_ready(encrypt_service.check_ready, threads, "encrypt")
     return Response(status)
 
 

@@ -12,7 +12,7 @@ from shared.web.error_table import ErrorRow, on_error, on_unexpected, row_for
 from shared.web.health import NotReady, check_ready, liveness_route, readiness_route
 from shared.web.openapi import DocumentedOperation, StructSchema, openapi_config
 from shared.web.service_app import service_app
-from shared.web.threads import WorkerThreads
+from shared.web.threads import ThreadPool
 
 __all__ = [
     "AccessLogMiddleware",
@@ -21,7 +21,7 @@ __all__ = [
     "Injected",
     "NotReady",
     "StructSchema",
-    "WorkerThreads",
+    "ThreadPool",
     "check_ready",
     "configure_json_logging",
     "liveness_route",

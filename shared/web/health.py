@@ -81,8 +81,8 @@ def readiness_route(
 async def check_ready(check: Callable[[], T], threads: anyio.CapacityLimiter, what: str) -> T:
     """Run ``check`` (blocking) and answer what it returns, unless the app is not ready.
 
-    ``check`` runs on anyio's default threads, not on ``threads``: those are the hot path's,
-    and may all be taken, which is what the second test is about.
+    ``check`` runs on anyio's default threads, not on ``threads``: those are the hot path's
+    (``what`` names them), and may all be taken, which is what the second test is about.
 
     Raises:
         NotReady: ``check`` failed (its code: ``VAULT_UNAVAILABLE``…, or its own

@@ -1,8 +1,8 @@
 """The Litestar app around an API's routes: what both apps assemble the same way.
 
 Metrics at ``/metrics``, one JSON access-log line per request, JSON logs on stderr (ours,
-not Litestar's plain-text default), the app's error handlers, services and worker threads
-injected by name, and a request body limit.
+not Litestar's plain-text default), the app's error handlers, its services injected by
+name, its worker-thread pools, and a request body limit.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from litestar.types import ControllerRouterHandler, ExceptionHandlersMap
 
 from shared.web.access_log import AccessLogMiddleware, configure_json_logging
 from shared.web.metrics import MetricsController, metrics_middleware
-from shared.web.threads import WorkerThreads
+from shared.web.threads import ThreadPool
 
 __all__ = ["service_app"]
 
@@ -28,7 +28,7 @@ def service_app(
     routes: Sequence[ControllerRouterHandler],
     exception_handlers: Mapping[type[Exception], Any],
     services: Mapping[str, Provide],
-    threads: WorkerThreads,
+    threads: Sequence[ThreadPool],
     max_body: int,
     openapi: OpenAPIConfig,
 ) -> Litestar:
@@ -39,7 +39,7 @@ def service_app(
         routes: the route handlers (``/metrics`` is added).
         exception_handlers: the app's error table handlers, by exception class.
         services: the providers of what handlers receive by name.
-        threads: the worker-thread limiters, made at start-up and injected by name.
+        threads: the worker-thread pools, made at start-up.
         max_body: the largest request body, in bytes (a route may lower it).
         openapi: the document's configuration.
     """
@@ -50,7 +50,7 @@ def service_app(
     metrics = metrics_middleware(name, prefix=name.split("_", maxsplit=1)[0])
     return Litestar(
         route_handlers=[*routes, MetricsController],
-        on_startup=[threads.on_startup],
+        on_startup=[pool.on_startup for pool in threads],
         exception_handlers=handlers,
         # Plain ASGI middleware (access_log.py imports no Litestar), which Litestar's
         # middleware union does not spell.
@@ -58,5 +58,5 @@ def service_app(
         request_max_body_size=max_body,
         openapi_config=openapi,
         logging_config=None,
-        dependencies={**services, **threads.dependencies()},
+        dependencies=dict(services),
     )

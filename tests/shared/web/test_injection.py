@@ -1,5 +1,5 @@
-"""Services reach handlers by name (overridable), worker threads are made at start-up and
-injected, and readiness refuses with NotReady."""
+"""Services reach handlers by name (overridable), worker-thread pools are made at start-up
+and reached through the request, and readiness refuses with NotReady."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from typing import Any
 
 import anyio
 import pytest
-from litestar import Litestar, get
+from litestar import Litestar, Request, get
 from litestar.testing import TestClient
 
 from shared.errors import VaultUnavailable
 from shared.web.dependencies import Injected, provide
 from shared.web.health import NotReady, check_ready
-from shared.web.threads import WorkerThreads, saturated
+from shared.web.threads import ThreadPool, saturated
 
 
 class Greeter:
@@ -23,25 +23,26 @@ class Greeter:
         self.word = word
 
 
+POOL = ThreadPool("pool", 3)
+
+
 @get("/greet")
-async def _greet(greeter: Injected[Greeter], pool: Injected[anyio.CapacityLimiter]) -> str:
-    return f"{greeter.word} {int(pool.total_tokens)}"
+async def _greet(request: Request[Any, Any, Any], greeter: Injected[Greeter]) -> str:
+    size = int(POOL.limiter(request).total_tokens)
+    return await POOL.run(request, lambda: f"{greeter.word} {size}")
 
 
 def _app(overrides: dict[str, object] | None = None) -> Litestar:
-    threads = WorkerThreads(pool=3)
     return Litestar(
         route_handlers=[_greet],
-        on_startup=[threads.on_startup],
-        dependencies={
-            **provide({"greeter": Greeter("hello")}, overrides),
-            **threads.dependencies(),
-        },
+        on_startup=[POOL.on_startup],
+        dependencies=provide({"greeter": Greeter("hello")}, overrides),
     )
 
 
-def test_services_and_threads_are_injected_by_name() -> None:
-    """A handler gets the app's service and the limiter made at start-up (in the state)."""
+def test_services_are_injected_and_pools_made_at_startup() -> None:
+    """A handler gets the app's service by name, and runs on the pool the app made at
+    start-up (in its state)."""
     app = _app()
     with TestClient(app) as client:
         assert client.get("/greet").text == "hello 3"
