@@ -27,7 +27,7 @@ from shared.errors import (
 from shared.keycloak import KeycloakUnavailable
 from shared.server.bearer_check import BearerInvalid, BearerMissing, BearerScopeMissing
 from shared.web.body_limits import too_large
-from shared.web.error_table import ErrorRow, on_error, on_unexpected, row_for
+from shared.web.error_table import ErrorRow, ExceptionRows, on_error, on_unexpected, row_for
 from shared.web.headers import NO_STORE
 from shared.web.health import NotReady
 from shared.wire import SCOPE_ENCRYPT
@@ -61,7 +61,7 @@ _UNAVAILABLE: Final = ErrorRow(status=503, title="Temporarily unavailable", retr
 
 #: How each error is answered: the first row whose class the error is an instance of
 #: (subclasses before their bases; the last row catches every other service error).
-ERROR_TABLE: Final[tuple[tuple[type[Exception], ErrorRow], ...]] = (
+ERROR_TABLE: Final[ExceptionRows] = (
     # RFC 6750 §3.1: no error code when the request carried no credentials at all.
     (BearerMissing, ErrorRow(status=401, title="Bearer token refused", challenge=_REALM)),
     (

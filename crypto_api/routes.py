@@ -111,16 +111,15 @@ async def encrypt(
     # keeps the hot path at one hop to a worker thread, where the bearer is still
     # checked before the body is looked at (a bad bearer is a 401 whatever the body).
     body = await request.body()
-    service = encrypt_service
 
     def run() -> Any:
-        account = service.authenticate(authorization)
+        account = encrypt_service.authenticate(authorization)
         request.scope["state"]["client_id"] = account
         token = (
             body.decode("ascii", "replace").strip() if raw else _decode(body, EncryptRequest).token
         )
-        service.charge(account)
-        return service.encrypt(account, token)
+        encrypt_service.charge(account)
+        return encrypt_service.encrypt(account, token)
 
     result = await ENCRYPT_THREADS.run(request, run)
     if raw or request.accept.best_match(["application/json", _JWT]) == _JWT:
@@ -149,12 +148,13 @@ async def encrypt_batch(
     request: Request[Any, Any, Any], encrypt_service: Injected[EncryptService]
 ) -> Response[BatchResponse]:
     """Encrypt many tokens: results in input order, each a JWE or an error with its code."""
-    service = encrypt_service
     authorization = _authorization(request)
     # The bearer first, before a byte of the body is read: a batch body may be 16 MB, and
     # a caller without a valid bearer must not make us read, hold and parse it (uvicorn
     # discards the unread body once the 401 is sent, and the connection stays usable).
-    account = await ENCRYPT_THREADS.run(request, partial(service.authenticate, authorization))
+    account = await ENCRYPT_THREADS.run(
+        request, partial(encrypt_service.authenticate, authorization)
+    )
     request.scope["state"]["client_id"] = account
     body = await request.body()
 
@@ -162,10 +162,10 @@ async def encrypt_batch(
         tokens = _decode(body, BatchRequest).tokens
         if not tokens:
             raise RequestInvalid("'tokens' is empty")
-        if len(tokens) > service.batch_max:
-            raise RequestTooLarge(f"at most {service.batch_max} tokens per batch")
-        service.charge(account, len(tokens))
-        return service.encrypt_batch(account, tokens)
+        if len(tokens) > encrypt_service.batch_max:
+            raise RequestTooLarge(f"at most {encrypt_service.batch_max} tokens per batch")
+        encrypt_service.charge(account, len(tokens))
+        return encrypt_service.encrypt_batch(account, tokens)
 
     results = await BATCH_THREADS.run(request, run)
     items = [

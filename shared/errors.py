@@ -69,7 +69,8 @@ __all__ = [
 
 
 class ServiceError(Exception):
-    """Base of every error we raise: a stable ``code`` and a human ``detail``."""
+    """Base of every error we raise: a stable ``code``, a human ``detail`` and, when the
+    error knows how long a retry should wait, ``retry_after`` seconds."""
 
     code: ClassVar[str] = "INTERNAL"
     retryable: ClassVar[bool] = False

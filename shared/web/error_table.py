@@ -21,9 +21,6 @@ from shared.wire import RETRY_AFTER
 __all__ = ["ErrorRow", "ExceptionRows", "on_error", "on_unexpected", "row_for"]
 
 E = TypeVar("E", bound=Exception)
-#: An exception table: the first row whose class the error is an instance of applies, so
-#: subclasses come before their bases and the last row is the base of them all.
-ExceptionRows = Sequence[tuple[type[Exception], "ErrorRow"]]
 Handler = Callable[[Request[Any, Any, Any], E], Response[Any]]
 
 
@@ -48,6 +45,11 @@ class ErrorRow(msgspec.Struct, frozen=True, kw_only=True):
         if self.retry_after:
             headers["Retry-After"] = str(RETRY_AFTER if retry_after is None else retry_after)
         return headers
+
+
+#: An exception table: the first row whose class the error is an instance of applies, so
+#: subclasses come before their bases and the last row is the base of them all.
+ExceptionRows = Sequence[tuple[type[Exception], ErrorRow]]
 
 
 def row_for(rows: ExceptionRows, exc: Exception) -> ErrorRow:
