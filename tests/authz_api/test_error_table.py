@@ -31,7 +31,7 @@ STATUS = {
 }
 
 
-def test_every_error_has_a_row() -> None:
+def test_every_error_has_a_status() -> None:
     """Each OAuth error we can raise has exactly one row, with its RFC status and a title."""
     assert set(ERROR_TABLE) == set(get_args(OAuthErrorCode)) == set(STATUS)
     for error, row in ERROR_TABLE.items():

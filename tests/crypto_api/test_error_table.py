@@ -5,7 +5,9 @@ unexpected failures stay 500s without leaking anything."""
 
 from __future__ import annotations
 
+import importlib
 import logging
+import pkgutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +15,7 @@ import pytest
 from litestar.testing import TestClient
 
 import crypto_api.app
+import shared
 from crypto_api.errors import ERROR_TABLE, EXCEPTION_HANDLERS, RequestInvalid, RequestTooLarge
 from shared import Settings
 from shared.errors import (
@@ -51,6 +54,12 @@ EXPECTED: dict[type[Exception], tuple[int, str, str | None]] = {
     RequestInvalid: (400, "Invalid request", None),
     NotReady: (503, "Not ready", None),
 }
+
+
+# Every error class of shared/, whatever other tests happened to import first.
+for _module in pkgutil.walk_packages(shared.__path__, "shared."):
+    if not _module.name.endswith("__main__"):
+        importlib.import_module(_module.name)
 
 
 def _subclasses(kind: type[Exception]) -> Iterator[type[Exception]]:
@@ -134,7 +143,7 @@ def test_each_row_is_reachable_and_answered_as_it_says(
     ids=lambda kind: kind.__qualname__,
 )
 def test_every_error_class_gets_its_row(kind: type[Exception]) -> None:
-    """Each error class the app loads (the services' and ours) lands on the row it should:
+    """Each error class of shared/ and of the app lands on the row it should:
     the listed kinds on theirs, other retryable errors on a 503 with Retry-After, the rest on
     the 500 row."""
     _, row = ERROR_TABLE[_row_index(kind)]
