@@ -1,18 +1,19 @@
 """ASGI factory of the Authorization API (``authz_api.app:create_app``).
 
-The one assembly point: settings (read here, never at import), the shared services, the
-routes, the error table, metrics and the access log.
+The one assembly point: settings (read here, never at import), the shared services the
+handlers receive by name, the routes, the error table, metrics and the access log.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from litestar import Litestar
-from litestar.datastructures import State
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from authz_api.errors import EXCEPTION_HANDLERS
 from authz_api.openapi import openapi_config
-from authz_api.routes import ROUTES, on_startup
+from authz_api.routes import ROUTES, THREADS
+from authz_api.schemas import MAX_BODY_BYTES
 from shared.errors import ConfigurationError
 from shared.keycloak import AssertionSigner, KeycloakBackend, KeycloakRealm, python_keycloak
 from shared.server.bearer_issuer import BearerIssuer
@@ -22,19 +23,10 @@ from shared.server.token_service import IssuerBackend, TokenService
 from shared.settings import Settings
 from shared.tokens.verification import Verifier
 from shared.vault.client import Vault
-from shared.web.access_log import AccessLogMiddleware, configure_json_logging
+from shared.web.dependencies import provide
+from shared.web.service_app import service_app
 
 __all__ = ["create_app"]
-
-#: A token request is a few KiB at most (tokens are capped at 16 KiB).
-MAX_BODY_BYTES = 64 * 1024
-
-
-class MetricsController(PrometheusController):
-    """``/metrics``, left out of the OpenAPI document: it is for the Prometheus scraper, in
-    Prometheus's own text format, not part of the API customers program against."""
-
-    include_in_schema = False
 
 
 def _backend(
@@ -52,10 +44,17 @@ def _backend(
     )
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
+def create_app(
+    settings: Settings | None = None, *, overrides: Mapping[str, object] | None = None
+) -> Litestar:
     """Build the Authorization API; ``settings`` default to the environment.
 
+    Handlers receive ``token_service`` (:class:`TokenService`) and ``bearers``
+    (:class:`BearerIssuer`); ``overrides`` replaces either by name (tests: a failing
+    stand-in).
+
     Raises:
+        KeyError: an override names neither.
         ConfigurationError: ``AUTHZ_ISSUER`` is not set, neither ``REDIS_URL`` nor
             ``AUTHZ_SINGLE_INSTANCE``, or another setting is invalid
             (``AUTHZ_BACKEND=keycloak`` without the realm or without python-keycloak).
@@ -93,16 +92,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         backend=_backend(settings, vault, bearers, issuer),
     )
-    configure_json_logging()
-    prometheus = PrometheusConfig(app_name="authz_api", prefix="authz", group_path=True)
-    return Litestar(
-        route_handlers=[*ROUTES, MetricsController],
-        on_startup=[on_startup],
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        middleware=[AccessLogMiddleware, prometheus.middleware],  # type: ignore[list-item]
-        request_max_body_size=MAX_BODY_BYTES,
-        openapi_config=openapi_config(),
-        # Ours (JSON on stderr, configured above), not Litestar's plain-text default.
-        logging_config=None,
-        state=State({"token_service": service, "bearers": bearers}),
+    return service_app(
+        name="authz_api",
+        routes=ROUTES,
+        exception_handlers=EXCEPTION_HANDLERS,
+        services=provide({"token_service": service, "bearers": bearers}, overrides),
+        threads=THREADS,
+        max_body=MAX_BODY_BYTES,
+        openapi=openapi_config(),
     )

@@ -1,4 +1,9 @@
-"""Error mapping of the Authorization API, once, as a table: RFC 6749 §5.2 JSON bodies."""
+"""Error table of the Authorization API, once, as data: RFC 6749 §5.2 JSON bodies.
+
+Every answer that is not a success comes from here: an :class:`OAuthError` by its ``error``
+(:data:`ERROR_TABLE`), a readiness refusal (:data:`NOT_READY`), a framework refusal (405,
+404, 413) in the same JSON shape, and anything unexpected as a 500 that says nothing.
+"""
 
 from __future__ import annotations
 
@@ -8,54 +13,74 @@ from typing import Any, Final
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
+from authz_api.schemas import MAX_BODY_BYTES, Health
 from shared.server.token_service import OAuthError
-from shared.web.access_log import log_unexpected
+from shared.web import headers
+from shared.web.body_limits import too_large
+from shared.web.error_table import ErrorRow, on_error, on_unexpected
+from shared.web.health import NotReady
 from shared.wire import OAuthErrorCode
 
-__all__ = ["EXCEPTION_HANDLERS", "NO_STORE", "STATUS_FOR_ERROR", "oauth_error_response"]
+__all__ = [
+    "ERROR_TABLE",
+    "EXCEPTION_HANDLERS",
+    "NOT_READY",
+    "NO_STORE",
+    "oauth_error_response",
+]
 
 logger = logging.getLogger("authz_api")
 
-#: HTTP status for each OAuth error (RFC 6749 §5.2: 400, or 401 for client authentication,
-#: ``unauthorized_client`` being an authenticated client refused this grant: 400;
-#: RFC 8628 §3.5 ``slow_down`` for the rate limit; ``temporarily_unavailable`` for outages).
-STATUS_FOR_ERROR: Final[dict[OAuthErrorCode, int]] = {
-    "invalid_request": 400,
-    "invalid_client": 401,
-    "invalid_grant": 400,
-    "unsupported_grant_type": 400,
-    "invalid_scope": 400,
-    "unauthorized_client": 400,
-    "slow_down": 429,
-    "temporarily_unavailable": 503,
+#: How each OAuth error is answered. RFC 6749 §5.2: 400, or 401 for client authentication
+#: (``unauthorized_client`` being an authenticated client refused this grant: 400); RFC 8628
+#: §3.5 ``slow_down`` for the rate limit; ``temporarily_unavailable`` for outages. No row
+#: has a challenge: §5.2 asks for ``WWW-Authenticate`` only when the client authenticated
+#: with the Authorization header, and ours authenticate with the JWT in the body. RFC 6749
+#: bodies have no title; the titles name the rows for people reading the table.
+ERROR_TABLE: Final[dict[OAuthErrorCode, ErrorRow]] = {
+    "invalid_request": ErrorRow(status=400, title="Invalid request"),
+    "invalid_client": ErrorRow(status=401, title="Client authentication failed"),
+    "invalid_grant": ErrorRow(status=400, title="Assertion refused"),
+    "unsupported_grant_type": ErrorRow(status=400, title="Unsupported grant type"),
+    "invalid_scope": ErrorRow(status=400, title="Unknown scope"),
+    "unauthorized_client": ErrorRow(status=400, title="Grant not allowed for this client"),
+    "slow_down": ErrorRow(status=429, title="Too many requests", retry_after=True),
+    "temporarily_unavailable": ErrorRow(
+        status=503, title="Temporarily unavailable", retry_after=True
+    ),
 }
+#: ``/health/ready`` saying no: a :class:`~authz_api.schemas.Health` body with the reason.
+NOT_READY: Final = ErrorRow(status=503, title="Not ready", retry_after=True)
 
 #: Token responses, good or bad, must not be cached (RFC 6749 §5.1).
-NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+NO_STORE: Final = {"Cache-Control": headers.NO_STORE, "Pragma": "no-cache"}
 
 
-def oauth_error_response(exc: OAuthError) -> Response[dict[str, str]]:
-    """The JSON error body, status and headers for ``exc``."""
+def _render_oauth_error(exc: OAuthError, row: ErrorRow) -> Response[dict[str, str]]:
     body = {"error": exc.error, "error_description": exc.description}
     if exc.code:
         body["code"] = exc.code
-    headers = dict(NO_STORE)
-    if exc.retry_after is not None:
-        headers["Retry-After"] = str(exc.retry_after)
-    return Response(body, status_code=STATUS_FOR_ERROR[exc.error], headers=headers)
+    return Response(
+        body, status_code=row.status, headers={**NO_STORE, **row.headers(exc.retry_after)}
+    )
 
 
-def _on_oauth_error(_: Request[Any, Any, Any], exc: OAuthError) -> Response[dict[str, str]]:
-    return oauth_error_response(exc)
+def oauth_error_response(exc: OAuthError) -> Response[dict[str, str]]:
+    """The JSON error body, status and headers for ``exc``, as its row says."""
+    return _render_oauth_error(exc, ERROR_TABLE[exc.error])
+
+
+def _render_not_ready(exc: NotReady, row: ErrorRow) -> Response[Health]:
+    return Response(
+        Health(status="unavailable", code=exc.code),
+        status_code=row.status,
+        headers=row.headers(exc.retry_after),
+    )
 
 
 def _on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, str]]:
     """Framework-level refusals (413 body too large, 405, 404) in the same JSON shape."""
-    description = (
-        "the request body is too large (limit 64 KiB)"
-        if exc.status_code == 413
-        else str(exc.detail)
-    )
+    description = too_large(MAX_BODY_BYTES) if exc.status_code == 413 else str(exc.detail)
     return Response(
         {"error": "invalid_request", "error_description": description},
         status_code=exc.status_code,
@@ -63,8 +88,7 @@ def _on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Respo
     )
 
 
-def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, str]]:
-    log_unexpected(logger, exc, request.url.path)
+def _internal_error() -> Response[dict[str, str]]:
     return Response(
         {"error": "server_error", "error_description": "unexpected error; it has been logged"},
         status_code=500,
@@ -72,8 +96,9 @@ def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[
     )
 
 
-EXCEPTION_HANDLERS: Final = {
-    OAuthError: _on_oauth_error,
+EXCEPTION_HANDLERS: Final[dict[type[Exception], Any]] = {
+    OAuthError: on_error(lambda exc: ERROR_TABLE[exc.error], _render_oauth_error),
+    NotReady: on_error(lambda _: NOT_READY, _render_not_ready),
     HTTPException: _on_http_error,
-    Exception: _on_unexpected,
+    Exception: on_unexpected(logger, _internal_error),
 }

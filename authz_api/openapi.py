@@ -1,40 +1,24 @@
-"""The Authorization API's OpenAPI document: what Litestar cannot infer from the handlers.
+"""The Authorization API's OpenAPI document: each route's responses, the token request's
+form and the headers (why Litestar cannot infer them: :mod:`shared.web.openapi`).
 
-The token endpoint parses its form by hand (for precise RFC 6749 errors), so Litestar sees
-no request body; and error responses come from ``errors.py``'s table, not from exceptions
-Litestar knows about. So each route names its responses here (``ResponseSpec``: the Structs
-land in ``components/schemas``), and an :class:`~litestar.openapi.spec.Operation` subclass
-adds what ``ResponseSpec`` cannot carry: the request body and the response headers.
-
-Nothing here may depend on the settings: the checked-in ``openapi/authz-api.json`` must be
-what every deployment serves (``tests/test_openapi.py`` checks both).
+The token endpoint parses its form by hand, for precise RFC 6749 errors; its two grants
+are documented from the Structs of ``schemas.py``. The checked-in ``openapi/authz-api.json``
+is what every deployment serves, so nothing here depends on the settings.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, ClassVar, Final
+from typing import Final
 
-import msgspec
 from litestar.openapi import OpenAPIConfig, ResponseSpec
-from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin, SwaggerRenderPlugin
-from litestar.openapi.spec import (
-    Example,
-    OpenAPIHeader,
-    OpenAPIMediaType,
-    OpenAPIResponse,
-    OpenAPIType,
-    Operation,
-    RequestBody,
-    Schema,
-    Tag,
-)
+from litestar.openapi.spec import Example, OpenAPIHeader, OpenAPIMediaType, RequestBody, Tag
 
 from authz_api.schemas import (
     EXAMPLE_ASSERTION,
     EXAMPLE_BEARER,
     EXAMPLE_CLIENT_ASSERTION,
     EXAMPLE_ISSUER,
+    MAX_BODY_BYTES,
     AuthorizationServerMetadata,
     ClientCredentialsGrant,
     Health,
@@ -43,12 +27,18 @@ from authz_api.schemas import (
     OAuthErrorResponse,
     TokenResponse,
 )
+from shared.web.body_limits import kib, too_large
+from shared.web.headers import CACHEABLE, STRING, header
+from shared.web.headers import NO_STORE as NO_STORE_VALUE
+from shared.web.openapi import SCALAR_VERSION, DocumentedOperation, StructSchema, ok
+from shared.web.openapi import openapi_config as app_openapi_config
 
 __all__ = [
     "HEALTH_READY_RESPONSES",
     "HEALTH_RESPONSES",
     "JWKS_RESPONSES",
     "METADATA_RESPONSES",
+    "SCALAR_VERSION",
     "TOKEN_RESPONSES",
     "DocumentedOperation",
     "JwksOperation",
@@ -56,70 +46,12 @@ __all__ = [
     "openapi_config",
 ]
 
-#: Pinned: the docs page runs this script on our origin, so it changes only deliberately.
-SCALAR_VERSION: Final = "1.72.1"
 _FORM: Final = "application/x-www-form-urlencoded"
-_JSON: Final = "application/json"
-
-
-class StructSchema(Schema):
-    """The JSON Schema msgspec renders for flat Structs (``oneOf`` when several).
-
-    For request bodies: Litestar documents one only for a ``data`` parameter, and ours read
-    the raw body. OpenAPI 3.1 schemas are JSON Schema 2020-12, which msgspec emits.
-    """
-
-    def __init__(self, *structs: type[msgspec.Struct]) -> None:
-        super().__init__()
-        self.structs = structs
-
-    def to_schema(self) -> dict[str, Any]:
-        """The schema, inlined (``$defs`` references would dangle in an OpenAPI document)."""
-        _, components = msgspec.json.schema_components(self.structs)
-        if len(components) != len(self.structs):
-            raise TypeError("only flat Structs can be inlined (nested ones would be $refs)")
-        schemas: list[dict[str, Any]] = []
-        for struct in self.structs:
-            schema = components[struct.__name__]
-            # Docstrings wrap lines; a description is one paragraph.
-            schema["description"] = " ".join(schema.get("description", "").split())
-            schemas.append(schema)
-        return schemas[0] if len(schemas) == 1 else {"oneOf": schemas}
-
-
-def _header(description: str, schema: Schema, example: object) -> OpenAPIHeader:
-    return OpenAPIHeader(description=description, required=True, schema=schema, example=example)
-
-
-_STRING = Schema(type=OpenAPIType.STRING)
-RETRY_AFTER: Final = _header(
-    "Seconds to wait before trying again.", Schema(type=OpenAPIType.INTEGER, minimum=1), 5
-)
 #: RFC 6749 §5.1: token responses, good or bad, must not be cached.
 NO_STORE: Final = {
-    "Cache-Control": _header("Never cache a token response.", _STRING, "no-store"),
-    "Pragma": _header("For HTTP/1.0 caches.", _STRING, "no-cache"),
+    "Cache-Control": header("Never cache a token response.", STRING, NO_STORE_VALUE),
+    "Pragma": header("For HTTP/1.0 caches.", STRING, "no-cache"),
 }
-CACHEABLE: Final = _header("Cacheable for a minute.", _STRING, "public, max-age=60")
-
-
-@dataclass
-class DocumentedOperation(Operation):
-    """An operation completed with what ``ResponseSpec`` cannot carry: a request body
-    (``body``) and response headers (:meth:`headers_for`)."""
-
-    body: ClassVar[RequestBody | None] = None
-
-    def __post_init__(self) -> None:
-        if self.body is not None:
-            self.request_body = self.body
-        for status, response in (self.responses or {}).items():
-            if isinstance(response, OpenAPIResponse) and (headers := self.headers_for(status)):
-                response.headers = {**(response.headers or {}), **headers}
-
-    def headers_for(self, status: str) -> dict[str, OpenAPIHeader]:
-        """The headers of the ``status`` response: Retry-After on 429 and 503."""
-        return {"Retry-After": RETRY_AFTER} if status in ("429", "503") else {}
 
 
 class TokenOperation(DocumentedOperation):
@@ -179,15 +111,6 @@ def _error(description: str, *examples: tuple[str, dict[str, str]]) -> ResponseS
     )
 
 
-def _ok(struct: type[msgspec.Struct], description: str, value: dict[str, Any]) -> ResponseSpec:
-    return ResponseSpec(
-        struct,
-        description=description,
-        generate_examples=False,
-        examples=[Example(summary=description, value=value)],
-    )
-
-
 _INTERNAL = _error(
     "An unexpected failure (logged on our side).",
     (
@@ -201,7 +124,7 @@ _UNAVAILABLE_DESCRIPTION = (
 )
 
 TOKEN_RESPONSES: Final = {
-    200: _ok(
+    200: ok(
         TokenResponse,
         "A bearer for the Crypto API",
         {
@@ -271,13 +194,10 @@ TOKEN_RESPONSES: Final = {
         ),
     ),
     413: _error(
-        "The body is over 64 KiB (invalid_request); it was not read.",
+        f"The body is over {kib(MAX_BODY_BYTES)} (invalid_request); it was not read.",
         (
             "Body too large",
-            {
-                "error": "invalid_request",
-                "error_description": "the request body is too large (limit 64 KiB)",
-            },
+            {"error": "invalid_request", "error_description": too_large(MAX_BODY_BYTES)},
         ),
     ),
     429: _error(
@@ -309,7 +229,7 @@ TOKEN_RESPONSES: Final = {
 }
 
 JWKS_RESPONSES: Final = {
-    200: _ok(
+    200: ok(
         JwkSet,
         "The keys that verify bearers",
         {
@@ -335,7 +255,7 @@ JWKS_RESPONSES: Final = {
 }
 
 METADATA_RESPONSES: Final = {
-    200: _ok(
+    200: ok(
         AuthorizationServerMetadata,
         "The server's metadata",
         {
@@ -354,10 +274,10 @@ METADATA_RESPONSES: Final = {
     ),
 }
 
-HEALTH_RESPONSES: Final = {200: _ok(Health, "The process is up", {"status": "ok"})}
+HEALTH_RESPONSES: Final = {200: ok(Health, "The process is up", {"status": "ok"})}
 
 HEALTH_READY_RESPONSES: Final = {
-    200: _ok(Health, "Ready to issue bearers", {"status": "ready"}),
+    200: ok(Health, "Ready to issue bearers", {"status": "ready"}),
     503: ResponseSpec(
         Health,
         description="Not ready: Vault or the signing key is unavailable, or the signers are down.",
@@ -389,22 +309,12 @@ RFC 9068 JWT access token, signed in Vault, that the Crypto API accepts with sco
 
 
 def openapi_config() -> OpenAPIConfig:
-    """The OpenAPI configuration: document metadata and the docs pages under ``/schema``
-    (Scalar at ``/schema``, Swagger UI at ``/schema/swagger``, the JSON at
-    ``/schema/openapi.json``)."""
-    return OpenAPIConfig(
-        title="Authorization API",
-        version="1.0.0",
-        description=_DESCRIPTION,
-        tags=[
+    """The OpenAPI configuration: document metadata and the docs pages under ``/schema``."""
+    return app_openapi_config(
+        "Authorization API",
+        _DESCRIPTION,
+        [
             Tag(name="OAuth", description="The token endpoint (RFC 6749, RFC 7523)."),
             Tag(name="Discovery", description="What clients and the Crypto API fetch."),
-            Tag(name="Operations", description="Probes for load balancers and orchestrators."),
-        ],
-        path="/schema",
-        render_plugins=[
-            ScalarRenderPlugin(version=SCALAR_VERSION),
-            SwaggerRenderPlugin(),
-            JsonRenderPlugin(),
         ],
     )

@@ -10,8 +10,7 @@ from urllib.parse import parse_qsl
 
 import anyio
 import anyio.to_thread
-from litestar import Litestar, Request, Response, get, post
-from litestar.datastructures import State
+from litestar import Request, Response, get, post
 
 from authz_api.errors import NO_STORE
 from authz_api.openapi import (
@@ -20,7 +19,6 @@ from authz_api.openapi import (
     JWKS_RESPONSES,
     METADATA_RESPONSES,
     TOKEN_RESPONSES,
-    DocumentedOperation,
     JwksOperation,
     TokenOperation,
 )
@@ -30,27 +28,21 @@ from shared.algorithms import METHOD_ALGORITHMS
 from shared.errors import ServiceError
 from shared.server.bearer_issuer import BearerIssuer
 from shared.server.token_service import OAuthError, TokenService
+from shared.web.dependencies import Injected
+from shared.web.headers import CACHE_A_MINUTE
+from shared.web.health import NotReady, check_ready, liveness_route, readiness_route
+from shared.web.threads import ThreadPool
 from shared.wire import GRANT_TYPES, SCOPE_ENCRYPT
 
-__all__ = ["ROUTES", "on_startup"]
+__all__ = ["ROUTES", "THREADS"]
 
 _FORM = "application/x-www-form-urlencoded"
 ACCOUNT_ID = re.compile(ACCOUNT_ID_PATTERN)
 _SIGNING_ALGS = sorted(set(METHOD_ALGORITHMS["public_key"] + METHOD_ALGORITHMS["symmetric"]))
-#: Token exchanges get their own worker threads (created in the event loop, at startup),
-#: so that readiness probes and the JWKS (anyio's default pool) still answer while
-#: exchanges wait on a slow Vault.
-EXCHANGE_THREADS = 32
-
-
-def on_startup(app: Litestar) -> None:
-    """Create the exchanges' thread limiter inside the running event loop."""
-    app.state.exchange_threads = anyio.CapacityLimiter(EXCHANGE_THREADS)
-
-
-def saturated(limiter: anyio.CapacityLimiter) -> bool:
-    """Every worker thread of ``limiter`` is taken: a new request would queue."""
-    return limiter.borrowed_tokens >= limiter.total_tokens
+#: Token exchanges get their own worker threads, so that readiness probes and the JWKS
+#: (anyio's default pool) still answer while exchanges wait on a slow Vault.
+EXCHANGE_THREADS = ThreadPool("exchange_threads", 32)
+THREADS = (EXCHANGE_THREADS,)
 
 
 def loggable_client_id(value: str | None) -> str | None:
@@ -94,7 +86,9 @@ def parse_form(body: bytes) -> dict[str, str]:
     responses=TOKEN_RESPONSES,
     operation_class=TokenOperation,
 )
-async def token(request: Request[Any, Any, Any], state: State) -> Response[TokenResponse]:
+async def token(
+    request: Request[Any, Any, Any], token_service: Injected[TokenService]
+) -> Response[TokenResponse]:
     """Exchange a secure token (jwt-bearer grant) or a client assertion (client_credentials)
     for a bearer."""
     media_type = request.content_type[0]
@@ -104,11 +98,9 @@ async def token(request: Request[Any, Any, Any], state: State) -> Response[Token
         )
     params = parse_form(await request.body())
     request.scope["state"]["client_id"] = loggable_client_id(params.get("client_id"))
-    service: TokenService = state.token_service
     address = request.client.host if request.client else None
-    issued = await anyio.to_thread.run_sync(
-        partial(service.exchange, params, client_address=address),
-        limiter=state.exchange_threads,
+    issued = await EXCHANGE_THREADS.run(
+        request, partial(token_service.exchange, params, client_address=address)
     )
     return Response(
         TokenResponse(
@@ -132,18 +124,22 @@ async def token(request: Request[Any, Any, Any], state: State) -> Response[Token
     responses=JWKS_RESPONSES,
     operation_class=JwksOperation,
 )
-async def jwks(state: State) -> Response[dict[str, Any]]:
-    """The public keys that verify our bearers (latest first, older ones while needed)."""
-    bearers: BearerIssuer = state.bearers
+async def jwks(bearers: Injected[BearerIssuer]) -> Response[dict[str, Any]]:
+    """The public keys that verify our bearers (latest first, older ones while needed).
+
+    Raises:
+        OAuthError: temporarily_unavailable when they can be neither read nor served from
+            cache.
+    """
     try:
         document = await anyio.to_thread.run_sync(bearers.jwks)
     except ServiceError as exc:
-        return Response(
-            {"error": "temporarily_unavailable", "code": exc.code},
-            status_code=503,
-            headers={"Retry-After": "5"},
-        )
-    return Response(document, headers={"Cache-Control": "public, max-age=60"})
+        raise OAuthError(
+            "temporarily_unavailable",
+            f"the signing keys cannot be read now ({exc.code}); retry in a few seconds",
+            code=exc.code,
+        ) from exc
+    return Response(document, headers={"Cache-Control": CACHE_A_MINUTE})
 
 
 @get(
@@ -155,9 +151,9 @@ async def jwks(state: State) -> Response[dict[str, Any]]:
     tags=["Discovery"],
     responses=METADATA_RESPONSES,
 )
-async def metadata(state: State) -> AuthorizationServerMetadata:
+async def metadata(bearers: Injected[BearerIssuer]) -> AuthorizationServerMetadata:
     """RFC 8414 authorization server metadata."""
-    issuer: str = state.bearers.issuer
+    issuer = bearers.issuer
     return AuthorizationServerMetadata(
         issuer=issuer,
         token_endpoint=f"{issuer}/oauth/token",
@@ -171,54 +167,28 @@ async def metadata(state: State) -> AuthorizationServerMetadata:
     )
 
 
-@get(
-    "/health/live",
-    operation_id="healthLive",
-    summary="Liveness",
-    description="The process is up; no dependency is checked.",
-    tags=["Operations"],
-    responses=HEALTH_RESPONSES,
-)
-async def health_live() -> Health:
-    """The process is up (no dependency is checked)."""
-    return Health(status="ok")
-
-
-@get(
-    "/health/ready",
-    operation_id="healthReady",
-    summary="Readiness",
-    description="Ready when Vault answers, the signing key is readable, the signers are alive "
+@readiness_route(
+    "Ready when Vault answers, the signing key is readable, the signers are alive "
     "and a token-exchange worker thread is free (503 SATURATED when all are busy).",
-    tags=["Operations"],
-    responses=HEALTH_READY_RESPONSES,
-    operation_class=DocumentedOperation,
+    HEALTH_READY_RESPONSES,
 )
-async def health_ready(state: State) -> Response[Health]:
+async def health_ready(
+    request: Request[Any, Any, Any], bearers: Injected[BearerIssuer]
+) -> Response[Health]:
     """Ready when Vault answers, the signing key is readable, the signers are alive and an
-    exchange thread is free."""
-    bearers: BearerIssuer = state.bearers
-    try:
-        await anyio.to_thread.run_sync(lambda: bearers.signing_keys(fresh=True))
-    except ServiceError as exc:
-        return Response(
-            Health(status="unavailable", code=exc.code),
-            status_code=503,
-            headers={"Retry-After": "5"},
-        )
-    if not bearers.signer_healthy():
-        return Response(
-            Health(status="unavailable", code="SIGNER_DOWN"),
-            status_code=503,
-            headers={"Retry-After": "5"},
-        )
-    if saturated(state.exchange_threads):
-        return Response(
-            Health(status="unavailable", code="SATURATED"),
-            status_code=503,
-            headers={"Retry-After": "1"},
-        )
+    exchange thread is free.
+
+    Raises:
+        NotReady: with the reason's code (the error underneath, SIGNER_DOWN or SATURATED).
+    """
+
+    def check() -> None:
+        bearers.signing_keys(fresh=True)
+        if not bearers.signer_healthy():
+            raise NotReady("SIGNER_DOWN", "the bearer signers are down")
+
+    await check_ready(check, EXCHANGE_THREADS.limiter(request), "token-exchange")
     return Response(Health(status="ready"))
 
 
-ROUTES = [token, jwks, metadata, health_live, health_ready]
+ROUTES = [token, jwks, metadata, liveness_route(HEALTH_RESPONSES), health_ready]

@@ -11,45 +11,41 @@ segment that decodes to ``fake-signature``.
 
 from __future__ import annotations
 
-import base64
-import json
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Final, Literal
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
+
+from shared.web.examples import fake_jws
+from shared.wire import OAuthErrorCode as ServiceErrorCode
 
 __all__ = [
     "EXAMPLE_ASSERTION",
     "EXAMPLE_BEARER",
     "EXAMPLE_CLIENT_ASSERTION",
     "EXAMPLE_ISSUER",
+    "MAX_BODY_BYTES",
     "AuthorizationServerMetadata",
     "ClientCredentialsGrant",
     "Health",
     "Jwk",
     "JwkSet",
     "JwtBearerGrant",
+    "OAuthErrorCode",
     "OAuthErrorResponse",
     "TokenResponse",
 ]
 
 
-def _segment(value: dict[str, Any] | bytes) -> str:
-    raw = value if isinstance(value, bytes) else json.dumps(value, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def _fake_jws(header: dict[str, Any], claims: dict[str, Any]) -> str:
-    return ".".join((_segment(header), _segment(claims), _segment(b"fake-signature")))
-
-
+#: A token request is a few KiB at most (tokens are capped at 16 KiB).
+MAX_BODY_BYTES: Final = 64 * 1024
 #: The issuer in examples (never the deployment's: the document must not depend on settings).
 EXAMPLE_ISSUER: Final = "https://authz.example.com"
-EXAMPLE_ASSERTION: Final = _fake_jws(
+EXAMPLE_ASSERTION: Final = fake_jws(
     {"alg": "ES256", "typ": "JWT"},
     {"sub": "participant-42", "campaignId": 1001, "exp": 1767225600},
 )
-EXAMPLE_CLIENT_ASSERTION: Final = _fake_jws(
+EXAMPLE_CLIENT_ASSERTION: Final = fake_jws(
     {"alg": "ES256", "typ": "JWT"},
     {
         "iss": "acme",
@@ -60,7 +56,7 @@ EXAMPLE_CLIENT_ASSERTION: Final = _fake_jws(
         "jti": "5b0f3c7e-example-jti",
     },
 )
-EXAMPLE_BEARER: Final = _fake_jws(
+EXAMPLE_BEARER: Final = fake_jws(
     {"alg": "ES256", "typ": "at+jwt", "kid": "example-kid"},
     {
         "iss": EXAMPLE_ISSUER,
@@ -136,17 +132,9 @@ class TokenResponse(msgspec.Struct):
     scope: Annotated[str, Meta(description="The granted scope.", examples=["token:encrypt"])]
 
 
-OAuthErrorCode = Literal[
-    "invalid_request",
-    "invalid_client",
-    "invalid_grant",
-    "unsupported_grant_type",
-    "invalid_scope",
-    "unauthorized_client",
-    "slow_down",
-    "temporarily_unavailable",
-    "server_error",
-]
+#: What an error body may say: the service's errors (:data:`shared.wire.OAuthErrorCode`), and
+#: ``server_error`` (RFC 6749 §4.1.2.1) for our own unexpected failures.
+OAuthErrorCode = Literal[ServiceErrorCode, "server_error"]
 
 
 class OAuthErrorResponse(msgspec.Struct):

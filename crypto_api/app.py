@@ -1,18 +1,18 @@
 """ASGI factory of the Crypto API (``crypto_api.app:create_app``).
 
-The one assembly point: settings (read here, never at import), the shared services, the
-routes, the error table, metrics and the access log.
+The one assembly point: settings (read here, never at import), the shared service the
+handlers receive by name, the routes, the error table, metrics and the access log.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from litestar import Litestar
-from litestar.datastructures import State
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from crypto_api.errors import EXCEPTION_HANDLERS
 from crypto_api.openapi import openapi_config
-from crypto_api.routes import ROUTES, on_startup
+from crypto_api.routes import ROUTES, THREADS
 from shared.accounts.keys import KeyStore
 from shared.errors import ConfigurationError
 from shared.keycloak import KeycloakRealm, keycloak_trusted_issuer
@@ -23,22 +23,22 @@ from shared.settings import Settings
 from shared.tokens.compact import Limits
 from shared.tokens.verification import Verifier
 from shared.vault.client import Vault
-from shared.web.access_log import AccessLogMiddleware, configure_json_logging
+from shared.web.dependencies import provide
+from shared.web.service_app import service_app
 
 __all__ = ["create_app"]
 
 
-class MetricsController(PrometheusController):
-    """``/metrics``, left out of the OpenAPI document: it is for the Prometheus scraper, in
-    Prometheus's own text format, not part of the API customers program against."""
-
-    include_in_schema = False
-
-
-def create_app(settings: Settings | None = None) -> Litestar:
+def create_app(
+    settings: Settings | None = None, *, overrides: Mapping[str, object] | None = None
+) -> Litestar:
     """Build the Crypto API; ``settings`` default to the environment.
 
+    Handlers receive ``encrypt_service`` (:class:`EncryptService`); ``overrides`` may
+    replace it (tests: a failing stand-in).
+
     Raises:
+        KeyError: an override names another service.
         ConfigurationError: ``AUTHZ_ISSUER`` is not set while our bearers are trusted (they
             are checked against it), or the Keycloak realm is not while its bearers are.
     """
@@ -69,17 +69,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         limiter=RateLimiter(settings.crypto_rate_per_second, settings.crypto_rate_burst),
     )
-    configure_json_logging()
-    prometheus = PrometheusConfig(app_name="crypto_api", prefix="crypto", group_path=True)
     # A batch of the largest tokens, with JSON overhead.
     max_body = settings.batch_max * (Limits().max_token_bytes + 16) + 1024
-    return Litestar(
-        route_handlers=[*ROUTES, MetricsController],
-        on_startup=[on_startup],
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        middleware=[AccessLogMiddleware, prometheus.middleware],  # type: ignore[list-item]
-        request_max_body_size=max_body,
-        openapi_config=openapi_config(),
-        logging_config=None,
-        state=State({"encrypt_service": service}),
+    return service_app(
+        name="crypto_api",
+        routes=ROUTES,
+        exception_handlers=EXCEPTION_HANDLERS,
+        services=provide({"encrypt_service": service}, overrides),
+        threads=THREADS,
+        max_body=max_body,
+        openapi=openapi_config(),
     )

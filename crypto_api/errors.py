@@ -1,4 +1,9 @@
-"""Error mapping of the Crypto API, once, as a table: RFC 9457 problem+json with our code."""
+"""Error table of the Crypto API, once, as data: RFC 9457 problem+json with our code.
+
+Every answer that is not a success comes from here: a service error or a readiness refusal
+by the first row of :data:`ERROR_TABLE` it is an instance of, a framework refusal (405, 404,
+413) as a problem too, and anything unexpected as a 500 that says nothing.
+"""
 
 from __future__ import annotations
 
@@ -13,18 +18,30 @@ from shared.errors import (
     AccountNotFound,
     JwksUnavailable,
     RateLimited,
+    ReplayStoreUnavailable,
     ServiceError,
     TokenError,
+    VaultUnavailable,
     VerificationUnavailable,
 )
+from shared.keycloak import KeycloakUnavailable
 from shared.server.bearer_check import BearerInvalid, BearerMissing, BearerScopeMissing
-from shared.web.access_log import log_unexpected
+from shared.web.body_limits import too_large
+from shared.web.error_table import ErrorRow, ExceptionRows, on_error, on_unexpected, row_for
+from shared.web.headers import NO_STORE
+from shared.web.health import NotReady
+from shared.wire import SCOPE_ENCRYPT
 
-__all__ = ["EXCEPTION_HANDLERS", "STATUS_FOR_ERROR", "RequestInvalid", "RequestTooLarge", "problem"]
+__all__ = [
+    "ERROR_TABLE",
+    "EXCEPTION_HANDLERS",
+    "RequestInvalid",
+    "RequestTooLarge",
+    "problem",
+]
 
 logger = logging.getLogger("crypto_api")
 PROBLEM: Final = "application/problem+json"
-RETRY_AFTER: Final = "5"
 
 
 class RequestInvalid(ServiceError):
@@ -32,31 +49,57 @@ class RequestInvalid(ServiceError):
 
     code = "REQUEST_INVALID"
 
-    def __init__(self, detail: str, status: int = 400) -> None:
-        super().__init__(detail)
-        self.status = status
-
 
 class RequestTooLarge(RequestInvalid):
     """More than the request may carry (413)."""
 
     code = "PAYLOAD_TOO_LARGE"
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail, status=413)
 
+_REALM: Final = 'Bearer realm="crypto-api"'
+_UNAVAILABLE: Final = ErrorRow(status=503, title="Temporarily unavailable", retry_after=True)
 
-#: First match wins (subclasses before their bases).
-STATUS_FOR_ERROR: Final[tuple[tuple[type[ServiceError], int, str], ...]] = (
-    (BearerInvalid, 401, "Bearer token refused"),
-    (BearerScopeMissing, 403, "Bearer lacks the needed scope"),
-    (AccountDisabled, 403, "Account disabled"),
-    (RateLimited, 429, "Too many requests"),
-    (VerificationUnavailable, 503, "Temporarily unavailable"),
-    (TokenError, 422, "Token refused"),
-    (AccountNotFound, 404, "No such account"),
-    (JwksUnavailable, 503, "Temporarily unavailable"),
-    (RequestInvalid, 400, "Invalid request"),
+#: How each error is answered: the first row whose class the error is an instance of
+#: (subclasses before their bases; the last row catches every other service error).
+ERROR_TABLE: Final[ExceptionRows] = (
+    # RFC 6750 §3.1: no error code when the request carried no credentials at all.
+    (BearerMissing, ErrorRow(status=401, title="Bearer token refused", challenge=_REALM)),
+    (
+        BearerInvalid,
+        ErrorRow(
+            status=401,
+            title="Bearer token refused",
+            challenge=f'{_REALM}, error="invalid_token"',
+        ),
+    ),
+    (
+        BearerScopeMissing,
+        ErrorRow(
+            status=403,
+            title="Bearer lacks the needed scope",
+            challenge=f'{_REALM}, error="insufficient_scope", scope="{SCOPE_ENCRYPT}"',
+        ),
+    ),
+    # The bearer is genuine and has the scope: insufficient_scope would send the client for
+    # another scope, and invalid_token (a 401 code) for a new bearer, which the
+    # Authorization API refuses a disabled account. No RFC 6750 code fits, so the
+    # challenge names none (§3: the error attribute is optional); ACCOUNT_DISABLED in the
+    # body says why.
+    (AccountDisabled, ErrorRow(status=403, title="Account disabled", challenge=_REALM)),
+    (RateLimited, ErrorRow(status=429, title="Too many requests", retry_after=True)),
+    (VerificationUnavailable, _UNAVAILABLE),
+    (TokenError, ErrorRow(status=422, title="Token refused")),
+    (AccountNotFound, ErrorRow(status=404, title="No such account")),
+    (JwksUnavailable, _UNAVAILABLE),
+    # "Invalid request", as its base: a batch of too many tokens is a request problem.
+    (RequestTooLarge, ErrorRow(status=413, title="Invalid request")),
+    (RequestInvalid, ErrorRow(status=400, title="Invalid request")),
+    (NotReady, ErrorRow(status=503, title="Not ready", retry_after=True)),
+    # Not the request's fault, and worth a retry: the other retryable errors.
+    (VaultUnavailable, _UNAVAILABLE),
+    (ReplayStoreUnavailable, _UNAVAILABLE),
+    (KeycloakUnavailable, _UNAVAILABLE),
+    (ServiceError, ErrorRow(status=500, title="Error")),
 )
 
 
@@ -70,48 +113,31 @@ def problem(
         body,
         status_code=status,
         media_type=PROBLEM,
-        headers={"Cache-Control": "no-store", **headers},
+        headers={"Cache-Control": NO_STORE, **headers},
     )
 
 
-def _on_service_error(_: Request[Any, Any, Any], exc: ServiceError) -> Response[dict[str, Any]]:
-    fallback = (503, "Temporarily unavailable") if exc.retryable else (500, "Error")
-    status, title = next(
-        ((status, title) for kind, status, title in STATUS_FOR_ERROR if isinstance(exc, kind)),
-        fallback,
-    )
-    if isinstance(exc, RequestInvalid):
-        status = exc.status
-    headers: dict[str, str] = {}
-    if status in (429, 503):
-        headers["Retry-After"] = str(getattr(exc, "retry_after", RETRY_AFTER))
-    if isinstance(exc, BearerMissing):
-        headers["WWW-Authenticate"] = 'Bearer realm="crypto-api"'  # RFC 6750 §3.1: no error
-    elif status == 401:
-        headers["WWW-Authenticate"] = 'Bearer realm="crypto-api", error="invalid_token"'
-
-    if status == 403:
-        headers["WWW-Authenticate"] = (
-            'Bearer realm="crypto-api", error="insufficient_scope", scope="token:encrypt"'
-        )
-    return problem(status, title, exc.code, exc.detail, **headers)
+def _render(exc: ServiceError | NotReady, row: ErrorRow) -> Response[dict[str, Any]]:
+    return problem(row.status, row.title, exc.code, exc.detail, **row.headers(exc.retry_after))
 
 
 def _on_http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
     code = {413: "PAYLOAD_TOO_LARGE", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(
         exc.status_code, "REQUEST_INVALID"
     )
-    detail = "the request body is too large" if exc.status_code == 413 else str(exc.detail)
+    # No limit in the text: it is the route's (one token, or a batch of them).
+    detail = too_large() if exc.status_code == 413 else str(exc.detail)
     return problem(exc.status_code, "Request refused", code, detail, **(exc.headers or {}))
 
 
-def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    log_unexpected(logger, exc, request.url.path)
+def _internal_error() -> Response[dict[str, Any]]:
     return problem(500, "Internal error", "INTERNAL", "unexpected error; it has been logged")
 
 
-EXCEPTION_HANDLERS: Final = {
-    ServiceError: _on_service_error,
+_on_error = on_error(lambda exc: row_for(ERROR_TABLE, exc), _render)
+EXCEPTION_HANDLERS: Final[dict[type[Exception], Any]] = {
+    ServiceError: _on_error,
+    NotReady: _on_error,
     HTTPException: _on_http_error,
-    Exception: _on_unexpected,
+    Exception: on_unexpected(logger, _internal_error),
 }

@@ -1,24 +1,17 @@
-"""The Crypto API's OpenAPI document: what Litestar cannot infer from the handlers.
+"""The Crypto API's OpenAPI document: each route's problems, bodies and headers, the bearer
+security scheme and the ``application/jwt`` answer (why Litestar cannot infer them:
+:mod:`shared.web.openapi`).
 
-The handlers read raw bodies (JSON or ``application/jwt``, for precise error codes), so
-Litestar sees no request body; and errors come from ``errors.py``'s table as RFC 9457
-problems, not from exceptions Litestar knows about. So each route names its responses here
-(``ResponseSpec``: the Structs land in ``components/schemas``), and an
-:class:`~litestar.openapi.spec.Operation` subclass adds what ``ResponseSpec`` cannot carry:
-request bodies, response headers, the ``application/jwt`` answer.
-
-Nothing here may depend on the settings: the checked-in ``openapi/crypto-api.json`` must be
-what every deployment serves (``tests/test_openapi.py`` checks both).
+Handlers read raw bodies, JSON or ``application/jwt``, for precise error codes. The
+checked-in ``openapi/crypto-api.json`` is what every deployment serves, so nothing here
+depends on the settings.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, ClassVar, Final
+from typing import Final
 
-import msgspec
 from litestar.openapi import OpenAPIConfig, ResponseSpec
-from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import (
     Components,
     Example,
@@ -26,7 +19,6 @@ from litestar.openapi.spec import (
     OpenAPIMediaType,
     OpenAPIResponse,
     OpenAPIType,
-    Operation,
     RequestBody,
     Schema,
     SecurityRequirement,
@@ -37,6 +29,7 @@ from litestar.openapi.spec import (
 from crypto_api.schemas import (
     EXAMPLE_JWE,
     EXAMPLE_JWS,
+    SINGLE_BODY_MAX,
     AccountJwks,
     BatchRequest,
     BatchResponse,
@@ -46,6 +39,13 @@ from crypto_api.schemas import (
     Problem,
     Readiness,
 )
+from shared.web.body_limits import kib, too_large
+from shared.web.headers import CACHEABLE, RETRY_AFTER_HEADER, STRING, header
+from shared.web.headers import NO_STORE as NO_STORE_VALUE
+from shared.web.openapi import SCALAR_VERSION, StructSchema, ok
+from shared.web.openapi import DocumentedOperation as BaseOperation
+from shared.web.openapi import openapi_config as app_openapi_config
+from shared.wire import SCOPE_ENCRYPT
 
 __all__ = [
     "ACCOUNT_JWKS_RESPONSES",
@@ -54,6 +54,7 @@ __all__ = [
     "ENCRYPT_SECURITY",
     "HEALTH_READY_RESPONSES",
     "HEALTH_RESPONSES",
+    "SCALAR_VERSION",
     "AccountJwksOperation",
     "BatchOperation",
     "DocumentedOperation",
@@ -61,84 +62,39 @@ __all__ = [
     "openapi_config",
 ]
 
-#: Pinned: the docs page runs this script on our origin, so it changes only deliberately.
-SCALAR_VERSION: Final = "1.72.1"
 _JSON: Final = "application/json"
 _JWT: Final = "application/jwt"
 _PROBLEM: Final = "application/problem+json"
 _BEARER: Final = "bearerAuth"
 #: What the encrypt operations require: a bearer with this scope.
-ENCRYPT_SECURITY: Final[list[SecurityRequirement]] = [{_BEARER: ["token:encrypt"]}]
+ENCRYPT_SECURITY: Final[list[SecurityRequirement]] = [{_BEARER: [SCOPE_ENCRYPT]}]
 
-
-class StructSchema(Schema):
-    """The JSON Schema msgspec renders for a flat Struct.
-
-    For request bodies: Litestar documents one only for a ``data`` parameter, and ours read
-    the raw body. OpenAPI 3.1 schemas are JSON Schema 2020-12, which msgspec emits.
-    """
-
-    def __init__(self, struct: type[msgspec.Struct]) -> None:
-        super().__init__()
-        self.struct = struct
-
-    def to_schema(self) -> dict[str, Any]:
-        """The schema, inlined (``$defs`` references would dangle in an OpenAPI document)."""
-        _, components = msgspec.json.schema_components([self.struct])
-        if len(components) != 1:
-            raise TypeError("only flat Structs can be inlined (nested ones would be $refs)")
-        schema: dict[str, Any] = components[self.struct.__name__]
-        # Docstrings wrap lines; a description is one paragraph.
-        schema["description"] = " ".join(schema.get("description", "").split())
-        return schema
-
-
-def _header(description: str, schema: Schema, example: object) -> OpenAPIHeader:
-    return OpenAPIHeader(description=description, required=True, schema=schema, example=example)
-
-
-_STRING = Schema(type=OpenAPIType.STRING)
-RETRY_AFTER: Final = _header(
-    "Seconds to wait before trying again.", Schema(type=OpenAPIType.INTEGER, minimum=1), 5
-)
-NO_STORE: Final = _header("Never cache: the answer is about this request.", _STRING, "no-store")
-CACHEABLE: Final = _header("Cacheable for a minute.", _STRING, "public, max-age=60")
-CHALLENGE_401: Final = _header(
+NO_STORE: Final = header("Never cache: the answer is about this request.", STRING, NO_STORE_VALUE)
+CHALLENGE_401: Final = header(
     "RFC 6750 §3 challenge: no error code when no bearer was sent.",
-    _STRING,
+    STRING,
     'Bearer realm="crypto-api", error="invalid_token"',
 )
-CHALLENGE_403: Final = _header(
+CHALLENGE_403: Final = header(
     "RFC 6750 §3 challenge naming the scope needed.",
-    _STRING,
-    'Bearer realm="crypto-api", error="insufficient_scope", scope="token:encrypt"',
+    STRING,
+    f'Bearer realm="crypto-api", error="insufficient_scope", scope="{SCOPE_ENCRYPT}"',
 )
 
 
-@dataclass
-class DocumentedOperation(Operation):
-    """An operation completed with what ``ResponseSpec`` cannot carry: a request body
-    (``body``) and response headers (:meth:`headers_for`)."""
-
-    body: ClassVar[RequestBody | None] = None
-
-    def __post_init__(self) -> None:
-        if self.body is not None:
-            self.request_body = self.body
-        for status, response in (self.responses or {}).items():
-            if isinstance(response, OpenAPIResponse) and (headers := self.headers_for(status)):
-                response.headers = {**(response.headers or {}), **headers}
+class DocumentedOperation(BaseOperation):
+    """An operation answering problems: every problem is no-store; 401 and 403 carry the
+    bearer challenge, 429 and 503 Retry-After."""
 
     def headers_for(self, status: str) -> dict[str, OpenAPIHeader]:
-        """The headers of the ``status`` response: every problem is no-store; 401 and 403
-        carry the bearer challenge, 429 and 503 Retry-After."""
+        """The headers of the ``status`` response."""
         if int(status) < 400:
             return {}
         headers = {"Cache-Control": NO_STORE}
         if status in ("401", "403"):
             headers["WWW-Authenticate"] = CHALLENGE_401 if status == "401" else CHALLENGE_403
         if status in ("429", "503"):
-            headers["Retry-After"] = RETRY_AFTER
+            headers["Retry-After"] = RETRY_AFTER_HEADER
         return headers
 
 
@@ -239,15 +195,6 @@ def _problem(description: str, *examples: tuple[str, int, str, str, str]) -> Res
     )
 
 
-def _ok(struct: type[msgspec.Struct], description: str, value: object) -> ResponseSpec:
-    return ResponseSpec(
-        struct,
-        description=description,
-        generate_examples=False,
-        examples=[Example(summary=description, value=value)],
-    )
-
-
 _400 = _problem(
     "The body is not what the operation takes (REQUEST_INVALID).",
     (
@@ -289,13 +236,7 @@ _403 = _problem(
     ),
     ("Account disabled", 403, "Account disabled", "ACCOUNT_DISABLED", "this account is disabled"),
 )
-_413_BODY = (
-    "Body too large",
-    413,
-    "Request refused",
-    "PAYLOAD_TOO_LARGE",
-    "the request body is too large",
-)
+_413_BODY = ("Body too large", 413, "Request refused", "PAYLOAD_TOO_LARGE", too_large())
 _429 = _problem(
     "Too many calls for this account (a batch counts one per token): retry after "
     "Retry-After seconds (RATE_LIMITED).",
@@ -333,7 +274,7 @@ _503 = _problem(
 )
 
 ENCRYPT_RESPONSES: Final = {
-    200: _ok(
+    200: ok(
         EncryptResponse,
         "The JWE (as application/jwt when the request was, or asked for it with Accept)",
         {"token": EXAMPLE_JWE, "kid": "acme/1", "alg": "RSA-OAEP-256", "enc": "A256GCM"},
@@ -341,7 +282,7 @@ ENCRYPT_RESPONSES: Final = {
     400: _400,
     401: _401,
     403: _403,
-    413: _problem("The body is over 32 KiB; it was not read.", _413_BODY),
+    413: _problem(f"The body is over {kib(SINGLE_BODY_MAX)}; it was not read.", _413_BODY),
     422: _problem(
         "The secure token is refused, as the campaign player would refuse it; `code` says "
         "why (TOKEN_EMPTY, TOKEN_INVALID_FORMAT, TOKEN_INVALID_SIGNATURE, TOKEN_EXPIRED, "
@@ -361,7 +302,7 @@ ENCRYPT_RESPONSES: Final = {
 }
 
 BATCH_RESPONSES: Final = {
-    200: _ok(
+    200: ok(
         BatchResponse,
         "One result per token, in order",
         {
@@ -407,7 +348,7 @@ BATCH_RESPONSES: Final = {
 }
 
 ACCOUNT_JWKS_RESPONSES: Final = {
-    200: _ok(
+    200: ok(
         AccountJwks,
         "The account's encryption keys",
         {
@@ -442,10 +383,10 @@ ACCOUNT_JWKS_RESPONSES: Final = {
     ),
 }
 
-HEALTH_RESPONSES: Final = {200: _ok(Liveness, "The process is up", {"status": "ok"})}
+HEALTH_RESPONSES: Final = {200: ok(Liveness, "The process is up", {"status": "ok"})}
 
 HEALTH_READY_RESPONSES: Final = {
-    200: _ok(Readiness, "Ready", {"status": "ready", "vault": "ok"}),
+    200: ok(Readiness, "Ready", {"status": "ready", "vault": "ok"}),
     503: _problem(
         "Not ready: the Authorization API's keys are unusable (JWKS_UNAVAILABLE), or Vault "
         "is down with no keys cached (VAULT_…).",
@@ -476,18 +417,15 @@ participants' data travels encrypted to the campaign player.
 
 def openapi_config() -> OpenAPIConfig:
     """The OpenAPI configuration: document metadata, the bearer security scheme, and the
-    docs pages under ``/schema`` (Scalar at ``/schema``, Swagger UI at ``/schema/swagger``,
-    the JSON at ``/schema/openapi.json``)."""
-    return OpenAPIConfig(
-        title="Crypto API",
-        version="1.0.0",
-        description=_DESCRIPTION,
-        tags=[
+    docs pages under ``/schema``."""
+    return app_openapi_config(
+        "Crypto API",
+        _DESCRIPTION,
+        [
             Tag(name="Encryption", description="Secure tokens in, JWE out."),
             Tag(name="Keys", description="Public encryption keys, per account."),
-            Tag(name="Operations", description="Probes for load balancers and orchestrators."),
         ],
-        components=Components(
+        Components(
             security_schemes={
                 _BEARER: SecurityScheme(
                     type="http",
@@ -499,10 +437,4 @@ def openapi_config() -> OpenAPIConfig:
                 )
             }
         ),
-        path="/schema",
-        render_plugins=[
-            ScalarRenderPlugin(version=SCALAR_VERSION),
-            SwaggerRenderPlugin(),
-            JsonRenderPlugin(),
-        ],
     )

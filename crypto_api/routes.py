@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Annotated, Any
 
 import anyio
 import anyio.to_thread
 import msgspec
-from litestar import Litestar, Request, Response, get, post
-from litestar.datastructures import State
+from litestar import Request, Response, get, post
 from litestar.openapi.spec import Example
 from litestar.params import Parameter
 
-from crypto_api.errors import RETRY_AFTER, RequestInvalid, RequestTooLarge, problem
+from crypto_api.errors import RequestInvalid, RequestTooLarge
 from crypto_api.openapi import (
     ACCOUNT_JWKS_RESPONSES,
     BATCH_RESPONSES,
@@ -27,33 +27,29 @@ from crypto_api.openapi import (
     EncryptOperation,
 )
 from crypto_api.schemas import (
+    SINGLE_BODY_MAX,
     BatchItem,
     BatchItemError,
     BatchRequest,
     BatchResponse,
     EncryptRequest,
     EncryptResponse,
-    Liveness,
 )
-from shared.errors import ServiceError
 from shared.server.encrypt_service import EncryptService
+from shared.web.dependencies import Injected
+from shared.web.headers import CACHE_A_MINUTE, NO_STORE
+from shared.web.health import check_ready, liveness_route, readiness_route
+from shared.web.threads import ThreadPool
 from shared.wire import ItemError
 
-__all__ = ["ROUTES", "on_startup"]
+__all__ = ["ROUTES", "THREADS"]
 
 _JWT = "application/jwt"
-ENCRYPT_THREADS = 32
+ENCRYPT_THREADS = ThreadPool("encrypt_threads", 32)
 #: Batches run at most this many at once per worker, on their own threads: a full batch is
 #: CPU for a second or so, and must not hold up single-token calls.
-BATCH_THREADS = 2
-#: One token (16 KiB at most) in JSON or raw: refuse anything bigger before reading it all.
-SINGLE_BODY_MAX = 32 * 1024
-
-
-def on_startup(app: Litestar) -> None:
-    """Create the encrypt calls' thread limiter inside the running event loop."""
-    app.state.encrypt_threads = anyio.CapacityLimiter(ENCRYPT_THREADS)
-    app.state.batch_threads = anyio.CapacityLimiter(BATCH_THREADS)
+BATCH_THREADS = ThreadPool("batch_threads", 2)
+THREADS = (ENCRYPT_THREADS, BATCH_THREADS)
 
 
 def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -105,7 +101,9 @@ _EXAMPLES: dict[type[Any], str] = {
     responses=ENCRYPT_RESPONSES,
     operation_class=EncryptOperation,
 )
-async def encrypt(request: Request[Any, Any, Any], state: State) -> Response[Any]:
+async def encrypt(
+    request: Request[Any, Any, Any], encrypt_service: Injected[EncryptService]
+) -> Response[Any]:
     """Verify a JWS with the bearer's account and seal it into a JWE (JSON or application/jwt)."""
     raw = request.content_type[0] == _JWT
     authorization = _authorization(request)
@@ -113,23 +111,22 @@ async def encrypt(request: Request[Any, Any, Any], state: State) -> Response[Any
     # keeps the hot path at one hop to a worker thread, where the bearer is still
     # checked before the body is looked at (a bad bearer is a 401 whatever the body).
     body = await request.body()
-    service: EncryptService = state.encrypt_service
 
     def run() -> Any:
-        account = service.authenticate(authorization)
+        account = encrypt_service.authenticate(authorization)
         request.scope["state"]["client_id"] = account
         token = (
             body.decode("ascii", "replace").strip() if raw else _decode(body, EncryptRequest).token
         )
-        service.charge(account)
-        return service.encrypt(account, token)
+        encrypt_service.charge(account)
+        return encrypt_service.encrypt(account, token)
 
-    result = await anyio.to_thread.run_sync(run, limiter=state.encrypt_threads)
+    result = await ENCRYPT_THREADS.run(request, run)
     if raw or request.accept.best_match(["application/json", _JWT]) == _JWT:
-        return Response(result.token, media_type=_JWT, headers={"Cache-Control": "no-store"})
+        return Response(result.token, media_type=_JWT, headers={"Cache-Control": NO_STORE})
     return Response(
         EncryptResponse(token=result.token, kid=result.kid, alg="RSA-OAEP-256", enc="A256GCM"),
-        headers={"Cache-Control": "no-store"},
+        headers={"Cache-Control": NO_STORE},
     )
 
 
@@ -147,15 +144,16 @@ async def encrypt(request: Request[Any, Any, Any], state: State) -> Response[Any
     responses=BATCH_RESPONSES,
     operation_class=BatchOperation,
 )
-async def encrypt_batch(request: Request[Any, Any, Any], state: State) -> Response[BatchResponse]:
+async def encrypt_batch(
+    request: Request[Any, Any, Any], encrypt_service: Injected[EncryptService]
+) -> Response[BatchResponse]:
     """Encrypt many tokens: results in input order, each a JWE or an error with its code."""
-    service: EncryptService = state.encrypt_service
     authorization = _authorization(request)
     # The bearer first, before a byte of the body is read: a batch body may be 16 MB, and
     # a caller without a valid bearer must not make us read, hold and parse it (uvicorn
     # discards the unread body once the 401 is sent, and the connection stays usable).
-    account = await anyio.to_thread.run_sync(
-        service.authenticate, authorization, limiter=state.encrypt_threads
+    account = await ENCRYPT_THREADS.run(
+        request, partial(encrypt_service.authenticate, authorization)
     )
     request.scope["state"]["client_id"] = account
     body = await request.body()
@@ -164,12 +162,12 @@ async def encrypt_batch(request: Request[Any, Any, Any], state: State) -> Respon
         tokens = _decode(body, BatchRequest).tokens
         if not tokens:
             raise RequestInvalid("'tokens' is empty")
-        if len(tokens) > service.batch_max:
-            raise RequestTooLarge(f"at most {service.batch_max} tokens per batch")
-        service.charge(account, len(tokens))
-        return service.encrypt_batch(account, tokens)
+        if len(tokens) > encrypt_service.batch_max:
+            raise RequestTooLarge(f"at most {encrypt_service.batch_max} tokens per batch")
+        encrypt_service.charge(account, len(tokens))
+        return encrypt_service.encrypt_batch(account, tokens)
 
-    results = await anyio.to_thread.run_sync(run, limiter=state.batch_threads)
+    results = await BATCH_THREADS.run(request, run)
     items = [
         BatchItem(error=BatchItemError(code=r.code, detail=r.detail))
         if isinstance(r, ItemError)
@@ -179,7 +177,7 @@ async def encrypt_batch(request: Request[Any, Any, Any], state: State) -> Respon
     failed = sum(1 for r in results if isinstance(r, ItemError))
     return Response(
         BatchResponse(results=items, succeeded=len(items) - failed, failed=failed),
-        headers={"Cache-Control": "no-store"},
+        headers={"Cache-Control": NO_STORE},
     )
 
 
@@ -198,51 +196,32 @@ async def account_jwks(
     account_id: Annotated[
         str, Parameter(description="The account id.", examples=[Example(value="acme")])
     ],
-    state: State,
+    encrypt_service: Injected[EncryptService],
 ) -> Response[Any]:
     """The account's public encryption keys (``use: enc``, ``RSA-OAEP-256``), latest first."""
-    service: EncryptService = state.encrypt_service
-    document = await anyio.to_thread.run_sync(service.account_jwks, account_id)
-    return Response(document, headers={"Cache-Control": "public, max-age=60"})
+    document = await anyio.to_thread.run_sync(encrypt_service.account_jwks, account_id)
+    return Response(document, headers={"Cache-Control": CACHE_A_MINUTE})
 
 
-@get(
-    "/health/live",
-    operation_id="healthLive",
-    summary="Liveness",
-    description="The process is up; no dependency is checked.",
-    tags=["Operations"],
-    responses=HEALTH_RESPONSES,
-)
-async def health_live() -> Liveness:
-    """The process is up (no dependency is checked)."""
-    return Liveness(status="ok")
-
-
-@get(
-    "/health/ready",
-    operation_id="healthReady",
-    summary="Readiness",
-    description="Ready when the Authorization API's keys are usable and Vault answers, or "
+@readiness_route(
+    "Ready when the Authorization API's keys are usable and Vault answers, or "
     "while Vault is down if keys are cached to ride out the outage (`vault` says which), and "
     "an encrypt worker thread is free (503 SATURATED when all are busy).",
-    tags=["Operations"],
-    responses=HEALTH_READY_RESPONSES,
+    HEALTH_READY_RESPONSES,
     operation_class=DocumentedOperation,
 )
-async def health_ready(state: State) -> Response[Any]:
+async def health_ready(
+    request: Request[Any, Any, Any], encrypt_service: Injected[EncryptService]
+) -> Response[Any]:
     """Ready when the authz JWKS is usable and Vault answers, or keys are cached to ride
-    out its outage (the body says which)."""
-    service: EncryptService = state.encrypt_service
-    try:
-        status = await anyio.to_thread.run_sync(service.check_ready)
-    except ServiceError as exc:
-        return problem(503, "Not ready", exc.code, exc.detail, **{"Retry-After": RETRY_AFTER})
-    threads: anyio.CapacityLimiter = state.encrypt_threads
-    if threads.borrowed_tokens >= threads.total_tokens:
-        detail = f"all {ENCRYPT_THREADS} encrypt worker threads are busy"
-        return problem(503, "Not ready", "SATURATED", detail, **{"Retry-After": "1"})
+    out its outage (the body says which).
+
+    Raises:
+        NotReady: with the reason's code (the error underneath, or SATURATED).
+    """
+    threads = ENCRYPT_THREADS.limiter(request)
+    status = await check_ready(encrypt_service.check_ready, threads, "encrypt")
     return Response(status)
 
 
-ROUTES = [encrypt, encrypt_batch, account_jwks, health_live, health_ready]
+ROUTES = [encrypt, encrypt_batch, account_jwks, liveness_route(HEALTH_RESPONSES), health_ready]

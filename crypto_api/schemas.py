@@ -10,16 +10,17 @@ that decode to ``fake-…``.
 
 from __future__ import annotations
 
-import base64
-import json
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Final, Literal
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from shared.web.examples import fake_jws, segment
+
 __all__ = [
     "EXAMPLE_JWE",
     "EXAMPLE_JWS",
+    "SINGLE_BODY_MAX",
     "AccountJwk",
     "AccountJwks",
     "BatchItem",
@@ -33,26 +34,20 @@ __all__ = [
     "Readiness",
 ]
 
-
-def _segment(value: dict[str, Any] | bytes) -> str:
-    raw = value if isinstance(value, bytes) else json.dumps(value, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-EXAMPLE_JWS: Final = ".".join(
-    (
-        _segment({"alg": "ES256", "typ": "JWT"}),
-        _segment({"sub": "participant-42", "campaignId": 1001, "exp": 1767225600}),
-        _segment(b"fake-signature"),
-    )
+#: One token (16 KiB at most) in JSON or raw: refuse anything bigger before reading it all.
+SINGLE_BODY_MAX: Final = 32 * 1024
+EXAMPLE_JWS: Final = fake_jws(
+    {"alg": "ES256", "typ": "JWT"},
+    {"sub": "participant-42", "campaignId": 1001, "exp": 1767225600},
 )
 EXAMPLE_JWE: Final = ".".join(
-    (
-        _segment({"alg": "RSA-OAEP-256", "enc": "A256GCM", "kid": "acme/1", "cty": "JWT"}),
-        _segment(b"fake-encrypted-key"),
-        _segment(b"fake-iv-12b"),
-        _segment(b"fake-ciphertext"),
-        _segment(b"fake-tag-16bytes"),
+    segment(part)
+    for part in (
+        {"alg": "RSA-OAEP-256", "enc": "A256GCM", "kid": "acme/1", "cty": "JWT"},
+        b"fake-encrypted-key",
+        b"fake-iv-12b",
+        b"fake-ciphertext",
+        b"fake-tag-16bytes",
     )
 )
 _KID = Annotated[

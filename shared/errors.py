@@ -106,14 +106,18 @@ __all__ = [
 
 
 class ServiceError(Exception):
-    """Base of every error we raise: a stable ``code`` and a human ``detail``."""
+    """Base of every error we raise: a stable ``code``, a human ``detail`` and, when the
+    error knows how long a retry should wait, ``retry_after`` seconds."""
 
     code: ClassVar[str] = "INTERNAL"
     retryable: ClassVar[bool] = False
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, *, retry_after: int | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
+        #: Seconds the caller should wait before retrying (``Retry-After``); None leaves the
+        #: wait to whoever answers (the apps send ``shared.wire.RETRY_AFTER`` for outages).
+        self.retry_after = retry_after
 
     def __str__(self) -> str:
         return f"{self.code}: {self.detail}"
@@ -172,9 +176,10 @@ class RateLimited(ServiceError):
     code = "RATE_LIMITED"
     retryable = True
 
+    retry_after: int
+
     def __init__(self, detail: str, retry_after: int) -> None:
-        super().__init__(detail)
-        self.retry_after = retry_after
+        super().__init__(detail, retry_after=retry_after)
 
 
 class ConfigurationError(ServiceError):

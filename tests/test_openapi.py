@@ -396,14 +396,13 @@ def test_authz_answers_as_documented(settings: Settings, vault: object, es256: A
     with serve(settings, **limits) as limited:
         check("POST", "/oauth/token", limited.jwt_bearer(es256.id, token), 200)
         check("POST", "/oauth/token", limited.jwt_bearer(es256.id, token), 429)
-    down = authz_api.app.create_app(
-        Settings(
-            vault_addr=NOWHERE,
-            authz_issuer="http://authz.test",
-            vault_timeout=1.0,
-            authz_single_instance=True,
-        )
+    down_settings = Settings(
+        vault_addr=NOWHERE,
+        authz_issuer="http://authz.test",
+        vault_timeout=1.0,
+        authz_single_instance=True,
     )
+    down = authz_api.app.create_app(down_settings)
     with AsgiServer(down) as server, httpx.Client(base_url=server.url, timeout=10) as http:
         exchange = http.post(
             "/oauth/token",
@@ -412,8 +411,11 @@ def test_authz_answers_as_documented(settings: Settings, vault: object, es256: A
         check("POST", "/oauth/token", exchange, 503)
         check("GET", "/.well-known/jwks.json", http.get("/.well-known/jwks.json"), 503)
         check("GET", "/health/ready", http.get("/health/ready"), 503)
-    with TestClient(down) as client:
-        down.state.token_service = down.state.bearers = Exploding()
+    with TestClient(
+        authz_api.app.create_app(
+            down_settings, overrides={"token_service": Exploding(), "bearers": Exploding()}
+        )
+    ) as client:
         exploded = client.post("/oauth/token", data={"grant_type": "client_credentials"})
         check("POST", "/oauth/token", exploded, 500)
         check("GET", "/.well-known/jwks.json", client.get("/.well-known/jwks.json"), 500)
@@ -477,14 +479,13 @@ def test_crypto_answers_as_documented(
             check("POST", "/v1/encrypt", limited.encrypt(bearer, token), 200)
             check("POST", "/v1/encrypt", limited.encrypt(bearer, token), 429)
             check("POST", "/v1/encrypt/batch", limited.batch(bearer, [token]), 429)
-        down = crypto_api.app.create_app(
-            Settings(
-                vault_addr=NOWHERE,
-                vault_timeout=1.0,
-                authz_issuer=authz.issuer,
-                authz_jwks_url=f"{NOWHERE}/.well-known/jwks.json",
-            )
+        down_settings = Settings(
+            vault_addr=NOWHERE,
+            vault_timeout=1.0,
+            authz_issuer=authz.issuer,
+            authz_jwks_url=f"{NOWHERE}/.well-known/jwks.json",
         )
+        down = crypto_api.app.create_app(down_settings)
         # A genuine bearer: the down API must fetch the authz JWKS to check it, and cannot.
         auth = {
             "Authorization": f"Bearer {authz.jwt_bearer(es256.id, token).json()['access_token']}"
@@ -496,8 +497,8 @@ def test_crypto_answers_as_documented(
             check("POST", "/v1/encrypt/batch", batch, 503)
             check("GET", jwks, http.get(f"/v1/accounts/{es256.id}/jwks.json"), 503)
             check("GET", "/health/ready", http.get("/health/ready"), 503)
-    with TestClient(down) as client:
-        down.state.encrypt_service = Exploding()
+    exploding = crypto_api.app.create_app(down_settings, overrides={"encrypt_service": Exploding()})
+    with TestClient(exploding) as client:
         exploded = client.post("/v1/encrypt", json={"token": token})
         check("POST", "/v1/encrypt", exploded, 500)
         exploded = client.post("/v1/encrypt/batch", json={"tokens": [token]})

@@ -1,5 +1,6 @@
-"""The error table maps every OAuth error once; unexpected failures stay 500s without
-leaking anything; every token response, even a framework refusal, is no-store."""
+"""The error table maps every OAuth error once, as complete rows; readiness refusals are
+rows too; unexpected failures stay 500s without leaking anything; every token response,
+even a framework refusal, is no-store."""
 
 from __future__ import annotations
 
@@ -10,21 +11,65 @@ import pytest
 from litestar.testing import TestClient
 
 from authz_api.app import create_app
-from authz_api.errors import STATUS_FOR_ERROR, oauth_error_response
+from authz_api.errors import ERROR_TABLE, EXCEPTION_HANDLERS, NOT_READY, oauth_error_response
+from authz_api.schemas import Health
 from shared import Settings
 from shared.server.token_service import OAuthError
-from shared.wire import OAuthErrorCode
+from shared.web.health import NotReady
+from shared.wire import RETRY_AFTER, OAuthErrorCode
+
+#: The status of each OAuth error (RFC 6749 §5.2; RFC 8628 §3.5 slow_down).
+STATUS = {
+    "invalid_request": 400,
+    "invalid_client": 401,
+    "invalid_grant": 400,
+    "unsupported_grant_type": 400,
+    "invalid_scope": 400,
+    "unauthorized_client": 400,
+    "slow_down": 429,
+    "temporarily_unavailable": 503,
+}
 
 
 def test_every_error_has_a_status() -> None:
-    """Each OAuth error we can raise has exactly one status, and its body follows RFC 6749."""
-    assert set(STATUS_FOR_ERROR) == set(get_args(OAuthErrorCode))
-    for error, status in STATUS_FOR_ERROR.items():
-        response = oauth_error_response(OAuthError(error, "why", code="X", retry_after=3))
-        assert response.status_code == status
-        assert response.content == {"error": error, "error_description": "why", "code": "X"}
-        assert response.headers["Cache-Control"] == "no-store"
-        assert response.headers["Retry-After"] == "3"
+    """Each OAuth error we can raise has exactly one row, with its RFC status and a title."""
+    assert set(ERROR_TABLE) == set(get_args(OAuthErrorCode)) == set(STATUS)
+    for error, row in ERROR_TABLE.items():
+        assert row.status == STATUS[error], error
+        assert row.title, error
+
+
+@pytest.mark.parametrize("error", sorted(ERROR_TABLE))
+def test_each_row_is_answered_as_it_says(error: OAuthErrorCode) -> None:
+    """Each row's answer has its status, an RFC 6749 body, no-store, no challenge (clients
+    authenticate in the body), and Retry-After exactly on 429 and 503: the error's own
+    seconds, or the default."""
+    row = ERROR_TABLE[error]
+    response = oauth_error_response(OAuthError(error, "why", code="X", retry_after=3))
+    assert response.status_code == row.status
+    assert response.content == {"error": error, "error_description": "why", "code": "X"}
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "WWW-Authenticate" not in response.headers
+    assert row.challenge is None
+    assert row.retry_after == (row.status in (429, 503))
+    assert response.headers.get("Retry-After") == ("3" if row.retry_after else None)
+    default = oauth_error_response(OAuthError(error, "why"))
+    assert "code" not in default.content
+    assert default.headers.get("Retry-After") == (str(RETRY_AFTER) if row.retry_after else None)
+
+
+def test_not_ready_row() -> None:
+    """A readiness refusal is a 503 Health body with the reason's code and Retry-After."""
+    assert NOT_READY.status == 503
+    assert NOT_READY.retry_after
+    assert NOT_READY.challenge is None
+    handler = EXCEPTION_HANDLERS[NotReady]
+    response = handler(None, NotReady("SATURATED", "busy", retry_after=1))
+    assert response.status_code == 503
+    assert response.content == Health(status="unavailable", code="SATURATED")
+    assert response.headers["Retry-After"] == "1"
+    default = handler(None, NotReady("VAULT_UNAVAILABLE", "down"))
+    assert default.headers["Retry-After"] == str(RETRY_AFTER)
 
 
 class Exploding:
@@ -41,10 +86,10 @@ def client() -> Any:
             vault_addr="http://127.0.0.1:1",
             authz_issuer="http://authz.test",
             authz_single_instance=True,
-        )
+        ),
+        overrides={"token_service": Exploding()},
     )
     with TestClient(app) as test_client:
-        app.state.token_service = Exploding()
         yield test_client
 
 

@@ -14,15 +14,19 @@ from tests.support.crypto import Crypto, serve_crypto
 
 
 @pytest.fixture(scope="module")
-def authz_for_crypto(settings: Settings, vault: object) -> Iterator[Authz]:
-    with serve(settings, rate_limit_per_second=0.0) as authz:
-        yield authz
+def crypto(settings: Settings, vault: object) -> Iterator[Crypto]:
+    """One Crypto API for the module and the Authorization API it trusts (rate limits off)."""
+    with (
+        serve(settings, rate_limit_per_second=0.0) as authz,
+        serve_crypto(settings, authz, crypto_rate_per_second=0.0) as client,
+    ):
+        yield client
 
 
 @pytest.fixture(scope="module")
-def crypto(settings: Settings, authz_for_crypto: Authz) -> Iterator[Crypto]:
-    with serve_crypto(settings, authz_for_crypto, crypto_rate_per_second=0.0) as client:
-        yield client
+def authz_for_crypto(crypto: Crypto) -> Authz:
+    """The Authorization API the module's Crypto APIs trust."""
+    return crypto.authz
 
 
 @pytest.fixture

@@ -157,7 +157,11 @@ def test_bad_bearers(crypto: Crypto, ec: Account, vault: Vault) -> None:
     assert_problem(response, 401, "BEARER_INVALID")
     assert response.headers["www-authenticate"].startswith("Bearer")
     no_scope = bearer_with(vault, crypto, ec.id, scope="something:else")
-    assert_problem(crypto.encrypt(no_scope, token), 403, "INSUFFICIENT_SCOPE")
+    response = crypto.encrypt(no_scope, token)
+    assert_problem(response, 403, "INSUFFICIENT_SCOPE")
+    assert response.headers["www-authenticate"] == (
+        'Bearer realm="crypto-api", error="insufficient_scope", scope="token:encrypt"'
+    )
     jws_as_bearer = token  # a secure token is not an access token
     assert_problem(crypto.encrypt(jws_as_bearer, token), 401, "BEARER_INVALID")
 
@@ -244,12 +248,15 @@ def test_oversized_body(crypto: Crypto, ec: Account) -> None:
 def test_disabled_account_with_valid_bearer(
     make_crypto: Callable[..., Any], ec: Account, store: AccountStore
 ) -> None:
-    """A bearer issued before the account was disabled gets 403 ACCOUNT_DISABLED."""
+    """A bearer issued before the account was disabled gets 403 ACCOUNT_DISABLED, with a
+    challenge that names no RFC 6750 error: the bearer has the scope (so not
+    insufficient_scope) and a new one would be refused too (so not invalid_token)."""
     with make_crypto(cache_ttl=0.0) as crypto:
         bearer = crypto.bearer(ec.id)
         store.disable(ec.id)
         response = crypto.encrypt(bearer, sign(claims(), "ES256", "ec-p256"))
         assert_problem(response, 403, "ACCOUNT_DISABLED")
+        assert response.headers["www-authenticate"] == 'Bearer realm="crypto-api"'
 
 
 def test_rate_limit_counts_batch_items(make_crypto: Callable[..., Any], ec: Account) -> None:
