@@ -49,7 +49,8 @@ def _drawn(word: str) -> bool:
 
 def _codes_in_source() -> set[str]:
     """Code literals as the code base writes them: ``code=`` arguments, ``"code":`` keys,
-    the code argument of ``problem(status, title, CODE, …)`` and of ``Api*(CODE, …)``."""
+    the code argument of ``problem(status, title, CODE, …)``, ``Api*(CODE, …)`` and
+    ``NotReady(CODE, …)``."""
     codes: set[str] = set()
     for package in PACKAGES:
         for path in (ROOT / package).rglob("*.py"):
@@ -60,7 +61,7 @@ def _codes_in_source() -> set[str]:
                     name = getattr(node.func, "id", getattr(node.func, "attr", ""))
                     if name == "problem" and len(node.args) > 2:
                         values.append(node.args[2])
-                    if name.startswith("Api") and node.args:
+                    if (name.startswith("Api") or name == "NotReady") and node.args:
                         values.append(node.args[0])
                 elif isinstance(node, ast.Dict):
                     values += [
