@@ -14,7 +14,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
 from authz_api.schemas import MAX_BODY_BYTES, Health
-from shared.server.token_service import OAuthError
+from shared.server.oauth_error import OAuthError
 from shared.web import headers
 from shared.web.body_limits import too_large
 from shared.web.error_table import ErrorRow, on_error, on_unexpected

@@ -27,7 +27,8 @@ from shared.accounts.document import ACCOUNT_ID_PATTERN
 from shared.algorithms import METHOD_ALGORITHMS
 from shared.errors import ServiceError
 from shared.server.bearer_issuer import BearerIssuer
-from shared.server.token_service import OAuthError, TokenService
+from shared.server.oauth_error import OAuthError
+from shared.server.token_service import TokenService
 from shared.web.dependencies import Injected
 from shared.web.headers import CACHE_A_MINUTE
 from shared.web.health import NotReady, check_ready, liveness_route, readiness_route

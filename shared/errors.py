@@ -44,7 +44,7 @@ part (the module is named on the right)::
 
 Two trees outside it, each at one edge of the system::
 
-    OAuthError                        shared.server.token_service: what /oauth/token answers
+    OAuthError                        shared.server.oauth_error: what /oauth/token answers
         error: invalid_request | invalid_client | invalid_grant | unsupported_grant_type |
                invalid_scope | unauthorized_client | slow_down | temporarily_unavailable
                (shared.wire.OAuthErrorCode)

@@ -43,7 +43,7 @@ from shared.keycloak._errors import KeycloakRefused
 from shared.keycloak._realm import KeycloakRealm
 from shared.server.bearer_issuer import IssuedBearer
 from shared.server.client_assertion import audience_matches
-from shared.server.token_service import OAuthError
+from shared.server.oauth_error import OAuthError
 from shared.tokens.compact import parse_compact
 from shared.wire import ACCESS_TOKEN_TYPE, CLIENT_ASSERTION_TYPE, JWT_BEARER, RETRY_AFTER
 

@@ -6,9 +6,10 @@ from shared.server.batch_signer import BatchSigner
 from shared.server.bearer_check import Bearer, BearerChecker, TrustedIssuer
 from shared.server.bearer_issuer import BearerIssuer, IssuedBearer
 from shared.server.encrypt_service import EncryptService
+from shared.server.oauth_error import OAuthError
 from shared.server.rate_limits import RateLimiter
 from shared.server.replay_store import ReplayStore, replay_store
-from shared.server.token_service import OAuthError, TokenService
+from shared.server.token_service import TokenService
 
 __all__ = [
     "BatchSigner",

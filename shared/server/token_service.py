@@ -36,6 +36,7 @@ from shared.errors import (
 )
 from shared.server.bearer_issuer import BearerIssuer, IssuedBearer
 from shared.server.client_assertion import ClientAssertion, audience_matches, check_client_assertion
+from shared.server.oauth_error import OAuthError
 from shared.server.rate_limits import RateLimiter
 from shared.server.replay_store import ReplayStore
 from shared.tokens.compact import parse_compact
@@ -52,27 +53,8 @@ from shared.wire import (
 __all__ = [
     "BuiltinBackend",
     "IssuerBackend",
-    "OAuthError",
     "TokenService",
 ]
-
-
-class OAuthError(Exception):
-    """An RFC 6749 §5.2 error, plus our ``code`` (a DESIGN §2 token code or an
-    infrastructure code) and, for 429/503, ``retry_after`` seconds."""
-
-    def __init__(
-        self,
-        error: OAuthErrorCode,
-        description: str,
-        code: str | None = None,
-        retry_after: int | None = None,
-    ) -> None:
-        super().__init__(f"{error}: {description}")
-        self.error = error
-        self.description = description
-        self.code = code
-        self.retry_after = retry_after
 
 
 def _unavailable(exc: ServiceError) -> OAuthError:

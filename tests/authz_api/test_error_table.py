@@ -14,7 +14,7 @@ from authz_api.app import create_app
 from authz_api.errors import ERROR_TABLE, EXCEPTION_HANDLERS, NOT_READY, oauth_error_response
 from authz_api.schemas import Health
 from shared import Settings
-from shared.server.token_service import OAuthError
+from shared.server.oauth_error import OAuthError
 from shared.web.health import NotReady
 from shared.wire import RETRY_AFTER, OAuthErrorCode
 

@@ -14,7 +14,7 @@ import pytest
 import shared.errors
 from shared.client import ApiError
 from shared.errors import ServiceError
-from shared.server.token_service import OAuthError
+from shared.server.oauth_error import OAuthError
 from shared.wire import OAuthErrorCode
 
 ROOT = Path(__file__).resolve().parents[2]

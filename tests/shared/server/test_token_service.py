@@ -11,9 +11,10 @@ import pytest
 
 from shared import Account, Vault, Verifier
 from shared.server.bearer_issuer import BearerIssuer
+from shared.server.oauth_error import OAuthError
 from shared.server.rate_limits import RateLimiter
 from shared.server.replay_store import MemoryReplayStore
-from shared.server.token_service import OAuthError, TokenService
+from shared.server.token_service import TokenService
 from shared.wire import CLIENT_ASSERTION_TYPE, CLIENT_CREDENTIALS
 from tests.support.tokens import sign
 
