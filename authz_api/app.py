@@ -22,7 +22,7 @@ from shared.server.replay_store import check_replay_settings, replay_store
 from shared.server.token_service import IssuerBackend, TokenService
 from shared.settings import Settings
 from shared.tokens.verification import Verifier
-from shared.vault.client import Vault
+from shared.vault import Vault
 from shared.web.dependencies import provide
 from shared.web.service_app import service_app
 

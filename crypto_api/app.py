@@ -22,7 +22,7 @@ from shared.server.rate_limits import RateLimiter
 from shared.settings import Settings
 from shared.tokens.compact import Limits
 from shared.tokens.verification import Verifier
-from shared.vault.client import Vault
+from shared.vault import Vault
 from shared.web.dependencies import provide
 from shared.web.service_app import service_app
 

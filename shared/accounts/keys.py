@@ -17,7 +17,7 @@ from joserfc.jwk import RSAKey
 from shared.accounts.document import check_account_id, transit_key_name
 from shared.algorithms import TRANSIT_KEY_TYPES
 from shared.errors import AccountNotFound, KeyOperationRefused, VaultNotFound
-from shared.vault.client import Vault
+from shared.vault import Vault
 
 __all__ = ["KeySet", "KeyStore", "KeyVersion", "PublicKey"]
 

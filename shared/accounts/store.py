@@ -20,7 +20,7 @@ from shared.errors import (
     VaultError,
     VaultNotFound,
 )
-from shared.vault.client import Vault
+from shared.vault import Vault
 
 __all__ = ["AccountStore"]
 

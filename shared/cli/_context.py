@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shared.cli._output import Output
 from shared.settings import Settings
-from shared.vault.client import Vault
+from shared.vault import Vault
 
 __all__ = ["Context"]
 

@@ -22,7 +22,7 @@ from typing import Any, Final
 from joserfc.util import urlsafe_b64encode
 
 from shared.server.bearer_issuer import SigningKey
-from shared.vault.client import Vault
+from shared.vault import Vault
 from shared.vault.layout import AUTHZ_SIGNING_KEY
 
 __all__ = ["AssertionSigner"]

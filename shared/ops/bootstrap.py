@@ -14,7 +14,7 @@ import msgspec
 
 from shared.errors import ConfigurationError, VaultNotFound
 from shared.ops.private_files import private_dir, write_private
-from shared.vault.client import Vault
+from shared.vault import Vault
 from shared.vault.layout import AUTHZ_SIGNING_KEY
 
 __all__ = [

@@ -29,7 +29,7 @@ from shared.ops.bootstrap import bootstrap
 from shared.ops.private_files import private_dir, write_private
 from shared.ops.vault_init import init_and_unseal
 from shared.settings import Settings
-from shared.vault.client import Vault
+from shared.vault import Vault
 
 __all__ = ["DEMO_ACCOUNT", "Ports", "Stack", "openbao_config"]
 

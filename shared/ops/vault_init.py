@@ -21,7 +21,7 @@ from shared.errors import (
     VaultUnavailable,
 )
 from shared.ops.private_files import private_dir, write_private
-from shared.vault.client import Vault
+from shared.vault import Vault
 
 __all__ = ["INIT_FILE", "ROOT_TOKEN_FILE", "InitMaterial", "InitReport", "init_and_unseal"]
 

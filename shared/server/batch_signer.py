@@ -15,7 +15,7 @@ from concurrent.futures import Future
 from typing import Final
 
 from shared.errors import ServiceError, VaultUnavailable
-from shared.vault.client import Vault
+from shared.vault import Vault
 
 __all__ = ["BatchSigner"]
 

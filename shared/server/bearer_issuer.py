@@ -26,7 +26,7 @@ from joserfc.util import urlsafe_b64encode
 
 from shared.server.batch_signer import BatchSigner
 from shared.tokens.cache import TtlCache
-from shared.vault.client import Vault
+from shared.vault import Vault
 from shared.vault.layout import AUTHZ_SIGNING_KEY
 from shared.wire import ACCESS_TOKEN_TYPE, SCOPE_ENCRYPT
 

@@ -43,7 +43,7 @@ from shared.tokens.compact import CompactToken, Limits, parse_compact
 from shared.tokens.jwks import JwksFetcher
 from shared.tokens.opening import open_jwe
 from shared.tokens.signatures import StaticKey, check_signature, static_key
-from shared.vault.client import Vault
+from shared.vault import Vault
 
 __all__ = ["SignedJws", "VerifiedToken", "Verifier", "verify", "verify_async"]
 

@@ -25,7 +25,7 @@ from tests.support.jwks_server import JwksServer
 from tests.support.openbao import DevServer, free_port
 
 # What OpenBao 2.7 answers for an RSA ciphertext that does not decrypt (seen on the session
-# server: see test_verification_codes' garbage encrypted-key case).
+# server: see tests/shared/tokens/verification/test_decryption_failed.py's garbage encrypted-key case).
 RSA_FAILURE = (
     "1 error occurred:\n\t* failed to RSA decrypt the ciphertext: crypto/rsa: decryption error\n\n"
 )
