@@ -25,7 +25,8 @@ from tests.support.jwks_server import JwksServer
 from tests.support.openbao import DevServer, free_port
 
 # What OpenBao 2.7 answers for an RSA ciphertext that does not decrypt (seen on the session
-# server: see tests/shared/tokens/verification/test_decryption_failed.py's garbage encrypted-key case).
+# server: see the garbage encrypted-key case of
+# tests/shared/tokens/verification/test_decryption_failed.py).
 RSA_FAILURE = (
     "1 error occurred:\n\t* failed to RSA decrypt the ciphertext: crypto/rsa: decryption error\n\n"
 )
