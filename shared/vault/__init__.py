@@ -4,7 +4,7 @@
 use; its failures are our :mod:`shared.errors` tree, plus :class:`TransitDecryptRefused`.
 """
 
-from shared.vault import Vault
+from shared.vault.client import Vault
 from shared.vault.failures import TransitDecryptRefused
 from shared.vault.layout import AUTHZ_SIGNING_KEY
 

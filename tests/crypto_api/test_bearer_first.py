@@ -14,7 +14,7 @@ import pytest
 from benchmarks._serve import rss_mb, serve, stop, wait_ready
 from shared import Account, Settings
 from tests.support.authz import Authz
-from tests.support.crypto import Crypto, assert_problem
+from tests.support.crypto import Crypto, assert_problem, served_crypto_env
 from tests.support.openbao import free_port
 from tests.support.tokens import claims, sign
 
@@ -31,14 +31,7 @@ def ec(make_account: Callable[..., Account]) -> Account:
 
 
 def _served_crypto(settings: Settings, authz: Authz, port: int) -> Any:
-    env = {
-        "VAULT_ADDR": settings.vault_addr,
-        "VAULT_TOKEN": settings.vault_token or "",
-        "AUTHZ_ISSUER": authz.issuer,
-        "AUTHZ_JWKS_URL": f"{authz.url}/.well-known/jwks.json",
-        "CRYPTO_RATE_LIMIT_PER_SECOND": "0",
-    }
-    return serve("crypto", port, 1, env)
+    return serve("crypto", port, 1, served_crypto_env(settings, authz))
 
 
 def test_unauthenticated_batch_flood_stays_in_budget(

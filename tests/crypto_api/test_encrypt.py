@@ -14,7 +14,7 @@ from jwcrypto import jwk as jw_jwk
 from shared import Account, AccountStore, KeyStore, Vault, Verifier
 from shared.server.bearer_issuer import BearerIssuer
 from tests.support.crypto import Crypto, assert_problem
-from tests.support.tokens import b64, claims, sign, unb64
+from tests.support.tokens import b64, bearer_claims, claims, sign, unb64
 
 
 @pytest.fixture
@@ -141,13 +141,7 @@ def test_bad_bearers(crypto: Crypto, ec: Account, vault: Vault) -> None:
     foreign = bearer_with(vault, crypto, ec.id, issuer="https://evil.example")
     assert_problem(crypto.encrypt(foreign, token), 401, "BEARER_INVALID")
     unknown_key = sign(
-        {
-            "iss": crypto.authz.issuer,
-            "sub": ec.id,
-            "aud": "crypto-api",
-            "scope": "token:encrypt",
-            "exp": int(time.time()) + 300,
-        },
+        bearer_claims(crypto.authz.issuer, ec.id),
         "ES256",
         "ec-p256-other",
         typ="at+jwt",

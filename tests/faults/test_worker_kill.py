@@ -24,6 +24,7 @@ from benchmarks._serve import cpu_seconds, serve, stop, worker_pids
 from shared import Account, Settings, Vault
 from tests.support.authz import Authz
 from tests.support.authz import serve as serve_authz
+from tests.support.crypto import served_crypto_env
 from tests.support.faults.load import Load, describe
 from tests.support.faults.stack import assert_jwes_open
 from tests.support.openbao import free_port
@@ -78,13 +79,7 @@ def test_crypto_worker_killed(
     bearer = authz.jwt_bearer(account.id, jws).json()["access_token"]
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {
-        "VAULT_ADDR": settings.vault_addr,
-        "VAULT_TOKEN": settings.vault_token or "",
-        "AUTHZ_ISSUER": authz.issuer,
-        "AUTHZ_JWKS_URL": f"{authz.url}/.well-known/jwks.json",
-        "CRYPTO_RATE_LIMIT_PER_SECOND": "0",
-    }
+    env = served_crypto_env(settings, authz)
     process = serve("crypto", port, 2, env)
     try:
         ready(url, process)

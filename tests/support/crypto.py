@@ -62,6 +62,18 @@ def serve_crypto(settings: Settings, authz: Authz, **overrides: Any) -> Iterator
             client.http.close()
 
 
+def served_crypto_env(settings: Settings, authz: Authz) -> dict[str, str]:
+    """The environment of a ``tokenctl serve crypto`` process trusting ``authz`` on the
+    test OpenBao, rate limit off (the tests that need real worker processes)."""
+    return {
+        "VAULT_ADDR": settings.vault_addr,
+        "VAULT_TOKEN": settings.vault_token or "",
+        "AUTHZ_ISSUER": authz.issuer,
+        "AUTHZ_JWKS_URL": f"{authz.url}/.well-known/jwks.json",
+        "CRYPTO_RATE_LIMIT_PER_SECOND": "0",
+    }
+
+
 def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
     """An RFC 9457 problem with ``status`` and our ``code``."""
     assert response.status_code == status, response.text

@@ -48,6 +48,22 @@ def claims(campaign: str | int = "1001", **extra: Any) -> dict[str, Any]:
     return {k: v for k, v in base.items() if v is not None}
 
 
+def bearer_claims(issuer: str, subject: str, **extra: Any) -> dict[str, Any]:
+    """The claims of a valid Crypto API bearer (RFC 9068) from ``issuer`` for account
+    ``subject``: fresh ``iat``, five minutes to live; ``extra`` adds or replaces claims."""
+    now = int(time.time())
+    return {
+        "iss": issuer,
+        "sub": subject,
+        "client_id": subject,
+        "aud": "crypto-api",
+        "scope": "token:encrypt",
+        "iat": now,
+        "exp": now + 300,
+        **extra,
+    }
+
+
 def sign(
     payload: dict[str, Any],
     alg: str,

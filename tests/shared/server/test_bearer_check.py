@@ -24,7 +24,7 @@ from shared.server.bearer_issuer import BearerIssuer
 from shared.tokens.jwks import JwksFetcher
 from shared.vault.layout import AUTHZ_SIGNING_KEY
 from tests.support.jwks_server import JwksServer
-from tests.support.tokens import b64, private_key, sign, unb64
+from tests.support.tokens import b64, bearer_claims, private_key, sign, unb64
 
 ISSUER = "https://authz.test"
 
@@ -110,14 +110,7 @@ def test_self_signed_bearer_under_real_kid(checker: BearerChecker, issuer: Beare
     """A bearer signed with another EC key but naming the real kid fails the signature."""
     kid = issuer.signing_keys()[0].kid
     forged = sign(
-        {
-            "iss": ISSUER,
-            "sub": "acme",
-            "client_id": "acme",
-            "aud": "crypto-api",
-            "scope": "token:encrypt",
-            "exp": int(time.time()) + 300,
-        },
+        bearer_claims(ISSUER, "acme"),
         "ES256",
         "ec-p256-other",
         typ="at+jwt",
