@@ -59,11 +59,13 @@ Two trees outside it, each at one edge of the system::
     └── ApiUnavailable                retry later (API_UNREACHABLE, API_TIMEOUT)
         └── ApiRateLimited            429: wait ``retry_after`` seconds
 
-Codes the HTTP layer answers without an exception: ``SATURATED`` (readiness: every worker
-thread busy), ``SIGNER_DOWN`` (authz readiness: the bearer signer cannot sign),
-``HEADERS_TOO_LARGE`` (431 from ``tokenctl serve``); the client's ``HTTP_<status>`` when an
-answer carries no code; and two of ``tokenctl``'s ``--json`` summaries: ``ROWS_NOT_DONE``
-(``encrypt-file`` left rows unencrypted) and ``KEYCLOAK_CHECK_FAILED`` (``keycloak check``).
+Codes answered outside this tree: ``SATURATED`` (readiness: every worker thread busy) and
+``SIGNER_DOWN`` (authz readiness: the bearer signer cannot sign), both raised as
+``shared.web.NotReady``; ``HEADERS_TOO_LARGE`` (431 from ``tokenctl serve``); ``NOT_FOUND`` and
+``METHOD_NOT_ALLOWED`` (the Crypto API's problem for a framework 404/405); the client's
+``HTTP_<status>`` when an answer carries no code; and two of ``tokenctl``'s ``--json``
+summaries: ``ROWS_NOT_DONE`` (``encrypt-file`` left rows unencrypted) and
+``KEYCLOAK_CHECK_FAILED`` (``keycloak check``).
 ``tests/shared/test_errors.py`` checks that every code is unique to its class and drawn here.
 
 ``verify()`` only ever raises :class:`TokenError` subclasses: infrastructure failures

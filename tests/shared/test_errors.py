@@ -50,11 +50,14 @@ def _drawn(word: str) -> bool:
 def _codes_in_source() -> set[str]:
     """Code literals as the code base writes them: ``code=`` arguments, ``"code":`` keys,
     the code argument of ``problem(status, title, CODE, …)``, ``Api*(CODE, …)`` and
-    ``NotReady(CODE, …)``."""
+    ``NotReady(CODE, …)``, and every code-shaped string of an ``errors.py``."""
     codes: set[str] = set()
     for package in PACKAGES:
         for path in (ROOT / package).rglob("*.py"):
-            for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            tree = ast.parse(path.read_text("utf-8"))
+            # A string naming one of the module's own names (``__all__``) is not a code.
+            names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+            for node in ast.walk(tree):
                 values: list[ast.expr] = []
                 if isinstance(node, ast.Call):
                     values += [k.value for k in node.keywords if k.arg == "code"]
@@ -73,12 +76,15 @@ def _codes_in_source() -> set[str]:
                     isinstance(t, ast.Name) and t.id == "code" for t in node.targets
                 ):
                     values.append(node.value)
+                if path.name == "errors.py" and isinstance(node, ast.Constant):
+                    values.append(node)  # an error table may hold codes in any shape
                 codes |= {
                     v.value
                     for v in values
                     if isinstance(v, ast.Constant)
                     and isinstance(v.value, str)
                     and _CODE.match(v.value)
+                    and v.value not in names
                 }
     return codes
 
