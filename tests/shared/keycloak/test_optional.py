@@ -12,7 +12,7 @@ from pathlib import Path
 
 from shared import Account, Settings
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 #: Run in a fresh interpreter where ``import keycloak`` fails as if python-keycloak were
 #: not installed (a meta-path finder that refuses it, ahead of the real ones).
