@@ -17,8 +17,9 @@ on first use.
 
 from __future__ import annotations
 
-import importlib as _importlib
 import typing as _typing
+
+from shared import _lazy
 
 if _typing.TYPE_CHECKING:
     from shared.accounts import (
@@ -167,16 +168,5 @@ __all__ = [
     "verify_async",
 ]
 
-
-def __getattr__(name: str) -> object:
-    """Import a public name on first use and keep it, so later look-ups are plain."""
-    module = _FACE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+if not _typing.TYPE_CHECKING:  # mypy sees the imports above, and refuses unknown names
+    __getattr__, __dir__ = _lazy.face(__name__, _FACE)

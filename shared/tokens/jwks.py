@@ -40,7 +40,8 @@ from shared.tokens.jwks_transport import AddressPolicy, Deadline, guarded_adapte
 
 __all__ = ["JwksFetcher"]
 
-_log = logging.getLogger("shared.tokens.jwks")
+# The name operators filter on, kept when the module moved into shared/tokens/.
+_log = logging.getLogger("shared.jwks")
 #: How much longer than a fetch's deadline its waiters give it (the timer's own latency).
 _WAIT_SLACK: Final = 0.5
 

@@ -94,6 +94,7 @@ SERVICE_ERRORS = _subclasses(ServiceError)
 
 
 def test_the_walk_finds_the_errors_of_every_part() -> None:
+    """The walk reaches every part that defines errors (a blind walk would pass anything)."""
     modules = {
         cls.__module__.split(".")[1] if "." in cls.__module__ else "" for cls in SERVICE_ERRORS
     }
@@ -103,11 +104,13 @@ def test_the_walk_finds_the_errors_of_every_part() -> None:
 
 @pytest.mark.parametrize("cls", SERVICE_ERRORS, ids=lambda cls: cls.__name__)
 def test_every_service_error_and_its_code_are_drawn(cls: type[ServiceError]) -> None:
+    """Each ServiceError class and its code appear in the tree of ``shared.errors``."""
     assert _drawn(cls.__name__), f"{cls.__name__} is missing from the tree in shared.errors"
     assert _drawn(cls.code), f"{cls.code} ({cls.__name__}) is missing from shared.errors"
 
 
 def test_every_code_belongs_to_one_class() -> None:
+    """No two classes define the same code (a subclass may inherit its base's)."""
     owners: dict[str, list[str]] = {}
     for cls in SERVICE_ERRORS:
         if "code" in vars(cls):  # a subclass that inherits its base's code shares its meaning
@@ -121,15 +124,18 @@ def test_every_code_belongs_to_one_class() -> None:
     ids=lambda c: c.__name__,
 )
 def test_the_edge_trees_are_drawn(cls: type) -> None:
+    """The OAuthError and ApiError trees are drawn too."""
     assert _drawn(cls.__name__)
 
 
 @pytest.mark.parametrize("error", OAuthErrorCode.__args__)
 def test_every_oauth_error_name_is_drawn(error: str) -> None:
+    """Every OAuth ``error`` the Authorization API answers is drawn."""
     assert _drawn(error)
 
 
 def test_every_code_the_source_writes_is_drawn() -> None:
+    """Every code literal the code base writes (answers, summaries) is drawn."""
     codes = _codes_in_source()
     assert {"SATURATED", "HEADERS_TOO_LARGE", "API_TIMEOUT", "TOKEN_INVALID_CLAIMS"} <= codes
     assert sorted(code for code in codes if not _drawn(code)) == []

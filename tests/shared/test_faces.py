@@ -32,6 +32,7 @@ def _isort_style(name: str) -> tuple[int, str]:
 
 @pytest.mark.parametrize("name", FACES)
 def test_all_is_sorted_unique_and_short(name: str) -> None:
+    """The face's ``__all__`` is in ruff's order, each name once, and short."""
     names = list(_face(name).__all__)
     assert names == sorted(names, key=_isort_style)
     assert len(set(names)) == len(names)
@@ -40,6 +41,7 @@ def test_all_is_sorted_unique_and_short(name: str) -> None:
 
 @pytest.mark.parametrize("name", FACES)
 def test_every_name_exists_and_belongs_to_the_part(name: str) -> None:
+    """Every exported class or function exists and is defined in the part."""
     face = _face(name)
     for exported in face.__all__:
         value = getattr(face, exported)

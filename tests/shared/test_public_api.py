@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
+import mypy.api
 import pytest
 
 import shared
@@ -92,3 +94,18 @@ def test_the_players_import_works_in_a_fresh_interpreter() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_type_checkers_see_the_lazy_face(tmp_path: Path) -> None:
+    """mypy types the face's names and refuses a misspelt one (the lazy ``__getattr__`` is
+    hidden from it, so it cannot turn every unknown name into ``object``)."""
+    program = tmp_path / "player.py"
+    program.write_text(
+        "from shared import Verifier, Verifyer\nreveal_type(Verifier)\n", encoding="utf-8"
+    )
+    stdout, _, status = mypy.api.run(
+        ["--config-file", "", "--strict", "--cache-dir", str(tmp_path / "cache"), str(program)]
+    )
+    assert status == 1, stdout
+    assert 'Module "shared" has no attribute "Verifyer"' in stdout
+    assert "shared.tokens.verification.Verifier" in stdout
