@@ -97,8 +97,11 @@ class JwksOperation(DocumentedOperation):
     """``GET /.well-known/jwks.json``: cacheable for a minute."""
 
     def headers_for(self, status: str) -> dict[str, OpenAPIHeader]:
-        """Cache-Control on the key set, Retry-After on 503."""
-        return {"Cache-Control": CACHEABLE} if status == "200" else super().headers_for(status)
+        """Cache-Control on the key set; an error is no-store (as every OAuth error
+        answer is) with Retry-After on 503."""
+        if status == "200":
+            return {"Cache-Control": CACHEABLE}
+        return {**NO_STORE, **super().headers_for(status)}
 
 
 def _error(description: str, *examples: tuple[str, dict[str, str]]) -> ResponseSpec:
@@ -250,7 +253,15 @@ JWKS_RESPONSES: Final = {
     503: _error(
         "The signing keys cannot be read from Vault and none are cached; retry after "
         "Retry-After seconds.",
-        ("Vault unreachable", {"error": "temporarily_unavailable", "code": "VAULT_UNAVAILABLE"}),
+        (
+            "Vault unreachable",
+            {
+                "error": "temporarily_unavailable",
+                "error_description": "the signing keys cannot be read now (VAULT_UNAVAILABLE);"
+                " retry in a few seconds",
+                "code": "VAULT_UNAVAILABLE",
+            },
+        ),
     ),
 }
 

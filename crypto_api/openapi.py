@@ -76,7 +76,9 @@ CHALLENGE_401: Final = header(
     'Bearer realm="crypto-api", error="invalid_token"',
 )
 CHALLENGE_403: Final = header(
-    "RFC 6750 §3 challenge naming the scope needed.",
+    "RFC 6750 §3 challenge: `insufficient_scope` naming the scope when the bearer lacks it; "
+    'for a disabled account `Bearer realm="crypto-api"`, naming no error (the bearer has '
+    "the scope; the body's code says why).",
     STRING,
     f'Bearer realm="crypto-api", error="insufficient_scope", scope="{SCOPE_ENCRYPT}"',
 )

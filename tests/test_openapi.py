@@ -505,3 +505,61 @@ def test_crypto_answers_as_documented(
         check("POST", "/v1/encrypt/batch", exploded, 500)
         check("GET", jwks, client.get(f"/v1/accounts/{es256.id}/jwks.json"), 500)
     assert check.seen == check.documented()
+
+
+#: Keywords that annotate a schema without constraining it (JSON Schema 2020-12 meta-data
+#: and format vocabularies, and OpenAPI 3.1's own: discriminator, xml, externalDocs).
+_ANNOTATIONS = {
+    "$comment", "$defs", "$id", "$schema", "contentEncoding", "contentMediaType", "default",
+    "deprecated", "description", "discriminator", "example", "examples", "externalDocs",
+    "format", "readOnly", "title", "writeOnly", "xml",
+}  # fmt: skip
+_SUBSCHEMAS = ("items", "additionalProperties", "not", "contains", "propertyNames")
+
+
+def _schemas(node: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every schema of the document (components, media, parameters, headers) and each of
+    their subschemas, with where it is."""
+
+    def walk(schema: Any, at: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        if not isinstance(schema, dict):
+            return
+        yield at, schema
+        for key in _SUBSCHEMAS:
+            yield from walk(schema.get(key), f"{at}/{key}")
+        for key in ("properties", "$defs", "patternProperties"):
+            for name, sub in schema.get(key, {}).items():
+                yield from walk(sub, f"{at}/{key}/{name}")
+        for key in ("oneOf", "anyOf", "allOf", "prefixItems"):
+            for index, sub in enumerate(schema.get(key, ())):
+                yield from walk(sub, f"{at}/{key}/{index}")
+
+    for name, schema in node.get("components", {}).get("schemas", {}).items():
+        yield from walk(schema, f"#/components/schemas/{name}")
+    text = json.dumps(node)
+    assert '"schema"' in text
+    todo: list[tuple[str, Any]] = [("#", node)]
+    while todo:
+        at, value = todo.pop()
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                if key == "schema":
+                    yield from walk(sub, f"{at}/schema")
+                elif key != "components":
+                    todo.append((f"{at}/{key}", sub))
+        elif isinstance(value, list):
+            todo += [(f"{at}/{i}", sub) for i, sub in enumerate(value)]
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_schemas_use_only_keywords_the_validator_knows(name: str) -> None:
+    """jsonschema ignores a keyword it does not know (a misspelt ``maxLenght`` would check
+    nothing), so every keyword is one it validates or a known annotation, and each schema
+    is itself valid under the 2020-12 meta-schema."""
+    known = set(jsonschema.Draft202012Validator.VALIDATORS) | _ANNOTATIONS
+    seen = 0
+    for at, schema in _schemas(document(name)):
+        assert set(schema) <= known, f"{at}: unknown keywords {set(schema) - known}"
+        jsonschema.Draft202012Validator.check_schema(schema)
+        seen += 1
+    assert seen > 20
