@@ -13,14 +13,13 @@ import anyio.to_thread
 from litestar import Request, Response, get, post
 
 from authz_api.errors import NO_STORE
-from authz_api.openapi import (
+from authz_api.openapi import JwksOperation, TokenOperation
+from authz_api.responses import (
     HEALTH_READY_RESPONSES,
     HEALTH_RESPONSES,
     JWKS_RESPONSES,
     METADATA_RESPONSES,
     TOKEN_RESPONSES,
-    JwksOperation,
-    TokenOperation,
 )
 from authz_api.schemas import AuthorizationServerMetadata, Health, TokenResponse
 from shared.accounts.document import ACCOUNT_ID_PATTERN

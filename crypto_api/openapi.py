@@ -1,6 +1,6 @@
-"""The Crypto API's OpenAPI document: each route's problems, bodies and headers, the bearer
-security scheme and the ``application/jwt`` answer (why Litestar cannot infer them:
-:mod:`shared.web.openapi`).
+"""The Crypto API's OpenAPI document: each route's bodies and headers (its answers are in
+:mod:`crypto_api.responses`), the bearer security scheme and the ``application/jwt``
+answer (why Litestar cannot infer them: :mod:`shared.web.openapi`).
 
 Handlers read raw bodies, JSON or ``application/jwt``, for precise error codes. The
 checked-in ``openapi/crypto-api.json`` is what every deployment serves, so nothing here
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from litestar.openapi import OpenAPIConfig, ResponseSpec
+from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import (
     Components,
     Example,
@@ -29,31 +29,18 @@ from litestar.openapi.spec import (
 from crypto_api.schemas import (
     EXAMPLE_JWE,
     EXAMPLE_JWS,
-    SINGLE_BODY_MAX,
-    AccountJwks,
     BatchRequest,
-    BatchResponse,
     EncryptRequest,
-    EncryptResponse,
-    Liveness,
-    Problem,
-    Readiness,
 )
-from shared.web.body_limits import kib, too_large
 from shared.web.headers import CACHEABLE, RETRY_AFTER_HEADER, STRING, header
 from shared.web.headers import NO_STORE as NO_STORE_VALUE
-from shared.web.openapi import SCALAR_VERSION, StructSchema, ok
+from shared.web.openapi import SCALAR_VERSION, StructSchema
 from shared.web.openapi import DocumentedOperation as BaseOperation
 from shared.web.openapi import openapi_config as app_openapi_config
 from shared.wire import SCOPE_ENCRYPT
 
 __all__ = [
-    "ACCOUNT_JWKS_RESPONSES",
-    "BATCH_RESPONSES",
-    "ENCRYPT_RESPONSES",
     "ENCRYPT_SECURITY",
-    "HEALTH_READY_RESPONSES",
-    "HEALTH_RESPONSES",
     "SCALAR_VERSION",
     "AccountJwksOperation",
     "BatchOperation",
@@ -64,7 +51,6 @@ __all__ = [
 
 _JSON: Final = "application/json"
 _JWT: Final = "application/jwt"
-_PROBLEM: Final = "application/problem+json"
 _BEARER: Final = "bearerAuth"
 #: What the encrypt operations require: a bearer with this scope.
 ENCRYPT_SECURITY: Final[list[SecurityRequirement]] = [{_BEARER: [SCOPE_ENCRYPT]}]
@@ -173,234 +159,6 @@ class AccountJwksOperation(DocumentedOperation):
         """Cache-Control on the key set."""
         return {"Cache-Control": CACHEABLE} if status == "200" else super().headers_for(status)
 
-
-def _problem(description: str, *examples: tuple[str, int, str, str, str]) -> ResponseSpec:
-    """An RFC 9457 problem response, with (summary, status, title, code, detail) examples."""
-    return ResponseSpec(
-        Problem,
-        description=description,
-        media_type=_PROBLEM,
-        generate_examples=False,
-        examples=[
-            Example(
-                summary=summary,
-                value={
-                    "type": "about:blank",
-                    "title": title,
-                    "status": status,
-                    "detail": detail,
-                    "code": code,
-                },
-            )
-            for summary, status, title, code, detail in examples
-        ],
-    )
-
-
-_400 = _problem(
-    "The body is not what the operation takes (REQUEST_INVALID).",
-    (
-        "Not the expected JSON",
-        400,
-        "Invalid request",
-        "REQUEST_INVALID",
-        'the body must be JSON like {"token": "<JWS>"}: Object missing required field `token`',
-    ),
-)
-_401 = _problem(
-    "No bearer, or one that is not valid here: malformed, expired, wrongly signed, from "
-    "another issuer or for another audience (BEARER_INVALID). Get one from the "
-    "Authorization API.",
-    (
-        "No bearer",
-        401,
-        "Bearer token refused",
-        "BEARER_INVALID",
-        "send 'Authorization: Bearer <access token>' (RFC 6750)",
-    ),
-    (
-        "Expired bearer",
-        401,
-        "Bearer token refused",
-        "BEARER_INVALID",
-        "bearer expired: get a new one from the Authorization API",
-    ),
-)
-_403 = _problem(
-    "A valid bearer without the scope token:encrypt (INSUFFICIENT_SCOPE), or for an account "
-    "disabled since it was issued (ACCOUNT_DISABLED).",
-    (
-        "Scope missing",
-        403,
-        "Bearer lacks the needed scope",
-        "INSUFFICIENT_SCOPE",
-        "this call needs the scope 'token:encrypt'",
-    ),
-    ("Account disabled", 403, "Account disabled", "ACCOUNT_DISABLED", "this account is disabled"),
-)
-_413_BODY = ("Body too large", 413, "Request refused", "PAYLOAD_TOO_LARGE", too_large())
-_429 = _problem(
-    "Too many calls for this account (a batch counts one per token): retry after "
-    "Retry-After seconds (RATE_LIMITED).",
-    (
-        "Rate limited",
-        429,
-        "Too many requests",
-        "RATE_LIMITED",
-        "too many calls for this account; retry later",
-    ),
-)
-_500 = _problem(
-    "An unexpected failure (logged on our side).",
-    ("Internal error", 500, "Internal error", "INTERNAL", "unexpected error; it has been logged"),
-)
-_503_VAULT = (
-    "Vault unreachable",
-    503,
-    "Temporarily unavailable",
-    "UNKNOWN",
-    "cannot read the account now (VAULT_UNAVAILABLE); retry later",
-)
-_503 = _problem(
-    "Not the request's fault: Vault cannot be asked for what is not cached (UNKNOWN), or the "
-    "Authorization API's keys cannot be fetched (JWKS_UNAVAILABLE); retry after Retry-After "
-    "seconds.",
-    _503_VAULT,
-    (
-        "Authorization API keys unavailable",
-        503,
-        "Temporarily unavailable",
-        "JWKS_UNAVAILABLE",
-        "JWKS endpoint unreachable: ConnectionError",
-    ),
-)
-
-ENCRYPT_RESPONSES: Final = {
-    200: ok(
-        EncryptResponse,
-        "The JWE (as application/jwt when the request was, or asked for it with Accept)",
-        {"token": EXAMPLE_JWE, "kid": "acme/1", "alg": "RSA-OAEP-256", "enc": "A256GCM"},
-    ),
-    400: _400,
-    401: _401,
-    403: _403,
-    413: _problem(f"The body is over {kib(SINGLE_BODY_MAX)}; it was not read.", _413_BODY),
-    422: _problem(
-        "The secure token is refused, as the campaign player would refuse it; `code` says "
-        "why (TOKEN_EMPTY, TOKEN_INVALID_FORMAT, TOKEN_INVALID_SIGNATURE, TOKEN_EXPIRED, "
-        "TOKEN_INVALID_CLAIMS).",
-        ("Expired token", 422, "Token refused", "TOKEN_EXPIRED", "token expired 120 s ago"),
-        (
-            "Wrong key",
-            422,
-            "Token refused",
-            "TOKEN_INVALID_SIGNATURE",
-            "signature does not verify",
-        ),
-    ),
-    429: _429,
-    500: _500,
-    503: _503,
-}
-
-BATCH_RESPONSES: Final = {
-    200: ok(
-        BatchResponse,
-        "One result per token, in order",
-        {
-            "results": [
-                {"token": EXAMPLE_JWE, "kid": "acme/1"},
-                {
-                    "error": {
-                        "code": "TOKEN_INVALID_FORMAT",
-                        "detail": "not a compact JWS or JWE (3 or 5 dot-separated parts)",
-                    }
-                },
-            ],
-            "succeeded": 1,
-            "failed": 1,
-        },
-    ),
-    400: _problem(
-        'The body is not {"tokens": [...]}, or the list is empty (REQUEST_INVALID).',
-        ("Empty batch", 400, "Invalid request", "REQUEST_INVALID", "'tokens' is empty"),
-    ),
-    401: _401,
-    403: _403,
-    413: _problem(
-        "More tokens than CRYPTO_BATCH_MAX (default 1000), or a body too large to hold "
-        "them (PAYLOAD_TOO_LARGE).",
-        (
-            "Too many tokens",
-            413,
-            "Invalid request",
-            "PAYLOAD_TOO_LARGE",
-            "at most 1000 tokens per batch",
-        ),
-        _413_BODY,
-    ),
-    429: _429,
-    500: _500,
-    503: _problem(
-        "What every item needs (the account's key, Vault, the Authorization API's keys) is "
-        "unavailable: the whole batch is refused once (UNKNOWN, JWKS_UNAVAILABLE); retry "
-        "after Retry-After seconds.",
-        _503_VAULT,
-    ),
-}
-
-ACCOUNT_JWKS_RESPONSES: Final = {
-    200: ok(
-        AccountJwks,
-        "The account's encryption keys",
-        {
-            "keys": [
-                {
-                    "kty": "RSA",
-                    "n": "ZmFrZS1yc2EtbW9kdWx1cw",
-                    "e": "AQAB",
-                    "kid": "acme/1",
-                    "use": "enc",
-                    "alg": "RSA-OAEP-256",
-                }
-            ]
-        },
-    ),
-    404: _problem(
-        "No active account with this id (ACCOUNT_NOT_FOUND): unknown, disabled and malformed "
-        "ids look the same.",
-        (
-            "Unknown account",
-            404,
-            "No such account",
-            "ACCOUNT_NOT_FOUND",
-            "account 'nobody' is unknown or disabled",
-        ),
-    ),
-    500: _500,
-    503: _problem(
-        "Vault cannot be asked and the keys are not cached (UNKNOWN); retry after "
-        "Retry-After seconds.",
-        _503_VAULT,
-    ),
-}
-
-HEALTH_RESPONSES: Final = {200: ok(Liveness, "The process is up", {"status": "ok"})}
-
-HEALTH_READY_RESPONSES: Final = {
-    200: ok(Readiness, "Ready", {"status": "ready", "vault": "ok"}),
-    503: _problem(
-        "Not ready: the Authorization API's keys are unusable (JWKS_UNAVAILABLE), or Vault "
-        "is down with no keys cached (VAULT_…).",
-        (
-            "Authorization API keys unavailable",
-            503,
-            "Not ready",
-            "JWKS_UNAVAILABLE",
-            "JWKS endpoint unreachable: ConnectionError",
-        ),
-    ),
-}
 
 _DESCRIPTION = """\
 Encrypts customers' **secure tokens** (JWS) into JWE with the account's own key, so that

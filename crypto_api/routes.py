@@ -15,16 +15,18 @@ from litestar.params import Parameter
 
 from crypto_api.errors import RequestInvalid, RequestTooLarge
 from crypto_api.openapi import (
-    ACCOUNT_JWKS_RESPONSES,
-    BATCH_RESPONSES,
-    ENCRYPT_RESPONSES,
     ENCRYPT_SECURITY,
-    HEALTH_READY_RESPONSES,
-    HEALTH_RESPONSES,
     AccountJwksOperation,
     BatchOperation,
     DocumentedOperation,
     EncryptOperation,
+)
+from crypto_api.responses import (
+    ACCOUNT_JWKS_RESPONSES,
+    BATCH_RESPONSES,
+    ENCRYPT_RESPONSES,
+    HEALTH_READY_RESPONSES,
+    HEALTH_RESPONSES,
 )
 from crypto_api.schemas import (
     SINGLE_BODY_MAX,
