@@ -33,12 +33,9 @@ class _Token(msgspec.Struct, frozen=True):
     expires_in: int
 
 
-class _Encrypted(msgspec.Struct, frozen=True):
-    token: str
-    kid: str
-
-
 class _ItemError(msgspec.Struct, frozen=True):
+    """Read leniently (no ``detail`` is still an error); handed on as ``wire.ItemError``."""
+
     code: str
     detail: str = ""
 
@@ -216,8 +213,7 @@ class ApiClient:
         response = self._authorized("/v1/encrypt", msgspec.json.encode({"token": token}))
         if response.status_code != 200:
             raise error_for(response)
-        result = self._decode(response, _Encrypted)
-        return Encrypted(token=result.token, kid=result.kid)
+        return self._decode(response, Encrypted)
 
     def encrypt_batch(self, tokens: Sequence[str]) -> list[Encrypted | ItemError]:
         """Encrypt many JWSs in one call: per token a JWE or its refusal, in input order.
