@@ -3,6 +3,11 @@
 One RSA Transit key per account (``account-<id>``). Rotation adds a version; new JWEs use
 the latest. Retirement raises ``min_decryption_version``: Transit then refuses to decrypt
 anything made under the versions below it. The private key never leaves Vault.
+
+Transit stops listing a version once it is retired (its creation time with it), so
+:meth:`KeyStore.retire` first copies the retired versions' creation times to KV, at
+``accounts/<id>/key-versions`` (beside the account document, under the same policies; not a
+secret), and :meth:`KeyStore.get` reads them back for the versions Transit no longer lists.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from joserfc.jwk import RSAKey
 
 from shared.accounts.document import check_account_id, transit_key_name
 from shared.algorithms import TRANSIT_KEY_TYPES
-from shared.errors import AccountNotFound, KeyOperationRefused, VaultNotFound
+from shared.errors import AccountNotFound, KeyOperationRefused, VaultError, VaultNotFound
 from shared.vault import Vault
 
 __all__ = ["KeySet", "KeyStore", "KeyVersion", "PublicKey"]
@@ -65,6 +70,11 @@ class KeySet(msgspec.Struct, frozen=True):
     def latest(self) -> PublicKey:
         """The version new JWEs are sealed with."""
         return next(k for k in self.public_keys if k.version == self.latest_version)
+
+
+def _history_path(account_id: str) -> str:
+    """Where the creation times of an account's retired key versions are kept (KV)."""
+    return f"accounts/{account_id}/key-versions"
 
 
 def _parse_time(value: object) -> datetime | None:
@@ -129,10 +139,13 @@ class KeyStore:
         latest = int(data["latest_version"])
         min_dec = max(int(data.get("min_decryption_version") or 1), 1)
         live = {int(v): info for v, info in dict(data.get("keys") or {}).items()}
+        created = {n: str(info.get("creation_time")) for n, info in live.items()}
+        if any(n not in live for n in range(1, latest + 1)):
+            created = {**self._retired_times(account_id), **created}
         versions = tuple(
             KeyVersion(
                 version=n,
-                created_at=_parse_time(live[n].get("creation_time")) if n in live else None,
+                created_at=_parse_time(created[n]) if n in created else None,
                 status="encrypt" if n == latest else "decrypt" if n >= min_dec else "retired",
             )
             for n in range(latest, 0, -1)
@@ -150,6 +163,30 @@ class KeyStore:
             versions=versions,
             public_keys=public,
         )
+
+    def _retired_times(self, account_id: str) -> dict[int, str]:
+        """The creation times :meth:`retire` kept (none for versions retired otherwise)."""
+        try:
+            data, _ = self._vault.kv_read(_history_path(account_id))
+        except VaultError:
+            # Only shown to operators: a failure here must not fail sealing or verifying,
+            # which read the same key set.
+            return {}
+        times = data.get("created") or {}
+        return {int(n): str(t) for n, t in dict(times).items() if str(n).isdigit()}
+
+    def _keep_times(self, keys: KeySet, below: int) -> None:
+        """Copy the creation times of the versions ``below`` retires, before Transit drops
+        them from its answers."""
+        doomed = {
+            str(v.version): v.created_at.isoformat()
+            for v in keys.versions
+            if v.version < below and v.created_at is not None
+        }
+        if not doomed:
+            return
+        kept = {str(n): t for n, t in self._retired_times(keys.account_id).items()}
+        self._vault.kv_write(_history_path(keys.account_id), {"created": {**kept, **doomed}})
 
     def rotate(self, account_id: str) -> KeySet:
         """Add a new version; returns the key set after rotation."""
@@ -176,6 +213,7 @@ class KeyStore:
             )
         if below == keys.min_decryption_version:
             return keys
+        self._keep_times(keys, below)
         self._vault.transit_configure(transit_key_name(account_id), min_decryption_version=below)
         return self.get(account_id)
 

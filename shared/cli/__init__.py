@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from shared.cli import _accounts, _encrypt, _keycloak_check, _keys, _serve, _token, _up, _vault
 from shared.cli._context import Context
-from shared.cli._output import EXIT_CODES, Output
+from shared.cli._output import EXIT_CODES, Output, UsageError
 from shared.errors import ServiceError
 
 __all__ = ["build_parser", "main"]
@@ -45,7 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args.handler(ctx, args)
     except ServiceError as exc:
-        ctx.out.fail(exc)
+        ctx.out.fail(ctx.explain(exc))
+    except UsageError as exc:
+        ctx.out.refuse(exc.code, exc.detail, exit_code=2)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

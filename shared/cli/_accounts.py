@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ from shared.accounts.store import AccountStore
 from shared.algorithms import CUSTOMER_JWE_ALGS, CUSTOMER_JWE_ENCS, TRANSIT_KEY_TYPES
 from shared.cli._context import Context
 from shared.cli._keycloak import fail_after, inspection_data, inspection_text, mirror, provisioner
+from shared.cli._output import UsageError
+from shared.cli._signing import check_secret_text
 from shared.errors import AccountInvalid
 
 __all__ = ["register"]
@@ -46,6 +49,12 @@ def _read_file(path: str, what: str) -> bytes:
         raise AccountInvalid(f"cannot read {what} file {path!r}: {exc.strerror}") from None
 
 
+def _read_secret(path: str) -> bytes:
+    secret = _read_file(path, "secret")
+    check_secret_text(secret, path)  # `echo SECRET > FILE`: refused, with the fix
+    return secret
+
+
 def _generated_secret() -> bytes:
     # 64 URL-safe characters (384 bits): long enough for HS512, and the printed text *is*
     # the key bytes, so customers paste it as a string into any JWT library.
@@ -62,7 +71,7 @@ def _validation(args: argparse.Namespace) -> tuple[Validation, bytes | None]:
     if args.method == "symmetric":
         generated = None
         if args.secret_file:
-            secret = _read_file(args.secret_file, "secret")
+            secret = _read_secret(args.secret_file)
         else:
             secret = generated = _generated_secret()
         return SymmetricValidation(algorithms=algs, secret=secret), generated
@@ -180,12 +189,29 @@ def _updated_validation(
         ), None
     if isinstance(current, SymmetricValidation):
         generated = _generated_secret() if args.new_secret else None
-        secret = _read_file(args.secret_file, "secret") if args.secret_file else generated
+        secret = _read_secret(args.secret_file) if args.secret_file else generated
         return SymmetricValidation(algorithms=algs, secret=secret or current.secret), generated
     return JwksValidation(algorithms=algs, jwks_uri=args.jwks_uri or current.jwks_uri), None
 
 
+#: What ``accounts update`` receives that is not a change to make.
+_NOT_CHANGES = frozenset({"id", "json", "handler", "command", "subcommand"})
+
+
+def _changes_given(args: argparse.Namespace) -> bool:
+    # Every option of `update` defaults to None or False: any other value was given.
+    return any(
+        value is not None and value is not False
+        for name, value in vars(args).items()
+        if name not in _NOT_CHANGES and not name.startswith("_")
+    )
+
+
 def _update(ctx: Context, args: argparse.Namespace) -> None:
+    if not _changes_given(args):
+        raise UsageError(
+            f"nothing to update for {args.id!r}: give at least one of {', '.join(args._options)}"
+        )
     keycloak = provisioner(ctx) if args.keycloak else None
     store = AccountStore(ctx.vault())
     current, version = store.get_versioned(args.id)
@@ -265,11 +291,49 @@ def _disable(ctx: Context, args: argparse.Namespace) -> None:
     fail_after(keycloak_error)
 
 
+#: TokenPolicy.leeway's bound (shared.accounts.document), checked here to say it our way.
+_MAX_LEEWAY = 3600
+_LEEWAY_HELP = f"clock leeway, seconds, 0 to {_MAX_LEEWAY}"
+
+
+def _leeway(value: str) -> int:
+    # Our wording, before the document's validation would answer in msgspec's.
+    try:
+        seconds = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of seconds: {value!r}") from None
+    if not 0 <= seconds <= _MAX_LEEWAY:
+        raise argparse.ArgumentTypeError(
+            f"the leeway is 0 to {_MAX_LEEWAY} seconds (how late a clock may be), got {seconds}"
+        )
+    return seconds
+
+
+def _lifetime(floor: int) -> Callable[[str], int]:
+    """``--max-lifetime``'s parser: above ``floor`` (0 is allowed on update: no cap)."""
+
+    def parse(value: str) -> int:
+        try:
+            seconds = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number of seconds: {value!r}") from None
+        if seconds <= floor:
+            least = "0 (no cap) or more" if floor < 0 else "1 or more"
+            raise argparse.ArgumentTypeError(
+                f"the maximum lifetime is {least} seconds, got {seconds}"
+            )
+        return seconds
+
+    return parse
+
+
 def _policy_options(create: argparse.ArgumentParser) -> None:
     """``accounts create``'s token policy options."""
-    create.add_argument("--leeway", type=int, default=60, help="clock leeway, seconds (60)")
+    create.add_argument("--leeway", type=_leeway, default=60, help=_LEEWAY_HELP + " (60)")
     create.add_argument("--require-exp", action="store_true", help="refuse tokens without exp")
-    create.add_argument("--max-lifetime", type=int, metavar="SECONDS", help="cap exp - iat")
+    create.add_argument(
+        "--max-lifetime", type=_lifetime(0), metavar="SECONDS", help="cap exp - iat"
+    )
     create.add_argument(
         "--jwt-bearer", choices=JWT_BEARER_POLICIES, default="allowed", help=_JWT_BEARER_HELP
     )
@@ -308,7 +372,13 @@ def register(
     create.add_argument("--customer-enc-alg", choices=CUSTOMER_JWE_ALGS)
     create.add_argument("--customer-enc-enc", choices=CUSTOMER_JWE_ENCS)
     _policy_options(create)
-    create.add_argument("--key-type", choices=TRANSIT_KEY_TYPES, default="rsa-2048")
+    create.add_argument(
+        "--key-type",
+        choices=TRANSIT_KEY_TYPES,
+        default="rsa-2048",
+        help="the RSA size of the account's Transit key, which seals its JWEs (rsa-2048); "
+        "it cannot change later",
+    )
     create.add_argument("--keycloak", action="store_true", help=_KEYCLOAK_HELP)
     create.set_defaults(handler=_create)
 
@@ -340,17 +410,27 @@ def register(
     update.add_argument(
         "--no-customer-enc", action="store_true", help="remove the customer encryption key"
     )
-    update.add_argument("--leeway", type=int, help="clock leeway, seconds")
+    update.add_argument("--leeway", type=_leeway, help=_LEEWAY_HELP)
     update.add_argument(
         "--require-exp", action=argparse.BooleanOptionalAction, help="refuse tokens without exp"
     )
     update.add_argument(
-        "--max-lifetime", type=int, metavar="SECONDS", help="cap exp - iat (0 removes the cap)"
+        "--max-lifetime",
+        type=_lifetime(-1),
+        metavar="SECONDS",
+        help="cap exp - iat (0 removes the cap)",
     )
     update.add_argument("--jwt-bearer", choices=JWT_BEARER_POLICIES, help=_JWT_BEARER_HELP)
     update.add_argument("--enable", action="store_true", help="re-activate a disabled account")
     update.add_argument("--keycloak", action="store_true", help=_KEYCLOAK_HELP)
-    update.set_defaults(handler=_update)
+    # The options, for the refusal of an update that names none (read from the parser so
+    # that an option added above is named too).
+    options = [
+        a.option_strings[0]
+        for a in update._actions
+        if a.option_strings and a.dest not in ("help", "json")
+    ]
+    update.set_defaults(handler=_update, _options=options)
 
     show = cmds.add_parser("show", parents=[common], help="show an account (secrets hidden)")
     show.add_argument("id")

@@ -124,6 +124,9 @@ def _encrypt_file(ctx: Context, args: argparse.Namespace) -> None:
         _usage(ctx, "--retries must be 0 or more")
     source, out = Path(args.input), Path(args.output)
     key = _key(ctx, args)
+    # A run that fails before writing a row leaves no trace: no "done" bar, no empty OUT.
+    created = not out.exists()
+    bar = None if args.no_progress else _OutcomeBar(sys.stderr)
     try:
         fmt = detect_format(source, args.format)
         signer: RowSigner | None = None
@@ -152,11 +155,13 @@ def _encrypt_file(ctx: Context, args: argparse.Namespace) -> None:
                 client,
                 options=options,
                 signer=signer,
-                progress=None if args.no_progress else ProgressBar(sys.stderr),
+                progress=bar,
             )
     except (InputInvalid, OutputInvalid) as exc:
+        _abandon(bar, out, created)
         ctx.out.refuse(exc.code, exc.detail, exit_code=2)
     except ApiError as exc:
+        _abandon(bar, out, created)
         hint = ""
         if key is None and exc.oauth_error == "invalid_grant":
             hint = (
@@ -164,6 +169,11 @@ def _encrypt_file(ctx: Context, args: argparse.Namespace) -> None:
                 "--alg to use a client assertion instead)"
             )
         _api_failure(ctx, exc, hint)
+    except BaseException:
+        _abandon(bar, out, created)
+        raise
+    if bar is not None:
+        bar.finish(complete=summary.complete)
     data = msgspec.to_builtins(summary)
     text = summary_text(summary, args.output)
     if summary.complete:
@@ -175,6 +185,33 @@ def _encrypt_file(ctx: Context, args: argparse.Namespace) -> None:
     else:
         print(text)
     raise SystemExit(EXIT_RERUN)
+
+
+class _OutcomeBar(ProgressBar):
+    """The progress bar, ended by the command once the outcome is known: ``encrypt_file``
+    closes its progress before it raises, and a failed run must not end on "done"."""
+
+    def close(self) -> None:
+        """Nothing yet: :meth:`finish` ends the bar."""
+
+    def finish(self, *, complete: bool) -> None:
+        """End with the final line when every row is done, else without it."""
+        if complete:
+            super().close()
+        else:
+            self.stop()
+
+
+def _abandon(bar: _OutcomeBar | None, out: Path, created: bool) -> None:
+    """After a failed run: end the bar without "done", and remove OUT if this run created
+    it and wrote nothing (a rerun would create it again)."""
+    if bar is not None:
+        bar.finish(complete=False)
+    try:
+        if created and out.stat().st_size == 0:
+            out.unlink()
+    except OSError:
+        pass  # never there (refused before opening it), or not ours to remove
 
 
 class _LazyJwtBearer:

@@ -6,7 +6,9 @@ import argparse
 import sys
 
 from shared.accounts.keys import KeySet, KeyStore
+from shared.accounts.store import AccountStore
 from shared.cli._context import Context
+from shared.errors import AccountNotFound
 
 __all__ = ["register"]
 
@@ -55,12 +57,23 @@ def _data(keys: KeySet) -> dict[str, object]:
     }
 
 
+def _keys_of(ctx: Context, account_id: str) -> KeySet:
+    """The account's key set; for an id with no key, say whether the account exists."""
+    try:
+        return KeyStore(ctx.vault()).get(account_id)
+    except AccountNotFound:
+        # A typo is far likelier than an account without its key: name the cause.
+        AccountStore(ctx.vault()).get(account_id)  # ACCOUNT_NOT_FOUND "no account 'x'"
+        raise
+
+
 def _list(ctx: Context, args: argparse.Namespace) -> None:
-    keys = KeyStore(ctx.vault()).get(args.id)
+    keys = _keys_of(ctx, args.id)
     ctx.out.result(_data(keys), _table(keys))
 
 
 def _rotate(ctx: Context, args: argparse.Namespace) -> None:
+    _keys_of(ctx, args.id)
     keys = KeyStore(ctx.vault()).rotate(args.id)
     ctx.out.result(
         _data(keys),
@@ -88,7 +101,7 @@ def _confirmed(ctx: Context, args: argparse.Namespace, keys: KeySet) -> bool:
 
 def _retire(ctx: Context, args: argparse.Namespace) -> None:
     store = KeyStore(ctx.vault())
-    current = store.get(args.id)
+    current = _keys_of(ctx, args.id)
     if not _confirmed(ctx, args, current):
         ctx.out.refuse("NOT_CONFIRMED", "nothing retired")
     doomed, impact = _impact(current, args.below)

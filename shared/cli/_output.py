@@ -17,16 +17,28 @@ from shared.errors import (
     VerificationUnavailable,
 )
 
-__all__ = ["EXIT_CODES", "Output", "exit_code_for"]
+__all__ = ["EXIT_CODES", "Output", "UsageError", "exit_code_for"]
 
 #: Exit codes, also listed in ``tokenctl --help``.
 EXIT_CODES = {
     0: "success",
     1: "refused: the token, account or key operation is invalid (the reason is printed)",
-    2: "usage error (bad arguments)",
+    2: "usage error (bad arguments, or a --key, --claims or secret file that cannot be used)",
     3: "Vault or a JWKS endpoint unavailable: retry later",
     4: "forbidden or misconfigured (check VAULT_* settings and policies)",
 }
+
+
+class UsageError(Exception):
+    """A typing mistake of the caller (an argument, a key or secret file, ``--claims``):
+    printed as ``USAGE_ERROR`` with its reason, exit 2. Not a :class:`ServiceError`: it
+    never leaves the command line."""
+
+    code = "USAGE_ERROR"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
 
 
 def exit_code_for(exc: ServiceError) -> int:

@@ -47,6 +47,17 @@ class ProgressBar:
             self._thread.join()
             self._draw(final=True)
 
+    def stop(self) -> None:
+        """End without the final "done" line (the run failed or left rows: its error or
+        summary says so); on a terminal the bar's line is cleared."""
+        self._closed.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+            if self._tty:
+                self._stream.write("\r\x1b[K")
+                self._stream.flush()
+
     def _loop(self) -> None:
         while not self._closed.wait(self._interval):
             self._draw()

@@ -14,6 +14,8 @@ import shutil
 import tempfile
 
 from shared.cli._context import Context
+from shared.cli._up import port_in_use
+from shared.errors import ConfigurationError
 from shared.server.replay_store import check_replay_settings
 from shared.settings import Settings
 
@@ -25,6 +27,12 @@ _FACTORIES = {"authz": "authz_api.app:create_app", "crypto": "crypto_api.app:cre
 def _serve(ctx: Context, args: argparse.Namespace) -> None:
     if args.api == "authz" and not os.environ.get("AUTHZ_ISSUER"):
         os.environ["AUTHZ_ISSUER"] = f"http://{args.host}:{args.port}"
+    if port_in_use(args.host, args.port):
+        # uvicorn would log a bind error and exit 1 without naming the option.
+        raise ConfigurationError(
+            f"port {args.port} on {args.host} is in use: stop what holds it, or choose "
+            "another with --port P"
+        )
     settings = Settings.from_env()  # fail now, in one line, rather than in every worker
     if args.api == "authz":
         # Each worker (instance) without Redis would keep its own replay store: a client

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from datetime import UTC, datetime
@@ -17,8 +18,9 @@ from shared.accounts.store import AccountStore
 from shared.algorithms import METHOD_ALGORITHMS
 from shared.cli import _encrypt
 from shared.cli._context import Context
+from shared.cli._output import UsageError
 from shared.cli._signing import signing_key
-from shared.errors import AccountNotFound, ConfigurationError
+from shared.errors import AccountNotFound
 from shared.tokens.compact import parse_compact
 from shared.tokens.sealing import seal
 from shared.tokens.verification import Verifier
@@ -32,13 +34,30 @@ def _token_arg(value: str) -> str:
     return sys.stdin.read().strip() if value == "-" else value
 
 
-def _sign(ctx: Context, args: argparse.Namespace) -> None:
+def _no_constant(name: str) -> Any:
+    raise UsageError(f"--claims holds {name}: JSON has no such number, and verifiers refuse it")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400: Python reads it as inf, written back as Infinity
+        raise UsageError(f"--claims holds {text}, a number too large to be a claim")
+    return value
+
+
+def _claims(text: str) -> dict[str, Any]:
+    """``--claims`` as a JSON object of finite numbers (the verifier refuses the others)."""
     try:
-        claims: Any = json.loads(args.claims)
+        claims: Any = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except ValueError as exc:
-        raise ConfigurationError(f"--claims is not JSON: {exc}") from None
+        raise UsageError(f"--claims is not JSON: {exc}") from None
     if not isinstance(claims, dict):
-        raise ConfigurationError("--claims must be a JSON object")
+        raise UsageError("--claims must be a JSON object")
+    return claims
+
+
+def _sign(ctx: Context, args: argparse.Namespace) -> None:
+    claims = _claims(args.claims)
     if args.expires_in is not None:
         now = int(time.time())
         claims.setdefault("iat", now)
@@ -48,9 +67,10 @@ def _sign(ctx: Context, args: argparse.Namespace) -> None:
         header["kid"] = args.kid
     key = signing_key(args.key, args.alg)
     try:
-        token = jws.serialize_compact(header, json.dumps(claims), key, algorithms=[args.alg])
+        payload = json.dumps(claims, allow_nan=False)
+        token = jws.serialize_compact(header, payload, key, algorithms=[args.alg])
     except Exception as exc:
-        raise ConfigurationError(f"cannot sign {args.alg} with this key: {exc}") from exc
+        raise UsageError(f"cannot sign {args.alg} with this key: {exc}") from exc
     ctx.out.result({"token": token}, token)
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -61,7 +63,36 @@ def _env_file(stack: Stack, bin_dir: Path) -> Path:
     return path
 
 
+def port_in_use(host: str, port: int) -> bool:
+    """Whether ``port`` on ``host`` is taken (as the servers bind: TIME_WAIT is free)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE
+    return False
+
+
+def _check_ports(args: argparse.Namespace) -> None:
+    """Refuse a busy port naming the option that moves it (the stack checks too, but can
+    only name the process)."""
+    for flag, port, name in (
+        ("--vault-port", args.vault_port, "OpenBao"),
+        ("--vault-port", args.vault_port + 1, "OpenBao cluster"),
+        ("--authz-port", args.authz_port, "Authorization API"),
+        ("--crypto-port", args.crypto_port, "Crypto API"),
+    ):
+        if port_in_use("127.0.0.1", port):
+            also = " (OpenBao uses P and P+1)" if flag == "--vault-port" else ""
+            raise ConfigurationError(
+                f"port {port} for the {name} is in use (stack running?): stop what holds it, "
+                f"or choose another with {flag} P{also}"
+            )
+
+
 def _up(ctx: Context, args: argparse.Namespace) -> None:
+    _check_ports(args)
     stack = Stack(
         Path(args.data_dir),
         Ports(vault=args.vault_port, authz=args.authz_port, crypto=args.crypto_port),

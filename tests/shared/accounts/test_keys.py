@@ -73,6 +73,25 @@ def test_public_keys_latest_first(account: Account, keystore: KeyStore) -> None:
         assert key.jwk().key_type == "RSA"
 
 
+def test_retired_versions_keep_their_creation_time(account: Account, keystore: KeyStore) -> None:
+    """Transit stops listing retired versions; their creation times are kept anyway, the
+    same as before retirement, through a later retirement too."""
+    keystore.rotate(account.id)
+    keystore.rotate(account.id)
+    before = {v.version: v.created_at for v in keystore.rotate(account.id).versions}
+    assert all(before.values())
+    keystore.retire(account.id, below=2)
+    keys = keystore.retire(account.id, below=4)
+    assert [(v.version, v.status) for v in keys.versions] == [
+        (4, "encrypt"),
+        (3, "retired"),
+        (2, "retired"),
+        (1, "retired"),
+    ]
+    assert {v.version: v.created_at for v in keys.versions} == before
+    assert keystore.get(account.id) == keys
+
+
 def test_retire_refuses_the_latest_version(account: Account, keystore: KeyStore) -> None:
     """Retiring every version including the latest is refused, and nothing changes."""
     keystore.rotate(account.id)

@@ -153,11 +153,11 @@ def test_token_encrypt_unreachable_exits_3(cli: Cli, apis: Apis, hmac_account: H
     assert json.loads(out)["code"] == "API_UNREACHABLE"
 
 
-def test_token_encrypt_key_that_cannot_sign_exits_4(cli: Cli, apis: Apis) -> None:
+def test_token_encrypt_key_that_cannot_sign_exits_2(cli: Cli, apis: Apis) -> None:
     """A key that cannot sign with --alg (a P-384 key for ES256) is refused before any call,
-    exit 4 CONFIGURATION_INVALID, like ``token sign``."""
+    a usage error (exit 2), like ``token sign``."""
     code, out, _ = cli(
         "token", "encrypt", *apis.args("acme"), "--key", str(KEYS / "ec-p384-private.pem"),
         "--alg", "ES256", "--json", "a.b.c",
     )  # fmt: skip
-    assert (code, json.loads(out)["code"]) == (4, "CONFIGURATION_INVALID")
+    assert (code, json.loads(out)["code"]) == (2, "USAGE_ERROR")

@@ -411,7 +411,56 @@ def test_refused_credentials_stop_the_run(
         cli, apis, hmac_account, str(source), str(out), "--key", str(wrong), "--alg", "HS256"
     )
     assert (code, summary["code"]) == (1, "TOKEN_INVALID_SIGNATURE")
-    assert out.read_text() == ""
+    assert not out.exists()
+
+
+def test_a_run_failing_before_any_row_leaves_no_trace(
+    cli: Cli, apis: Apis, hmac_account: HmacAccount, tmp_path: Path
+) -> None:
+    """Bad credentials refused before any row is done: no "done" progress line, and no
+    empty OUT left behind (this run created it); the error says why."""
+    source = write_jsonl(tmp_path / "in.jsonl", [{"token": hmac_account.token()}] * 2000)
+    wrong = tmp_path / "wrong.key"
+    wrong.write_bytes(OTHER_SECRET)
+    out = tmp_path / "out.jsonl"
+    code, stdout, err = cli(
+        "encrypt-file", str(source), str(out), *apis.args(hmac_account.id),
+        "--key", str(wrong), "--alg", "HS256",
+    )  # fmt: skip
+    assert code == 1
+    assert stdout == ""
+    assert "done" not in err
+    assert "0/2,000" not in err
+    assert err.startswith("error: TOKEN_INVALID_SIGNATURE: ")
+    assert not out.exists()
+
+
+def test_a_failed_run_keeps_an_output_it_did_not_create(
+    cli: Cli, apis: Apis, hmac_account: HmacAccount, tmp_path: Path
+) -> None:
+    """An OUT that existed before the run (even empty) is the user's: a failure leaves it."""
+    source = write_jsonl(tmp_path / "in.jsonl", [{"token": hmac_account.token()}] * 3)
+    wrong = tmp_path / "wrong.key"
+    wrong.write_bytes(OTHER_SECRET)
+    out = tmp_path / "out.jsonl"
+    out.touch(mode=0o600)
+    code, _ = encrypt_file(
+        cli, apis, hmac_account, str(source), str(out), "--key", str(wrong), "--alg", "HS256"
+    )
+    assert code == 1
+    assert out.exists()
+
+
+def test_progress_bar_stopped_on_a_terminal_clears_its_line() -> None:
+    """A bar stopped (failed run) never prints "done" and clears its line on a terminal."""
+    stream = TtyBuffer()
+    bar = ProgressBar(stream, interval=0.01)
+    bar.start(2000, 0)
+    time.sleep(0.05)
+    bar.stop()
+    text = stream.getvalue()
+    assert "done" not in text
+    assert text.endswith("\r\x1b[K")
 
 
 # --- the acceptance test ----------------------------------------------------------------

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
 from shared import Account, Settings
 from shared.wire import CLIENT_ASSERTION_TYPE, JWT_BEARER
@@ -265,3 +266,28 @@ def test_serve_bounds_request_heads(settings: Settings) -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=20)
+
+
+@pytest.mark.parametrize("api", ["authz", "crypto"])
+def test_a_busy_port_names_the_flag_to_change(api: str, settings: Settings) -> None:
+    """`tokenctl serve` on a port in use is one line naming --port (exit 4), not uvicorn's
+    bind error."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = clean_env(settings) | {"AUTHZ_SINGLE_INSTANCE": "1"}
+        result = subprocess.run(
+            [tokenctl(), "serve", api, "--port", str(port)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    assert result.returncode == 4, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines == [
+        f"error: CONFIGURATION_INVALID: port {port} on 127.0.0.1 is in use: stop what holds "
+        "it, or choose another with --port P"
+    ]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import base64
 import io
 import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ import hvac
 import pytest
 
 from shared import AccountStore, Settings, Vault
+from shared.cli import build_parser
 from tests.support.apis import in_process_cli
 from tests.support.openbao import DevServer
 from tests.support.tokens import KEYS, claims
@@ -48,6 +51,15 @@ EC_ACCOUNT = ("--method", "public_key", "--pem", EC_PUBLIC, "--alg", "ES256")
 def create_ec_account(cli: Any, account_id: str, *extra: str) -> None:
     code, _, err = cli("accounts", "create", account_id, *EC_ACCOUNT, *extra)
     assert code == 0, err
+
+
+def build_parser_help(*command: str) -> str:
+    """The --help text of a subcommand."""
+    parser = build_parser()
+    for name in command:
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = sub.choices[name]
+    return parser.format_help()
 
 
 def signed(cli: Any, payload: dict[str, Any], key: str = EC_PRIVATE, alg: str = "ES256") -> str:
@@ -311,11 +323,217 @@ def test_token_seal_refuses_a_jwe(cli: Any, account_id: str) -> None:
 
 
 def test_token_sign_with_public_key_is_refused(cli: Any) -> None:
-    """Signing needs the private key: a public PEM exits 4 with CONFIGURATION_INVALID."""
+    """Signing needs the private key: a public PEM is a usage error (exit 2)."""
     code, data = run_json(
         cli, "token", "sign", "--key", EC_PUBLIC, "--alg", "ES256", "--claims", "{}"
     )
-    assert (code, data["code"]) == (4, "CONFIGURATION_INVALID")
+    assert (code, data["code"]) == (2, "USAGE_ERROR")
+    assert "public key" in data["detail"]
+
+
+@pytest.mark.parametrize(
+    ("key", "alg", "fragment"),
+    [
+        (str(KEYS / "rsa-2048-private.pem"), "ES256", "not a private key usable with ES256"),
+        (str(KEYS / "ec-p384-private.pem"), "ES256", "cannot sign ES256"),
+        ("/nonexistent/key.pem", "ES256", "cannot read key file"),
+    ],
+    ids=["rsa-for-es256", "p384-for-es256", "missing-file"],
+)
+def test_token_sign_unusable_key_is_a_usage_error(
+    cli: Any, key: str, alg: str, fragment: str
+) -> None:
+    """A key of the wrong type for --alg, or a missing key file, exits 2 (a typing
+    mistake), not 4 ("check VAULT_*"), and names the reason."""
+    code, data = run_json(cli, "token", "sign", "--key", key, "--alg", alg, "--claims", "{}")
+    assert (code, data["code"]) == (2, "USAGE_ERROR")
+    assert fragment in data["detail"]
+
+
+def test_token_sign_hs256_with_a_pem_key_is_refused(cli: Any) -> None:
+    """An EC PEM given for HS256 is refused (exit 2, naming the raw secret it needs)
+    instead of signing with the PEM text as the secret; no SecurityWarning is printed."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a SecurityWarning would fail the test
+        code, out, err = cli(
+            "token", "sign", "--key", EC_PRIVATE, "--alg", "HS256", "--claims", "{}"
+        )
+    assert code == 2, out
+    assert out == ""
+    assert err.startswith("error: USAGE_ERROR: ")
+    assert "is a PEM key" in err
+    assert "raw HMAC secret" in err
+    assert "SecurityWarning" not in err
+
+
+@pytest.mark.parametrize(
+    "claims_arg",
+    ['{"sub": "p1", "x": NaN}', '{"n": Infinity}', '{"n": -Infinity}', '{"big": 1e400}'],
+    ids=["nan", "infinity", "minus-infinity", "1e400"],
+)
+def test_token_sign_refuses_non_finite_numbers(cli: Any, claims_arg: str) -> None:
+    """NaN, Infinity and numbers beyond a float (1e400) in --claims are refused at input
+    (exit 2), rather than signed into a payload the verifier refuses."""
+    code, data = run_json(
+        cli, "token", "sign", "--key", EC_PRIVATE, "--alg", "ES256", "--claims", claims_arg
+    )
+    assert (code, data["code"]) == (2, "USAGE_ERROR")
+    assert "--claims holds" in data["detail"]
+
+
+def test_token_sign_refuses_a_secret_file_ending_in_a_newline(cli: Any, tmp_path: Path) -> None:
+    """A text secret saved with `echo` (trailing newline) is refused with a hint, not
+    signed into a token the account refuses as TOKEN_INVALID_SIGNATURE; the same secret
+    without the newline signs."""
+    secret = "k" * 64
+    echoed = tmp_path / "echoed.secret"
+    echoed.write_text(secret + "\n")
+    code, data = run_json(
+        cli, "token", "sign", "--key", str(echoed), "--alg", "HS256", "--claims", "{}"
+    )
+    assert (code, data["code"]) == (2, "USAGE_ERROR")
+    assert "ends with a newline" in data["detail"]
+    assert "printf" in data["detail"]
+    assert secret not in data["detail"]
+    clean = tmp_path / "clean.secret"
+    clean.write_text(secret)
+    code, data = run_json(
+        cli, "token", "sign", "--key", str(clean), "--alg", "HS256", "--claims", "{}"
+    )
+    assert code == 0, data
+
+
+def test_accounts_create_refuses_a_secret_file_ending_in_a_newline(
+    cli: Any, account_id: str, tmp_path: Path
+) -> None:
+    """`accounts create --secret-file` refuses a text secret with a trailing newline (exit 2)
+    and creates nothing."""
+    echoed = tmp_path / "echoed.secret"
+    echoed.write_text("s" * 64 + "\n")
+    code, data = run_json(
+        cli, "accounts", "create", account_id, "--method", "symmetric", "--alg", "HS256",
+        "--secret-file", str(echoed),
+    )  # fmt: skip
+    assert (code, data["code"]) == (2, "USAGE_ERROR")
+    assert "ends with a newline" in data["detail"]
+    code, data = run_json(cli, "accounts", "show", account_id)
+    assert (code, data["code"]) == (1, "ACCOUNT_NOT_FOUND")
+
+
+def test_accounts_update_refuses_a_secret_file_ending_in_a_newline(
+    cli: Any, account_id: str, tmp_path: Path
+) -> None:
+    """`accounts update --secret-file` refuses it too, and keeps the current secret."""
+    code, _ = run_json(
+        cli, "accounts", "create", account_id, "--method", "symmetric", "--alg", "HS256"
+    )
+    assert code == 0
+    echoed = tmp_path / "echoed.secret"
+    echoed.write_text("t" * 64 + "\r\n")
+    code, data = run_json(cli, "accounts", "update", account_id, "--secret-file", str(echoed))
+    assert (code, data["code"]) == (2, "USAGE_ERROR")
+    assert "ends with a newline" in data["detail"]
+
+
+def test_a_binary_secret_ending_in_0x0a_is_used_as_is(cli: Any, tmp_path: Path) -> None:
+    """Only a text secret is checked: random bytes that happen to end in 0x0a still sign."""
+    binary = tmp_path / "binary.secret"
+    binary.write_bytes(bytes(range(200, 231)) + b"\x00\n")
+    code, data = run_json(
+        cli, "token", "sign", "--key", str(binary), "--alg", "HS256", "--claims", "{}"
+    )
+    assert code == 0, data
+
+
+def test_no_vault_credentials_says_so_and_how_to_get_them(
+    cli: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Without VAULT_TOKEN or AppRole in the environment (.data/env not sourced), the
+    refusal says no credentials were found and how to get them (still exit 4)."""
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.vault-token for hvac to fall back on
+    for name in ("VAULT_TOKEN", "VAULT_ROLE_ID", "VAULT_SECRET_ID", "VAULT_TOKEN_FILE",
+                 "VAULT_ROLE_ID_FILE", "VAULT_SECRET_ID_FILE"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    code, data = run_json(cli, "accounts", "list")
+    assert (code, data["code"]) == (4, "VAULT_FORBIDDEN")
+    assert "no Vault credentials were found" in data["detail"]
+    assert "source .data/env" in data["detail"]
+    assert "VAULT_TOKEN" in data["detail"]
+
+
+def test_a_bad_vault_token_gets_no_missing_credentials_hint(
+    cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A token Vault refuses is a different cause: no "no credentials" hint then."""
+    monkeypatch.setenv("VAULT_TOKEN", "not-a-real-token")
+    code, data = run_json(cli, "accounts", "list")
+    assert (code, data["code"]) == (4, "VAULT_FORBIDDEN")
+    assert "no Vault credentials" not in data["detail"]
+
+
+def test_accounts_update_without_an_option_is_refused(cli: Any, account_id: str) -> None:
+    """`accounts update ID` with nothing to change is a usage error naming the options,
+    not "updated account"."""
+    create_ec_account(cli, account_id)
+    code, out, err = cli("accounts", "update", account_id)
+    assert code == 2
+    assert out == ""
+    assert err.startswith("error: USAGE_ERROR: nothing to update")
+    for option in ("--alg", "--pem", "--leeway", "--enable", "--keycloak"):
+        assert option in err
+    assert "--json" not in err
+
+
+def test_keys_list_of_an_unknown_account_says_it_does_not_exist(cli: Any) -> None:
+    """`keys list nobody` is ACCOUNT_NOT_FOUND "no account 'nobody'", not "has no key"."""
+    code, data = run_json(cli, "keys", "list", "nobody")
+    assert (code, data["code"]) == (1, "ACCOUNT_NOT_FOUND")
+    assert data["detail"] == "no account 'nobody'"
+
+
+def test_keys_list_shows_when_retired_versions_were_made(cli: Any, account_id: str) -> None:
+    """After retirement, `keys list` still prints every version's creation time."""
+    create_ec_account(cli, account_id)
+    assert cli("keys", "rotate", account_id)[0] == 0
+    assert cli("keys", "rotate", account_id)[0] == 0
+    assert cli("keys", "retire", account_id, "--below", "3", "--yes")[0] == 0
+    code, data = run_json(cli, "keys", "list", account_id)
+    assert code == 0
+    assert [(v["version"], v["status"]) for v in data["versions"]] == [
+        (3, "encrypt"), (2, "retired"), (1, "retired"),
+    ]  # fmt: skip
+    assert all(v["created_at"] for v in data["versions"])
+    code, out, _ = cli("keys", "list", account_id)
+    assert " -  " not in out
+
+
+def test_key_type_has_help() -> None:
+    """`accounts create --help` explains --key-type."""
+    text = build_parser_help("accounts", "create")
+    assert "Transit key" in text.split("--key-type", 2)[2]
+
+
+@pytest.mark.parametrize(
+    ("command", "value", "fragment"),
+    [
+        ("create", "-5", "the leeway is 0 to 3600 seconds"),
+        ("create", "soon", "not a whole number of seconds"),
+        ("update", "-5", "the leeway is 0 to 3600 seconds"),
+        ("update", "4000", "the leeway is 0 to 3600 seconds"),
+    ],
+)
+def test_bad_leeway_is_refused_in_our_words(
+    cli: Any, account_id: str, command: str, value: str, fragment: str
+) -> None:
+    """--leeway out of range is a usage error in our wording, not msgspec's."""
+    argv = ["accounts", command, account_id, "--leeway", value]
+    if command == "create":
+        argv += list(EC_ACCOUNT)
+    code, _, err = cli(*argv)
+    assert code == 2
+    assert fragment in err
+    assert "Expected" not in err
+    assert "$." not in err
 
 
 def test_unreachable_vault_exits_3(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -431,11 +649,11 @@ def test_token_sign_kid_and_expiry(cli: Any) -> None:
     ids=["not-json", "not-object"],
 )
 def test_token_sign_bad_claims(cli: Any, claims_arg: str, fragment: str) -> None:
-    """Claims that are not a JSON object exit 4 with a reason."""
+    """Claims that are not a JSON object are a usage error (exit 2) with a reason."""
     code, data = run_json(
         cli, "token", "sign", "--key", EC_PRIVATE, "--alg", "ES256", "--claims", claims_arg
     )
-    assert (code, data["code"]) == (4, "CONFIGURATION_INVALID")
+    assert (code, data["code"]) == (2, "USAGE_ERROR")
     assert fragment in data["detail"]
 
 

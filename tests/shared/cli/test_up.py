@@ -36,6 +36,7 @@ def test_busy_port_is_named_and_nothing_starts(
     err = capsys.readouterr().err
     assert f"CONFIGURATION_INVALID: port {port} for the" in err
     assert "in use" in err
+    assert f"choose another with {flag} P" in err
     assert not (tmp_path / "data" / "openbao.log").exists()
 
 
