@@ -63,9 +63,10 @@ Codes answered outside this tree: ``SATURATED`` (readiness: every worker thread 
 ``SIGNER_DOWN`` (authz readiness: the bearer signer cannot sign), both raised as
 ``shared.web.NotReady``; ``HEADERS_TOO_LARGE`` (431 from ``tokenctl serve``); ``NOT_FOUND`` and
 ``METHOD_NOT_ALLOWED`` (the Crypto API's problem for a framework 404/405); the client's
-``HTTP_<status>`` when an answer carries no code; and two of ``tokenctl``'s ``--json``
+``HTTP_<status>`` when an answer carries no code; two of ``tokenctl``'s ``--json``
 summaries: ``ROWS_NOT_DONE`` (``encrypt-file`` left rows unencrypted) and
-``KEYCLOAK_CHECK_FAILED`` (``keycloak check``).
+``KEYCLOAK_CHECK_FAILED`` (``keycloak check``); and ``tokenctl``'s ``USAGE_ERROR`` (exit 2:
+a typing mistake, ``shared.cli._output.UsageError``, never raised outside the CLI).
 ``tests/shared/test_errors.py`` checks that every code is unique to its class and drawn here.
 
 ``verify()`` only ever raises :class:`TokenError` subclasses: infrastructure failures
