@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from shared.cli._output import Output
-from shared.errors import ServiceError, VaultForbidden
+from shared.errors import ServiceError, VaultForbidden, VerificationUnavailable
 from shared.settings import Settings
 from shared.vault import Vault
 
@@ -44,6 +44,14 @@ class Context:
         # Without a token hvac falls back to ~/.vault-token (`bao login` writes it): then a
         # refusal is that token's, and "none found" would mislead.
         token_file = (Path.home() / ".vault-token").exists()
-        if isinstance(exc, VaultForbidden) and s is not None and not (credentials or token_file):
+        if s is None or credentials or token_file:
+            return exc
+        if isinstance(exc, VaultForbidden):
             return VaultForbidden(exc.detail + NO_CREDENTIALS_HINT)
+        if isinstance(exc, VerificationUnavailable) and isinstance(exc.__cause__, VaultForbidden):
+            # `token verify`: not "retry later" (exit 3): no retry helps without credentials.
+            return VaultForbidden(
+                f"cannot verify: Vault refused to read the account ({exc.__cause__.detail})"
+                + NO_CREDENTIALS_HINT
+            )
         return exc

@@ -461,6 +461,24 @@ def test_no_vault_credentials_says_so_and_how_to_get_them(
     assert "VAULT_TOKEN" in data["detail"]
 
 
+def test_token_verify_without_vault_credentials_says_so(
+    cli: Any, account_id: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`token verify` without credentials is not "UNKNOWN ... retry later" (exit 3): it
+    says no credentials were found, exit 4."""
+    create_ec_account(cli, account_id)
+    token = signed(cli, claims())
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for name in ("VAULT_TOKEN", "VAULT_ROLE_ID", "VAULT_SECRET_ID"):
+        monkeypatch.delenv(name, raising=False)
+    code, data = run_json(
+        cli, "token", "verify", "--account", account_id, "--campaign", "1001", token
+    )
+    assert (code, data["code"]) == (4, "VAULT_FORBIDDEN")
+    assert "no Vault credentials were found" in data["detail"]
+    assert "retry" not in data["detail"]
+
+
 def test_a_bad_vault_token_gets_no_missing_credentials_hint(
     cli: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
