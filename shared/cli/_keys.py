@@ -73,8 +73,11 @@ def _list(ctx: Context, args: argparse.Namespace) -> None:
 
 
 def _rotate(ctx: Context, args: argparse.Namespace) -> None:
-    _keys_of(ctx, args.id)
-    keys = KeyStore(ctx.vault()).rotate(args.id)
+    try:
+        keys = KeyStore(ctx.vault()).rotate(args.id)
+    except AccountNotFound:
+        AccountStore(ctx.vault()).get(args.id)  # as in _keys_of
+        raise
     ctx.out.result(
         _data(keys),
         f"rotated {keys.account_id}: new JWEs use version {keys.latest_version} "

@@ -896,3 +896,13 @@ def test_accounts_jwt_bearer_policy(cli: Any, account_id: str) -> None:
     code, _, err = cli("accounts", "update", account_id, "--jwt-bearer", "sometimes")
     assert code == 2
     assert "--jwt-bearer" in err
+
+
+@pytest.mark.parametrize(
+    "argv", [["rotate", "nobody"], ["retire", "nobody", "--below", "2", "--yes"]]
+)
+def test_keys_rotate_and_retire_of_an_unknown_account(cli: Any, argv: list[str]) -> None:
+    """`keys rotate|retire nobody` also name the missing account, not a missing key."""
+    code, data = run_json(cli, "keys", *argv)
+    assert (code, data["code"]) == (1, "ACCOUNT_NOT_FOUND")
+    assert data["detail"] == "no account 'nobody'"
