@@ -906,3 +906,17 @@ def test_keys_rotate_and_retire_of_an_unknown_account(cli: Any, argv: list[str])
     code, data = run_json(cli, "keys", *argv)
     assert (code, data["code"]) == (1, "ACCOUNT_NOT_FOUND")
     assert data["detail"] == "no account 'nobody'"
+
+
+def test_token_sign_hs256_with_a_short_secret_is_refused(cli: Any, tmp_path: Path) -> None:
+    """A secret shorter than 112 bits is refused (exit 2) with joserfc's reason, rather
+    than signed with its SecurityWarning on the terminal."""
+    short = tmp_path / "short.secret"
+    short.write_bytes(b"\x01\x02\x03")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        code, data = run_json(
+            cli, "token", "sign", "--key", str(short), "--alg", "HS256", "--claims", "{}"
+        )
+    assert (code, data["code"]) == (2, "USAGE_ERROR")
+    assert "112 bits" in data["detail"]
