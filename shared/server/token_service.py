@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 from collections.abc import Iterator, Mapping
 from typing import Final, Protocol
 
@@ -32,6 +33,7 @@ from shared.errors import (
     JwksUnavailable,
     ServiceError,
     TokenError,
+    TokenInvalidSignature,
     VerificationUnavailable,
 )
 from shared.server.bearer_issuer import BearerIssuer, IssuedBearer
@@ -56,6 +58,8 @@ __all__ = [
     "TokenService",
 ]
 
+logger = logging.getLogger(__name__)
+
 
 def _unavailable(exc: ServiceError) -> OAuthError:
     reason = ""
@@ -72,14 +76,40 @@ def _unavailable(exc: ServiceError) -> OAuthError:
 
 
 @contextlib.contextmanager
-def _refused_as(error: OAuthErrorCode, what: str) -> Iterator[None]:
-    """Token refusals inside become ``error`` with their code; outages become a 503."""
+def _refused_as(
+    error: OAuthErrorCode, what: str, *, account: Account | None = None, token: str = ""
+) -> Iterator[None]:
+    """Token refusals inside become ``error`` with their code; outages become a 503.
+
+    With ``account``, a signature refusal is described by :func:`_unauthenticated_detail`.
+    """
     try:
         yield
     except VerificationUnavailable as exc:
         raise _unavailable(exc) from exc
     except TokenError as exc:
-        raise OAuthError(error, f"{what} was refused: {exc.detail}", code=exc.code) from exc
+        detail = exc.detail
+        if account is not None and isinstance(exc, TokenInvalidSignature):
+            detail = _unauthenticated_detail(exc, account, token)
+        raise OAuthError(error, f"{what} was refused: {detail}", code=exc.code) from exc
+
+
+def _unauthenticated_detail(exc: TokenInvalidSignature, account: Account, token: str) -> str:
+    """What a caller whose token's signature did not verify may hear: nothing of the
+    account's settings (its algorithms, method, key ids), which the whole detail names.
+
+    Until the signature verifies, the caller is anyone who typed a ``client_id``; the
+    account owner reads the whole detail with its own verifier (``tokenctl token
+    verify``), and the operator in our log (account id and detail; never the token).
+    """
+    logger.info("token refused for account %s: %s", account.id, exc)
+    alg: object = None
+    with contextlib.suppress(TokenError):
+        alg = parse_compact(token).header.get("alg")
+    if isinstance(alg, str) and alg not in account.validation.algorithms:
+        # The caller's own alg, not the account's list.
+        return f"alg {alg[:32]!r} is not allowed for this account"
+    return "the signature does not verify with this account's key"
 
 
 _UNKNOWN_CLIENT: Final = "unknown or disabled client_id"
@@ -225,8 +255,9 @@ class TokenService:
             raise OAuthError(
                 "invalid_request", "the jwt-bearer grant needs client_id and assertion"
             )
-        policy = self._admit(client_id).policy.jwt_bearer
-        with _refused_as("invalid_grant", "the assertion"):
+        account = self._admit(client_id)
+        policy = account.policy.jwt_bearer
+        with _refused_as("invalid_grant", "the assertion", account=account, token=assertion):
             verified = self._verifier.verify_assertion(assertion, account_id=client_id)
         # After the verification: only a token of this account learns its policy.
         if policy == "disabled":
@@ -263,8 +294,10 @@ class TokenService:
                 "client_assertion (private_key_jwt or client_secret_jwt)",
             )
         client_id = params.get("client_id") or self._claimed_client(assertion)
-        self._admit(client_id)
-        with _refused_as("invalid_client", "the client assertion"):
+        account = self._admit(client_id)
+        with _refused_as(
+            "invalid_client", "the client assertion", account=account, token=assertion
+        ):
             signed = self._verifier.authenticate(assertion, account_id=client_id)
             checked = check_client_assertion(
                 signed,

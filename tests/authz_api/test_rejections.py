@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -307,3 +308,55 @@ def test_jwt_bearer_require_aud(authz: Authz, make_account: Callable[..., Accoun
     assert "aud" in body["error_description"]
     exchange_token = sign(claims(aud=authz.token_endpoint), "ES256", "ec-p256")
     assert authz.jwt_bearer(account.id, exchange_token).status_code == 200
+
+
+# -- what a caller not yet authenticated learns of an account (issue 13, finding 10) -------
+
+#: Words that would tell a caller the account's settings: its algorithms, method, keys.
+_SETTINGS_WORDS = ("RS256", "RS384", "[", "kid", "JWKS", "jwks")
+
+
+@pytest.fixture
+def two_algs(make_account: Callable[..., Account]) -> Account:
+    return make_account(algorithms=("RS256", "RS384"), key="rsa-2048")
+
+
+@pytest.mark.parametrize("grant", ["jwt-bearer", "client_credentials"])
+def test_refused_alg_keeps_the_account_algorithms_private(
+    authz: Authz, two_algs: Account, grant: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A token in an algorithm the account does not allow, sent under its client_id, hears
+    only that the alg is not allowed for this account; the allowed ones stay in our log."""
+    caplog.set_level(logging.INFO, logger="shared.server.token_service")
+    if grant == "jwt-bearer":
+        answer = authz.jwt_bearer(two_algs.id, sign(claims(), "ES256", "ec-p256"))
+        expected = (400, "invalid_grant")
+    else:
+        assertion = authz.client_assertion(two_algs.id, "ES256", "ec-p256")
+        answer = authz.client_credentials(assertion, client_id=two_algs.id)
+        expected = (401, "invalid_client")
+    body = assert_oauth_error(answer, *expected, "TOKEN_INVALID_SIGNATURE")
+    description = body["error_description"]
+    assert description.endswith("alg 'ES256' is not allowed for this account"), description
+    assert not any(word in description for word in _SETTINGS_WORDS), description
+    assert f"account {two_algs.id}: " in caplog.text
+    assert "['RS256', 'RS384']" in caplog.text
+
+
+def test_jwks_account_method_stays_private(
+    authz: Authz, make_account: Callable[..., Account]
+) -> None:
+    """A JWKS account's token without a kid says the signature does not verify, not that
+    the account validates through a JWKS (its method is its owner's business)."""
+    account = make_account(
+        "jwks", algorithms=("ES256",), jwks_uri="https://keys.example.com/jwks.json"
+    )
+    body = assert_oauth_error(
+        authz.jwt_bearer(account.id, sign(claims(), "ES256", "ec-p256")),
+        400,
+        "invalid_grant",
+        "TOKEN_INVALID_SIGNATURE",
+    )
+    description = body["error_description"]
+    assert description.endswith("the signature does not verify with this account's key")
+    assert not any(word in description for word in _SETTINGS_WORDS), description
