@@ -115,6 +115,15 @@ def _unauthenticated_detail(exc: TokenInvalidSignature, account: Account, token:
 _UNKNOWN_CLIENT: Final = "unknown or disabled client_id"
 
 
+def _refuse_empty(value: str, name: str, what: str) -> None:
+    """An empty (or blank) parameter is one not sent (RFC 6749 §3.1): invalid_request,
+    with TOKEN_EMPTY and a sentence naming the parameter and what belongs in it."""
+    if not value.strip():
+        raise OAuthError(
+            "invalid_request", f"{name} is empty: send {what} in it", code="TOKEN_EMPTY"
+        )
+
+
 class IssuerBackend(Protocol):
     """Issues the bearer once TokenService has authenticated the request."""
 
@@ -251,10 +260,11 @@ class TokenService:
 
     def _jwt_bearer(self, params: Mapping[str, str]) -> str:
         client_id, assertion = params.get("client_id"), params.get("assertion")
-        if not client_id or not assertion:
+        if not client_id or assertion is None:
             raise OAuthError(
                 "invalid_request", "the jwt-bearer grant needs client_id and assertion"
             )
+        _refuse_empty(assertion, "assertion", "the secure token (a JWS)")
         account = self._admit(client_id)
         policy = account.policy.jwt_bearer
         with _refused_as("invalid_grant", "the assertion", account=account, token=assertion):
@@ -287,6 +297,8 @@ class TokenService:
 
     def _client_credentials(self, params: Mapping[str, str]) -> tuple[str, ClientAssertion]:
         kind, assertion = params.get("client_assertion_type"), params.get("client_assertion")
+        if kind == CLIENT_ASSERTION_TYPE and assertion is not None:
+            _refuse_empty(assertion, "client_assertion", "a JWT signed with the client's key")
         if kind != CLIENT_ASSERTION_TYPE or not assertion:
             raise OAuthError(
                 "invalid_request",

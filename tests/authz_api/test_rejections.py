@@ -360,3 +360,16 @@ def test_jwks_account_method_stays_private(
     description = body["error_description"]
     assert description.endswith("the signature does not verify with this account's key")
     assert not any(word in description for word in _SETTINGS_WORDS), description
+
+
+@pytest.mark.parametrize("value", ["", "   "], ids=["empty", "blank"])
+@pytest.mark.parametrize("grant", ["jwt-bearer", "client_credentials"])
+def test_empty_assertion_says_so(authz: Authz, ec: Account, grant: str, value: str) -> None:
+    """An empty or blank assertion is invalid_request TOKEN_EMPTY naming the parameter
+    (RFC 6749 §3.1: an empty parameter is one not sent; issue 13, finding 11)."""
+    if grant == "jwt-bearer":
+        answer, name = authz.jwt_bearer(ec.id, value), "assertion"
+    else:
+        answer, name = authz.client_credentials(value, client_id=ec.id), "client_assertion"
+    body = assert_oauth_error(answer, 400, "invalid_request", "TOKEN_EMPTY")
+    assert body["error_description"].startswith(f"{name} is empty: send "), body

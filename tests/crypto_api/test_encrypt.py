@@ -232,9 +232,11 @@ def test_account_jwks(crypto: Crypto, ec: Account, keystore: KeyStore) -> None:
 
 
 def test_oversized_body(crypto: Crypto, ec: Account) -> None:
-    """A body beyond the limit is a 413 problem."""
+    """A body beyond the limit is a 413 problem (with a valid bearer: without one, 401)."""
     response = crypto.http.post(
-        "/v1/encrypt", content=b"x" * (20 * 1024 * 1024), headers={"Authorization": "Bearer x"}
+        "/v1/encrypt",
+        content=b"x" * (20 * 1024 * 1024),
+        headers={"Authorization": f"Bearer {crypto.bearer(ec.id)}"},
     )
     assert_problem(response, 413, "PAYLOAD_TOO_LARGE")
 
@@ -281,3 +283,24 @@ def test_malformed_bodies_are_400(crypto: Crypto, ec: Account, body: bytes) -> N
         },
     )
     assert_problem(response, 400, "REQUEST_INVALID")
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "detail"),
+    [
+        (b'{"token": ""}', "application/json", "the token is empty"),
+        (b'{"token": "  "}', "application/json", "the token is empty (only whitespace)"),
+        (b"", "application/jwt", "the token is empty"),
+    ],
+    ids=["json-empty", "json-blank", "jwt-empty"],
+)
+def test_empty_token_says_so(
+    crypto: Crypto, ec: Account, body: bytes, content_type: str, detail: str
+) -> None:
+    """An empty token is 422 TOKEN_EMPTY saying the token is empty (issue 13, finding 11)."""
+    response = crypto.http.post(
+        "/v1/encrypt",
+        content=body,
+        headers={"Authorization": f"Bearer {crypto.bearer(ec.id)}", "Content-Type": content_type},
+    )
+    assert assert_problem(response, 422, "TOKEN_EMPTY")["detail"] == detail
