@@ -204,12 +204,21 @@ def test_batch(crypto: Crypto, ec: Account, verifier: Verifier) -> None:
 
 
 def test_batch_limits(make_crypto: Callable[..., Any], ec: Account) -> None:
-    """More tokens than the configured maximum is 413; an empty or malformed batch is 400."""
+    """More tokens than the configured maximum is 413, titled as a body over its limit; an
+    empty or malformed batch is 400."""
     with make_crypto(batch_max=3) as small:
         bearer = small.bearer(ec.id)
         token = sign(claims(), "ES256", "ec-p256")
         assert small.batch(bearer, [token] * 3).status_code == 200
-        assert_problem(small.batch(bearer, [token] * 4), 413, "PAYLOAD_TOO_LARGE")
+        too_many = assert_problem(small.batch(bearer, [token] * 4), 413, "PAYLOAD_TOO_LARGE")
+        too_big = small.http.post(
+            "/v1/encrypt",
+            content=b"x" * 40_000,
+            headers={"Authorization": f"Bearer {bearer}", "Content-Type": "application/json"},
+        )
+        # One title for every 413, the table's and the framework's (issue 13, finding 11).
+        titles = {too_many["title"], assert_problem(too_big, 413, "PAYLOAD_TOO_LARGE")["title"]}
+        assert titles == {"Content too large"}
         assert_problem(small.batch(bearer, []), 400, "REQUEST_INVALID")
         bad = small.http.post(
             "/v1/encrypt/batch", content=b"{not json", headers={"Authorization": f"Bearer {bearer}"}
