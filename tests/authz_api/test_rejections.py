@@ -373,3 +373,47 @@ def test_empty_assertion_says_so(authz: Authz, ec: Account, grant: str, value: s
         answer, name = authz.client_credentials(value, client_id=ec.id), "client_assertion"
     body = assert_oauth_error(answer, 400, "invalid_request", "TOKEN_EMPTY")
     assert body["error_description"].startswith(f"{name} is empty: send "), body
+
+
+@pytest.mark.parametrize(
+    ("authorization", "challenge"),
+    [
+        ("Basic YWNtZTpzZWNyZXQ=", 'Basic realm="authz-api"'),
+        ("Bearer abc", 'Bearer realm="authz-api"'),
+    ],
+    ids=["basic", "bearer"],
+)
+def test_header_authentication_is_invalid_client_with_challenge(
+    authz: Authz, ec: Account, authorization: str, challenge: str
+) -> None:
+    """HTTP Basic (client_secret_basic) or any Authorization header on /oauth/token is 401
+    invalid_client with WWW-Authenticate in the client's scheme (RFC 6749 §5.2), even with
+    an otherwise good request; the description names the client assertion we support."""
+    response = authz.http.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": ec.id},
+        headers={"Authorization": authorization},
+    )
+    body = assert_oauth_error(response, 401, "invalid_client")
+    assert response.headers["www-authenticate"] == challenge
+    assert "client assertion" in body["error_description"]
+    good = authz.client_assertion(ec.id, "ES256", "ec-p256")
+    refused = authz.http.post(
+        "/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": good,
+        },
+        headers={"Authorization": authorization},
+    )
+    assert_oauth_error(refused, 401, "invalid_client")
+
+
+def test_request_without_content_type_says_what_to_send(authz: Authz) -> None:
+    """An empty POST without Content-Type names the form encoding to use, not 'nothing'."""
+    response = authz.http.post("/oauth/token", content=b"")
+    body = assert_oauth_error(response, 400, "invalid_request")
+    assert body["error_description"] == (
+        "the request has no Content-Type: send the parameters as application/x-www-form-urlencoded"
+    )
