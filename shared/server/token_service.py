@@ -116,9 +116,10 @@ _UNKNOWN_CLIENT: Final = "unknown or disabled client_id"
 
 
 def _refuse_empty(value: str, name: str, what: str) -> None:
-    """An empty (or blank) parameter is one not sent (RFC 6749 §3.1): invalid_request,
-    with TOKEN_EMPTY and a sentence naming the parameter and what belongs in it."""
-    if not value.strip():
+    """An empty parameter is one not sent (RFC 6749 §3.1): invalid_request, with
+    TOKEN_EMPTY and a sentence naming the parameter and what belongs in it. (Whitespace is
+    a value: the verifier refuses it as an empty token.)"""
+    if not value:
         raise OAuthError(
             "invalid_request", f"{name} is empty: send {what} in it", code="TOKEN_EMPTY"
         )
