@@ -40,6 +40,15 @@ NO_STORE: Final = {
     "Pragma": header("For HTTP/1.0 caches.", STRING, "no-cache"),
 }
 
+#: Sent only with the 401 of a client that authenticated with the Authorization header.
+HEADER_AUTH_CHALLENGE: Final = OpenAPIHeader(
+    description="RFC 6749 §5.2: only when the client authenticated with the Authorization "
+    "header (HTTP Basic, which is not supported), a challenge in the scheme it used.",
+    required=False,
+    schema=STRING,
+    example='Basic realm="authz-api"',
+)
+
 
 class TokenOperation(DocumentedOperation):
     """``POST /oauth/token``: the form of either grant; every answer is no-store."""
@@ -76,8 +85,12 @@ class TokenOperation(DocumentedOperation):
     )
 
     def headers_for(self, status: str) -> dict[str, OpenAPIHeader]:
-        """No-store on every answer, plus Retry-After on 429 and 503."""
-        return {**NO_STORE, **super().headers_for(status)}
+        """No-store on every answer, plus Retry-After on 429 and 503, and on 401 the
+        challenge sent to a client that tried the Authorization header."""
+        headers = {**NO_STORE, **super().headers_for(status)}
+        if status == "401":
+            headers["WWW-Authenticate"] = HEADER_AUTH_CHALLENGE
+        return headers
 
 
 class JwksOperation(DocumentedOperation):
@@ -99,7 +112,9 @@ RFC 9068 JWT access token, signed in Vault, that the Crypto API accepts with sco
 * `POST /oauth/token` takes the RFC 7523 grants, form-encoded: `jwt-bearer` (the secure
   token as `assertion`, with `client_id`) or `client_credentials` with a client assertion
   (`private_key_jwt` / `client_secret_jwt`). There is no HTTP authentication: the client
-  proves who it is with the JWT in the body, signed with the account's own key or secret.
+  proves who it is with the JWT in the body, signed with the account's own key or secret. A
+  request with an `Authorization` header (HTTP Basic, `client_secret_basic`) is 401
+  `invalid_client` with a `WWW-Authenticate` challenge in its scheme (RFC 6749 §5.2).
 * Errors are RFC 6749 §5.2 JSON (`error`, `error_description`) with our `code` when a token
   was refused: the secure-token codes (`TOKEN_EXPIRED`, `TOKEN_INVALID_SIGNATURE`…) or an
   infrastructure one. 429 and 503 carry `Retry-After`. A wrong method is 405 (with `Allow`)

@@ -8,6 +8,7 @@ from typing import Final
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import Example
 
+from authz_api.errors import HeaderAuthRefused
 from authz_api.schemas import (
     EXAMPLE_BEARER,
     EXAMPLE_ISSUER,
@@ -107,10 +108,19 @@ TOKEN_RESPONSES: Final = {
     ),
     401: _error(
         "Client authentication failed (invalid_client): an unknown or disabled client_id, a "
-        "refused client assertion, or a client assertion used before (replayed jti).",
+        "refused client assertion, a client assertion used before (replayed jti), or "
+        "credentials in the Authorization header (HTTP Basic is not supported: the answer "
+        "then carries WWW-Authenticate).",
         (
             "Unknown or disabled client",
             {"error": "invalid_client", "error_description": "unknown or disabled client_id"},
+        ),
+        (
+            "HTTP Basic credentials",
+            {
+                "error": "invalid_client",
+                "error_description": HeaderAuthRefused("Basic").description,
+            },
         ),
         (
             "Replayed client assertion",

@@ -12,7 +12,7 @@ import anyio
 import anyio.to_thread
 from litestar import Request, Response, get, post
 
-from authz_api.errors import NO_STORE
+from authz_api.errors import NO_STORE, HeaderAuthRefused
 from authz_api.openapi import JwksOperation, TokenOperation
 from authz_api.responses import (
     HEALTH_READY_RESPONSES,
@@ -91,11 +91,19 @@ async def token(
 ) -> Response[TokenResponse]:
     """Exchange a secure token (jwt-bearer grant) or a client assertion (client_credentials)
     for a bearer."""
+    authorization = request.headers.get("authorization")
+    if authorization is not None:
+        # RFC 6749 §5.2: a client that authenticated with the header hears 401 and a
+        # challenge, whatever else the request holds.
+        raise HeaderAuthRefused(authorization.strip().partition(" ")[0])
     media_type = request.content_type[0]
     if media_type != _FORM:
-        raise OAuthError(
-            "invalid_request", f"send the parameters as {_FORM}, not {media_type or 'nothing'}"
-        )
+        if not media_type:
+            raise OAuthError(
+                "invalid_request",
+                f"the request has no Content-Type: send the parameters as {_FORM}",
+            )
+        raise OAuthError("invalid_request", f"send the parameters as {_FORM}, not {media_type}")
     params = parse_form(await request.body())
     request.scope["state"]["client_id"] = loggable_client_id(params.get("client_id"))
     address = request.client.host if request.client else None

@@ -35,6 +35,7 @@ from shared.wire import SCOPE_ENCRYPT
 __all__ = [
     "ERROR_TABLE",
     "EXCEPTION_HANDLERS",
+    "TOO_LARGE_TITLE",
     "RequestInvalid",
     "RequestTooLarge",
     "problem",
@@ -57,6 +58,9 @@ class RequestTooLarge(RequestInvalid):
 
 
 _REALM: Final = 'Bearer realm="crypto-api"'
+#: The one title of every 413, the table's (too many tokens) and the framework's (a body
+#: over the route's limit): RFC 9110 §15.5.14's name for the status.
+TOO_LARGE_TITLE: Final = "Content too large"
 _UNAVAILABLE: Final = ErrorRow(status=503, title="Temporarily unavailable", retry_after=True)
 
 #: How each error is answered: the first row whose class the error is an instance of
@@ -91,8 +95,7 @@ ERROR_TABLE: Final[ExceptionRows] = (
     (TokenError, ErrorRow(status=422, title="Token refused")),
     (AccountNotFound, ErrorRow(status=404, title="No such account")),
     (JwksUnavailable, _UNAVAILABLE),
-    # "Invalid request", as its base: a batch of too many tokens is a request problem.
-    (RequestTooLarge, ErrorRow(status=413, title="Invalid request")),
+    (RequestTooLarge, ErrorRow(status=413, title=TOO_LARGE_TITLE)),
     (RequestInvalid, ErrorRow(status=400, title="Invalid request")),
     (NotReady, ErrorRow(status=503, title="Not ready", retry_after=True)),
     # Not the request's fault, and worth a retry: the other retryable errors.
@@ -126,8 +129,11 @@ def _on_http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[di
         exc.status_code, "REQUEST_INVALID"
     )
     # No limit in the text: it is the route's (one token, or a batch of them).
-    detail = too_large() if exc.status_code == 413 else str(exc.detail)
-    return problem(exc.status_code, "Request refused", code, detail, **(exc.headers or {}))
+    if exc.status_code == 413:
+        title, detail = TOO_LARGE_TITLE, too_large()
+    else:
+        title, detail = "Request refused", str(exc.detail)
+    return problem(exc.status_code, title, code, detail, **(exc.headers or {}))
 
 
 def _internal_error() -> Response[dict[str, Any]]:

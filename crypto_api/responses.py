@@ -8,6 +8,7 @@ from typing import Final
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import Example
 
+from crypto_api.errors import TOO_LARGE_TITLE
 from crypto_api.schemas import (
     EXAMPLE_JWE,
     SINGLE_BODY_MAX,
@@ -96,7 +97,7 @@ _403 = _problem(
     ),
     ("Account disabled", 403, "Account disabled", "ACCOUNT_DISABLED", "this account is disabled"),
 )
-_413_BODY = ("Body too large", 413, "Request refused", "PAYLOAD_TOO_LARGE", too_large())
+_413_BODY = ("Body too large", 413, TOO_LARGE_TITLE, "PAYLOAD_TOO_LARGE", too_large())
 _429 = _problem(
     "Too many calls for this account (a batch counts one per token): retry after "
     "Retry-After seconds (RATE_LIMITED).",
@@ -191,7 +192,7 @@ BATCH_RESPONSES: Final = {
         (
             "Too many tokens",
             413,
-            "Invalid request",
+            TOO_LARGE_TITLE,
             "PAYLOAD_TOO_LARGE",
             "at most 1000 tokens per batch",
         ),

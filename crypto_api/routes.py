@@ -10,6 +10,7 @@ import anyio
 import anyio.to_thread
 import msgspec
 from litestar import Request, Response, get, post
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.openapi.spec import Example
 from litestar.params import Parameter
 
@@ -112,11 +113,19 @@ async def encrypt(
     # At most SINGLE_BODY_MAX, even without a bearer: cheap to hold, and reading it here
     # keeps the hot path at one hop to a worker thread, where the bearer is still
     # checked before the body is looked at (a bad bearer is a 401 whatever the body).
-    body = await request.body()
+    # A body over the limit is not read past it, and its 413 waits for the bearer too:
+    # its size is nobody's business until then.
+    too_large: RequestEntityTooLarge | None = None
+    try:
+        body = await request.body()
+    except RequestEntityTooLarge as exc:
+        body, too_large = b"", exc
 
     def run() -> Any:
         account = encrypt_service.authenticate(authorization)
         request.scope["state"]["client_id"] = account
+        if too_large is not None:
+            raise too_large
         token = (
             body.decode("ascii", "replace").strip() if raw else _decode(body, EncryptRequest).token
         )

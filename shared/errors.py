@@ -45,11 +45,13 @@ part (the module is named on the right)::
 Two trees outside it, each at one edge of the system::
 
     OAuthError                        shared.server.oauth_error: what /oauth/token answers
-        error: invalid_request | invalid_client | invalid_grant | unsupported_grant_type |
-               invalid_scope | unauthorized_client | slow_down | temporarily_unavailable
-               (shared.wire.OAuthErrorCode)
-        code:  a code of the tree above, or KEYCLOAK_MISCONFIGURED (an issuer backend
-               that cannot sign), or none
+    │   error: invalid_request | invalid_client | invalid_grant | unsupported_grant_type |
+    │          invalid_scope | unauthorized_client | slow_down | temporarily_unavailable
+    │          (shared.wire.OAuthErrorCode)
+    │   code:  a code of the tree above, or KEYCLOAK_MISCONFIGURED (an issuer backend
+    │          that cannot sign), or none
+    └── HeaderAuthRefused             invalid_client, with a challenge   authz_api.errors
+                                      (the client tried the Authorization header)
 
     ApiError                          shared.client: what a caller of the two APIs sees
     ├── ApiRefused                    the API said no; the same call fails again

@@ -266,6 +266,10 @@ def test_authz_token_request() -> None:
         "client_assertion",
     }
     assert set(grants[GRANT_TYPES[0]]["required"]) == {"grant_type", "assertion", "client_id"}
+    # RFC 6749 §5.2: a challenge only for a client that tried the Authorization header.
+    challenge = op["responses"]["401"]["headers"]["WWW-Authenticate"]
+    assert challenge["required"] is False
+    assert challenge["example"] == 'Basic realm="authz-api"'
     assert set(get_args(authz_api.schemas.OAuthErrorCode)) == {
         *get_args(OAuthErrorCode),
         "server_error",
@@ -380,6 +384,17 @@ def test_authz_answers_as_documented(settings: Settings, vault: object, es256: A
         check("POST", "/oauth/token", authz.token(grant_type="password"), 400)
         check("POST", "/oauth/token", authz.client_credentials(assertion), 401)  # replayed
         check("POST", "/oauth/token", authz.jwt_bearer("no-such-account", token), 401)
+        basic = authz.http.post(
+            "/oauth/token",
+            data={"grant_type": "client_credentials"},
+            headers={"Authorization": "Basic YWNtZTpzZWNyZXQ="},
+        )
+        check("POST", "/oauth/token", basic, 401)
+        challenge = document("authz-api.json")["paths"]["/oauth/token"]["post"]["responses"]
+        assert (
+            basic.headers["www-authenticate"]
+            == (challenge["401"]["headers"]["WWW-Authenticate"]["example"])
+        )
         big = authz.http.post("/oauth/token", content=b"a" * 70_000, headers=form)
         check("POST", "/oauth/token", big, 413)
         check("GET", "/.well-known/jwks.json", authz.http.get("/.well-known/jwks.json"), 200)

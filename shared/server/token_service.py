@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 from collections.abc import Iterator, Mapping
 from typing import Final, Protocol
 
@@ -32,6 +33,7 @@ from shared.errors import (
     JwksUnavailable,
     ServiceError,
     TokenError,
+    TokenInvalidSignature,
     VerificationUnavailable,
 )
 from shared.server.bearer_issuer import BearerIssuer, IssuedBearer
@@ -56,6 +58,8 @@ __all__ = [
     "TokenService",
 ]
 
+logger = logging.getLogger(__name__)
+
 
 def _unavailable(exc: ServiceError) -> OAuthError:
     reason = ""
@@ -72,17 +76,53 @@ def _unavailable(exc: ServiceError) -> OAuthError:
 
 
 @contextlib.contextmanager
-def _refused_as(error: OAuthErrorCode, what: str) -> Iterator[None]:
-    """Token refusals inside become ``error`` with their code; outages become a 503."""
+def _refused_as(
+    error: OAuthErrorCode, what: str, *, account: Account | None = None, token: str = ""
+) -> Iterator[None]:
+    """Token refusals inside become ``error`` with their code; outages become a 503.
+
+    With ``account``, a signature refusal is described by :func:`_unauthenticated_detail`.
+    """
     try:
         yield
     except VerificationUnavailable as exc:
         raise _unavailable(exc) from exc
     except TokenError as exc:
-        raise OAuthError(error, f"{what} was refused: {exc.detail}", code=exc.code) from exc
+        detail = exc.detail
+        if account is not None and isinstance(exc, TokenInvalidSignature):
+            detail = _unauthenticated_detail(exc, account, token)
+        raise OAuthError(error, f"{what} was refused: {detail}", code=exc.code) from exc
+
+
+def _unauthenticated_detail(exc: TokenInvalidSignature, account: Account, token: str) -> str:
+    """What a caller whose token's signature did not verify may hear: nothing of the
+    account's settings (its algorithms, method, key ids), which the whole detail names.
+
+    Until the signature verifies, the caller is anyone who typed a ``client_id``; the
+    account owner reads the whole detail with its own verifier (``tokenctl token
+    verify``), and the operator in our log (account id and detail; never the token).
+    """
+    logger.info("token refused for account %s: %s", account.id, exc)
+    alg: object = None
+    with contextlib.suppress(TokenError):
+        alg = parse_compact(token).header.get("alg")
+    if isinstance(alg, str) and alg not in account.validation.algorithms:
+        # The caller's own alg, not the account's list.
+        return f"alg {alg[:32]!r} is not allowed for this account"
+    return "the signature does not verify with this account's key"
 
 
 _UNKNOWN_CLIENT: Final = "unknown or disabled client_id"
+
+
+def _refuse_empty(value: str, name: str, what: str) -> None:
+    """An empty parameter is one not sent (RFC 6749 §3.1): invalid_request, with
+    TOKEN_EMPTY and a sentence naming the parameter and what belongs in it. (Whitespace is
+    a value: the verifier refuses it as an empty token.)"""
+    if not value:
+        raise OAuthError(
+            "invalid_request", f"{name} is empty: send {what} in it", code="TOKEN_EMPTY"
+        )
 
 
 class IssuerBackend(Protocol):
@@ -221,12 +261,14 @@ class TokenService:
 
     def _jwt_bearer(self, params: Mapping[str, str]) -> str:
         client_id, assertion = params.get("client_id"), params.get("assertion")
-        if not client_id or not assertion:
+        if not client_id or assertion is None:
             raise OAuthError(
                 "invalid_request", "the jwt-bearer grant needs client_id and assertion"
             )
-        policy = self._admit(client_id).policy.jwt_bearer
-        with _refused_as("invalid_grant", "the assertion"):
+        _refuse_empty(assertion, "assertion", "the secure token (a JWS)")
+        account = self._admit(client_id)
+        policy = account.policy.jwt_bearer
+        with _refused_as("invalid_grant", "the assertion", account=account, token=assertion):
             verified = self._verifier.verify_assertion(assertion, account_id=client_id)
         # After the verification: only a token of this account learns its policy.
         if policy == "disabled":
@@ -256,6 +298,8 @@ class TokenService:
 
     def _client_credentials(self, params: Mapping[str, str]) -> tuple[str, ClientAssertion]:
         kind, assertion = params.get("client_assertion_type"), params.get("client_assertion")
+        if kind == CLIENT_ASSERTION_TYPE and assertion is not None:
+            _refuse_empty(assertion, "client_assertion", "a JWT signed with the client's key")
         if kind != CLIENT_ASSERTION_TYPE or not assertion:
             raise OAuthError(
                 "invalid_request",
@@ -263,8 +307,10 @@ class TokenService:
                 "client_assertion (private_key_jwt or client_secret_jwt)",
             )
         client_id = params.get("client_id") or self._claimed_client(assertion)
-        self._admit(client_id)
-        with _refused_as("invalid_client", "the client assertion"):
+        account = self._admit(client_id)
+        with _refused_as(
+            "invalid_client", "the client assertion", account=account, token=assertion
+        ):
             signed = self._verifier.authenticate(assertion, account_id=client_id)
             checked = check_client_assertion(
                 signed,

@@ -126,8 +126,10 @@ def parse_compact(token: object, limits: Limits = Limits()) -> CompactToken:
             token = bytes(token).decode("ascii")
         except UnicodeDecodeError:
             raise TokenInvalidFormat("token is not ASCII") from None
-    if token is None or (isinstance(token, str) and not token.strip()):
+    if token is None:
         raise TokenEmpty("no token was given")
+    if isinstance(token, str) and not token.strip():
+        raise TokenEmpty("the token is empty" + (" (only whitespace)" if token else ""))
     if not isinstance(token, str):
         raise TokenInvalidFormat(f"token must be a string, not {type(token).__name__}")
     text = token.strip()

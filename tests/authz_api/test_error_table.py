@@ -11,7 +11,14 @@ import pytest
 from litestar.testing import TestClient
 
 from authz_api.app import create_app
-from authz_api.errors import ERROR_TABLE, EXCEPTION_HANDLERS, NOT_READY, oauth_error_response
+from authz_api.errors import (
+    ERROR_TABLE,
+    EXCEPTION_HANDLERS,
+    HEADER_AUTH,
+    NOT_READY,
+    HeaderAuthRefused,
+    oauth_error_response,
+)
 from authz_api.schemas import Health
 from shared import Settings
 from shared.server.oauth_error import OAuthError
@@ -56,6 +63,32 @@ def test_each_row_is_answered_as_it_says(error: OAuthErrorCode) -> None:
     default = oauth_error_response(OAuthError(error, "why"))
     assert "code" not in default.content
     assert default.headers.get("Retry-After") == (str(RETRY_AFTER) if row.retry_after else None)
+
+
+@pytest.mark.parametrize(
+    ("scheme", "challenge"),
+    [
+        ("Basic", 'Basic realm="authz-api"'),
+        ("basic", 'Basic realm="authz-api"'),
+        ("Bearer", 'Bearer realm="authz-api"'),
+        ("b@d", 'Basic realm="authz-api"'),
+    ],
+    ids=["basic", "basic-lower", "other-scheme", "not-a-scheme"],
+)
+def test_header_auth_row(scheme: str, challenge: str) -> None:
+    """A client that authenticated with the Authorization header is 401 invalid_client with
+    a challenge in its scheme (RFC 6749 §5.2), no-store, no code; the description names the
+    client authentication we support."""
+    assert HEADER_AUTH.status == STATUS["invalid_client"] == 401
+    assert HEADER_AUTH.challenge == 'Basic realm="authz-api"'
+    assert not HEADER_AUTH.retry_after
+    response = EXCEPTION_HANDLERS[HeaderAuthRefused](None, HeaderAuthRefused(scheme))
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == challenge
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.content["error"] == "invalid_client"
+    assert "code" not in response.content
+    assert "client assertion" in response.content["error_description"]
 
 
 def test_not_ready_row() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -307,3 +308,116 @@ def test_jwt_bearer_require_aud(authz: Authz, make_account: Callable[..., Accoun
     assert "aud" in body["error_description"]
     exchange_token = sign(claims(aud=authz.token_endpoint), "ES256", "ec-p256")
     assert authz.jwt_bearer(account.id, exchange_token).status_code == 200
+
+
+# -- what a caller not yet authenticated learns of an account (issue 13, finding 10) -------
+
+#: Words that would tell a caller the account's settings: its algorithms, method, keys.
+_SETTINGS_WORDS = ("RS256", "RS384", "[", "kid", "JWKS", "jwks")
+
+
+@pytest.fixture
+def two_algs(make_account: Callable[..., Account]) -> Account:
+    return make_account(algorithms=("RS256", "RS384"), key="rsa-2048")
+
+
+@pytest.mark.parametrize("grant", ["jwt-bearer", "client_credentials"])
+def test_refused_alg_keeps_the_account_algorithms_private(
+    authz: Authz, two_algs: Account, grant: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A token in an algorithm the account does not allow, sent under its client_id, hears
+    only that the alg is not allowed for this account; the allowed ones stay in our log."""
+    caplog.set_level(logging.INFO, logger="shared.server.token_service")
+    if grant == "jwt-bearer":
+        answer = authz.jwt_bearer(two_algs.id, sign(claims(), "ES256", "ec-p256"))
+        expected = (400, "invalid_grant")
+    else:
+        assertion = authz.client_assertion(two_algs.id, "ES256", "ec-p256")
+        answer = authz.client_credentials(assertion, client_id=two_algs.id)
+        expected = (401, "invalid_client")
+    body = assert_oauth_error(answer, *expected, "TOKEN_INVALID_SIGNATURE")
+    description = body["error_description"]
+    assert description.endswith("alg 'ES256' is not allowed for this account"), description
+    assert not any(word in description for word in _SETTINGS_WORDS), description
+    assert f"account {two_algs.id}: " in caplog.text
+    assert "['RS256', 'RS384']" in caplog.text
+
+
+def test_jwks_account_method_stays_private(
+    authz: Authz, make_account: Callable[..., Account]
+) -> None:
+    """A JWKS account's token without a kid says the signature does not verify, not that
+    the account validates through a JWKS (its method is its owner's business)."""
+    account = make_account(
+        "jwks", algorithms=("ES256",), jwks_uri="https://keys.example.com/jwks.json"
+    )
+    body = assert_oauth_error(
+        authz.jwt_bearer(account.id, sign(claims(), "ES256", "ec-p256")),
+        400,
+        "invalid_grant",
+        "TOKEN_INVALID_SIGNATURE",
+    )
+    description = body["error_description"]
+    assert description.endswith("the signature does not verify with this account's key")
+    assert not any(word in description for word in _SETTINGS_WORDS), description
+
+
+@pytest.mark.parametrize("grant", ["jwt-bearer", "client_credentials"])
+def test_empty_assertion_says_so(authz: Authz, ec: Account, grant: str) -> None:
+    """An empty assertion is invalid_request TOKEN_EMPTY naming the parameter (RFC 6749
+    §3.1: an empty parameter is one not sent); a blank one is refused as an empty token
+    (issue 13, finding 11)."""
+    if grant == "jwt-bearer":
+        answer, name = authz.jwt_bearer(ec.id, ""), "assertion"
+        blank, refused = authz.jwt_bearer(ec.id, "   "), (400, "invalid_grant")
+    else:
+        answer, name = authz.client_credentials("", client_id=ec.id), "client_assertion"
+        blank, refused = authz.client_credentials("   ", client_id=ec.id), (401, "invalid_client")
+    body = assert_oauth_error(answer, 400, "invalid_request", "TOKEN_EMPTY")
+    assert body["error_description"].startswith(f"{name} is empty: send "), body
+    body = assert_oauth_error(blank, *refused, "TOKEN_EMPTY")
+    assert body["error_description"].endswith("the token is empty (only whitespace)"), body
+
+
+@pytest.mark.parametrize(
+    ("authorization", "challenge"),
+    [
+        ("Basic YWNtZTpzZWNyZXQ=", 'Basic realm="authz-api"'),
+        ("Bearer abc", 'Bearer realm="authz-api"'),
+    ],
+    ids=["basic", "bearer"],
+)
+def test_header_authentication_is_invalid_client_with_challenge(
+    authz: Authz, ec: Account, authorization: str, challenge: str
+) -> None:
+    """HTTP Basic (client_secret_basic) or any Authorization header on /oauth/token is 401
+    invalid_client with WWW-Authenticate in the client's scheme (RFC 6749 §5.2), even with
+    an otherwise good request; the description names the client assertion we support."""
+    response = authz.http.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": ec.id},
+        headers={"Authorization": authorization},
+    )
+    body = assert_oauth_error(response, 401, "invalid_client")
+    assert response.headers["www-authenticate"] == challenge
+    assert "client assertion" in body["error_description"]
+    good = authz.client_assertion(ec.id, "ES256", "ec-p256")
+    refused = authz.http.post(
+        "/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": good,
+        },
+        headers={"Authorization": authorization},
+    )
+    assert_oauth_error(refused, 401, "invalid_client")
+
+
+def test_request_without_content_type_says_what_to_send(authz: Authz) -> None:
+    """An empty POST without Content-Type names the form encoding to use, not 'nothing'."""
+    response = authz.http.post("/oauth/token", content=b"")
+    body = assert_oauth_error(response, 400, "invalid_request")
+    assert body["error_description"] == (
+        "the request has no Content-Type: send the parameters as application/x-www-form-urlencoded"
+    )

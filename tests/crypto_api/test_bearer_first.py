@@ -1,17 +1,19 @@
-"""The bearer is checked before a request body is read (issue 11, finding 2)."""
+"""The bearer is checked before a request body is read (issue 11, finding 2; issue 13,
+finding 9: every route and body form)."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from benchmarks._serve import rss_mb, serve, stop, wait_ready
+from crypto_api.schemas import SINGLE_BODY_MAX
 from shared import Account, Settings
 from tests.support.authz import Authz
 from tests.support.crypto import Crypto, assert_problem, served_crypto_env
@@ -103,13 +105,56 @@ def test_oversized_batch_needs_a_bearer_to_hear_413(crypto: Crypto, ec: Account)
     assert_problem(refused, 413, "PAYLOAD_TOO_LARGE")
 
 
+#: Every form of body a caller may send, each refused for the bearer first (issue 13,
+#: finding 9): (body, Content-Type).
+BODIES: dict[str, tuple[bytes | Iterator[bytes], str | None]] = {
+    "empty": (b"", None),
+    "empty-json": (b"", "application/json"),
+    "bad-json": (b"{not json", "application/json"),
+    "jwt": (b"eyJhbGciOiJFUzI1NiJ9.e30.c2ln", "application/jwt"),
+    "empty-jwt": (b"", "application/jwt"),
+    "form": (b"token=x", "application/x-www-form-urlencoded"),
+    "text": (b"hello", "text/plain"),
+    "over-single-limit": (b"x" * (SINGLE_BODY_MAX + 1), "application/json"),
+    "over-batch-limit": (b"x" * 20_000_000, "application/json"),
+}
+
+
+def _chunked(size: int) -> Iterator[bytes]:
+    """``size`` bytes without a Content-Length: the limit is found while reading."""
+    for _ in range(size // 65_536 + 1):
+        yield b"x" * 65_536
+
+
 @pytest.mark.parametrize("path", ["/v1/encrypt", "/v1/encrypt/batch"], ids=["single", "batch"])
-@pytest.mark.parametrize("bearer", [None, "Bearer not-a-jwt"], ids=["missing", "invalid"])
-def test_bad_bearer_before_bad_body(crypto: Crypto, path: str, bearer: str | None) -> None:
-    """A missing or invalid bearer with a malformed body is a 401, not a 400: the bearer is
-    looked at first."""
-    headers = {"Content-Type": "application/json"}
+@pytest.mark.parametrize(
+    "bearer",
+    [None, "Bearer not-a-jwt", "Basic dXNlcjpwYXNz"],
+    ids=["missing", "invalid", "basic"],
+)
+@pytest.mark.parametrize("form", [*BODIES, "chunked-over-limit"])
+def test_bad_bearer_before_any_body(
+    crypto: Crypto, path: str, bearer: str | None, form: str
+) -> None:
+    """A missing or invalid bearer is a 401 whatever the body: empty, malformed, raw JWT, of
+    another type, or over the route's limit (with or without a Content-Length)."""
+    body, content_type = BODIES.get(form, (_chunked(20_000_000), "application/json"))
+    headers = {"Content-Type": content_type} if content_type else {}
     if bearer:
         headers["Authorization"] = bearer
-    response = crypto.http.post(path, content=b"{not json", headers=headers)
-    assert_problem(response, 401, "BEARER_INVALID")
+    response = crypto.http.post(path, content=body, headers=headers)
+    problem = assert_problem(response, 401, "BEARER_INVALID")
+    assert response.headers["www-authenticate"].startswith('Bearer realm="crypto-api"')
+    assert "truncated" not in problem["detail"], problem
+
+
+def test_oversized_single_needs_a_bearer_to_hear_413(crypto: Crypto, ec: Account) -> None:
+    """A single-token body over its limit is a 413 PAYLOAD_TOO_LARGE problem once the
+    bearer is valid (and a 401 before, above)."""
+    bearer = crypto.bearer(ec.id)
+    refused = crypto.http.post(
+        "/v1/encrypt",
+        content=b"x" * (SINGLE_BODY_MAX + 1),
+        headers={"Authorization": f"Bearer {bearer}", "Content-Type": "application/json"},
+    )
+    assert_problem(refused, 413, "PAYLOAD_TOO_LARGE")

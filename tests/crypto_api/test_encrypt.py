@@ -204,12 +204,21 @@ def test_batch(crypto: Crypto, ec: Account, verifier: Verifier) -> None:
 
 
 def test_batch_limits(make_crypto: Callable[..., Any], ec: Account) -> None:
-    """More tokens than the configured maximum is 413; an empty or malformed batch is 400."""
+    """More tokens than the configured maximum is 413, titled as a body over its limit; an
+    empty or malformed batch is 400."""
     with make_crypto(batch_max=3) as small:
         bearer = small.bearer(ec.id)
         token = sign(claims(), "ES256", "ec-p256")
         assert small.batch(bearer, [token] * 3).status_code == 200
-        assert_problem(small.batch(bearer, [token] * 4), 413, "PAYLOAD_TOO_LARGE")
+        too_many = assert_problem(small.batch(bearer, [token] * 4), 413, "PAYLOAD_TOO_LARGE")
+        too_big = small.http.post(
+            "/v1/encrypt",
+            content=b"x" * 40_000,
+            headers={"Authorization": f"Bearer {bearer}", "Content-Type": "application/json"},
+        )
+        # One title for every 413, the table's and the framework's (issue 13, finding 11).
+        titles = {too_many["title"], assert_problem(too_big, 413, "PAYLOAD_TOO_LARGE")["title"]}
+        assert titles == {"Content too large"}
         assert_problem(small.batch(bearer, []), 400, "REQUEST_INVALID")
         bad = small.http.post(
             "/v1/encrypt/batch", content=b"{not json", headers={"Authorization": f"Bearer {bearer}"}
@@ -232,9 +241,11 @@ def test_account_jwks(crypto: Crypto, ec: Account, keystore: KeyStore) -> None:
 
 
 def test_oversized_body(crypto: Crypto, ec: Account) -> None:
-    """A body beyond the limit is a 413 problem."""
+    """A body beyond the limit is a 413 problem (with a valid bearer: without one, 401)."""
     response = crypto.http.post(
-        "/v1/encrypt", content=b"x" * (20 * 1024 * 1024), headers={"Authorization": "Bearer x"}
+        "/v1/encrypt",
+        content=b"x" * (20 * 1024 * 1024),
+        headers={"Authorization": f"Bearer {crypto.bearer(ec.id)}"},
     )
     assert_problem(response, 413, "PAYLOAD_TOO_LARGE")
 
@@ -281,3 +292,24 @@ def test_malformed_bodies_are_400(crypto: Crypto, ec: Account, body: bytes) -> N
         },
     )
     assert_problem(response, 400, "REQUEST_INVALID")
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "detail"),
+    [
+        (b'{"token": ""}', "application/json", "the token is empty"),
+        (b'{"token": "  "}', "application/json", "the token is empty (only whitespace)"),
+        (b"", "application/jwt", "the token is empty"),
+    ],
+    ids=["json-empty", "json-blank", "jwt-empty"],
+)
+def test_empty_token_says_so(
+    crypto: Crypto, ec: Account, body: bytes, content_type: str, detail: str
+) -> None:
+    """An empty token is 422 TOKEN_EMPTY saying the token is empty (issue 13, finding 11)."""
+    response = crypto.http.post(
+        "/v1/encrypt",
+        content=body,
+        headers={"Authorization": f"Bearer {crypto.bearer(ec.id)}", "Content-Type": content_type},
+    )
+    assert assert_problem(response, 422, "TOKEN_EMPTY")["detail"] == detail

@@ -50,7 +50,7 @@ EXPECTED: dict[type[Exception], tuple[int, str, str | None]] = {
     TokenError: (422, "Token refused", None),
     AccountNotFound: (404, "No such account", None),
     JwksUnavailable: (503, "Temporarily unavailable", None),
-    RequestTooLarge: (413, "Invalid request", None),
+    RequestTooLarge: (413, "Content too large", None),
     RequestInvalid: (400, "Invalid request", None),
     NotReady: (503, "Not ready", None),
 }

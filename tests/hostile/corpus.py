@@ -372,7 +372,7 @@ def _over_size(c: Context, limit: int = 16_384) -> str:
 def _empty() -> list[Case]:
     return [
         Case("empty-string", "empty", _EMPTY, "ec", lambda c: "",
-             Expect(EMPTY, (400, "invalid_request", None), (422, EMPTY))),
+             Expect(EMPTY, (400, "invalid_request", EMPTY), (422, EMPTY))),
         Case("empty-whitespace", "empty", _EMPTY, "ec", lambda c: " \t\r\n ",
              _jws_expect(EMPTY)),
     ]  # fmt: skip
