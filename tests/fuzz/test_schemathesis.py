@@ -69,9 +69,9 @@ CONFIG: Final = schemathesis.Config.from_dict(
             # refused (400 invalid_grant, 422). valid_requests_succeed checks acceptance where
             # the request is known to be valid.
             "positive_data_acceptance": {"enabled": False},
-            # The default refusals, plus 413: both APIs check a request's size before its
-            # bearer (a batch over CRYPTO_BATCH_MAX is refused before it is authorized, so it
-            # spends no rate-limit budget), and both documents declare that 413.
+            # The default refusals, plus 413: an authenticated request over the size limits
+            # (the Crypto API checks the bearer first; a body over the limit is never read
+            # past it), and both documents declare that 413.
             "negative_data_rejection": {
                 "expected-statuses": [
                     *("400", "401", "403", "404", "405", "406", "409", "413", "415", "422"),
