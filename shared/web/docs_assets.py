@@ -106,7 +106,8 @@ class Asset:
         return f"{_CDN}/{self.package.spec}/{self.source}"
 
 
-_JS: Final = "text/javascript; charset=utf-8"
+#: (Litestar adds ``; charset=utf-8`` to text types.)
+_JS: Final = "text/javascript"
 #: By name. Only these are served: the route table is this list, nothing is read by path.
 ASSETS: Final = {
     asset.name: asset
@@ -136,7 +137,7 @@ ASSETS: Final = {
             f"swagger-ui-{SWAGGER_UI.version}.css",
             SWAGGER_UI,
             "swagger-ui.css",
-            "text/css; charset=utf-8",
+            "text/css",
             "sha384-WlYgdmXYOOBWL5apwjDEZwN+U3HmXSSu5R6V5aGxEcf7z+KuRNwBhoxKVN1i3D5I",
         ),
         Asset(

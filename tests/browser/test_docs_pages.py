@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 from litestar import Litestar
+from playwright.sync_api import Locator
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 import authz_api.app
 import crypto_api.app
@@ -27,8 +29,16 @@ SETTINGS = Settings(
     authz_issuer="http://127.0.0.1:1",
     authz_single_instance=True,
 )
-#: Rendering a page is ~1-2 s here; a blank one would wait this long for nothing.
-RENDER_TIMEOUT_MS = 20_000
+#: Rendering a page takes 1-3 s here; a blank one waits this long for nothing.
+RENDER_TIMEOUT_MS = 15_000
+
+
+def wait_for(locator: Locator, browser: OfflineBrowser) -> None:
+    """Wait until ``locator`` shows; if it never does, say what the page could not load."""
+    try:
+        locator.wait_for(timeout=RENDER_TIMEOUT_MS)
+    except PlaywrightTimeoutError:
+        pytest.fail(f"not rendered: {locator}; requests blocked: {browser.blocked}")
 
 
 def summaries(name: str) -> list[str]:
@@ -59,7 +69,7 @@ def test_scalar_page_lists_the_operations_offline(
         page.goto(f"{url}/schema")
         # Scalar names each operation in its sidebar and in the body.
         for summary in summaries(name):
-            page.get_by_text(summary).first.wait_for(timeout=RENDER_TIMEOUT_MS)
+            wait_for(page.get_by_text(summary).first, browser)
         page.wait_for_load_state("networkidle")
     assert browser.blocked == []
 
@@ -71,7 +81,7 @@ def test_swagger_page_lists_the_operations_offline(
     name, url = api
     with browser.page() as page:
         page.goto(f"{url}/schema/swagger")
-        page.locator(".opblock").first.wait_for(timeout=RENDER_TIMEOUT_MS)
+        wait_for(page.locator(".opblock").first, browser)
         shown = page.locator(".opblock-summary-description").all_inner_texts()
         page.wait_for_load_state("networkidle")
     assert sorted(shown) == sorted(summaries(name))

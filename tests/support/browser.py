@@ -49,7 +49,9 @@ class OfflineBrowser:
 
     @contextmanager
     def page(self) -> Iterator[Page]:
-        """A fresh page (its own context: no cache shared with another page)."""
+        """A fresh page (its own context: no cache shared with another page); :attr:`blocked`
+        starts empty."""
+        self.blocked = []
         context = self.browser.new_context()
         try:
             page = context.new_page()
