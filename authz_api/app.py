@@ -99,5 +99,5 @@ def create_app(
         services=provide({"token_service": service, "bearers": bearers}, overrides),
         threads=THREADS,
         max_body=MAX_BODY_BYTES,
-        openapi=openapi_config(),
+        openapi=openapi_config(settings.docs_assets),
     )

@@ -20,6 +20,7 @@ from authz_api.schemas import (
     ClientCredentialsGrant,
     JwtBearerGrant,
 )
+from shared.web.docs_assets import DocsAssets
 from shared.web.headers import CACHEABLE, STRING, header
 from shared.web.headers import NO_STORE as NO_STORE_VALUE
 from shared.web.openapi import SCALAR_VERSION, DocumentedOperation, StructSchema
@@ -124,8 +125,9 @@ RFC 9068 JWT access token, signed in Vault, that the Crypto API accepts with sco
 """
 
 
-def openapi_config() -> OpenAPIConfig:
-    """The OpenAPI configuration: document metadata and the docs pages under ``/schema``."""
+def openapi_config(docs_assets: DocsAssets = "local") -> OpenAPIConfig:
+    """The OpenAPI configuration: document metadata and the docs pages under ``/schema``
+    (their scripts from ``docs_assets``: this service or the CDN)."""
     return app_openapi_config(
         "Authorization API",
         _DESCRIPTION,
@@ -133,4 +135,5 @@ def openapi_config() -> OpenAPIConfig:
             Tag(name="OAuth", description="The token endpoint (RFC 6749, RFC 7523)."),
             Tag(name="Discovery", description="What clients and the Crypto API fetch."),
         ],
+        docs_assets=docs_assets,
     )

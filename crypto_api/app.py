@@ -78,5 +78,5 @@ def create_app(
         services=provide({"encrypt_service": service}, overrides),
         threads=THREADS,
         max_body=max_body,
-        openapi=openapi_config(),
+        openapi=openapi_config(settings.docs_assets),
     )

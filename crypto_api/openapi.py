@@ -32,6 +32,7 @@ from crypto_api.schemas import (
     BatchRequest,
     EncryptRequest,
 )
+from shared.web.docs_assets import DocsAssets
 from shared.web.headers import CACHEABLE, RETRY_AFTER_HEADER, STRING, header
 from shared.web.headers import NO_STORE as NO_STORE_VALUE
 from shared.web.openapi import SCALAR_VERSION, StructSchema
@@ -175,9 +176,9 @@ participants' data travels encrypted to the campaign player.
 """
 
 
-def openapi_config() -> OpenAPIConfig:
+def openapi_config(docs_assets: DocsAssets = "local") -> OpenAPIConfig:
     """The OpenAPI configuration: document metadata, the bearer security scheme, and the
-    docs pages under ``/schema``."""
+    docs pages under ``/schema`` (their scripts from ``docs_assets``: here or the CDN)."""
     return app_openapi_config(
         "Crypto API",
         _DESCRIPTION,
@@ -197,4 +198,5 @@ def openapi_config() -> OpenAPIConfig:
                 )
             }
         ),
+        docs_assets=docs_assets,
     )

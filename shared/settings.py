@@ -66,6 +66,7 @@ _ENV = {
     "KEYCLOAK_ADMIN_CLIENT_SECRET": "keycloak_admin_client_secret",
     "KEYCLOAK_ADMIN_USERNAME": "keycloak_admin_username",
     "KEYCLOAK_ADMIN_PASSWORD": "keycloak_admin_password",
+    "DOCS_ASSETS": "docs_assets",
 }
 _FIELD_TO_ENV = {v: k for k, v in _ENV.items()}
 #: Credentials may also come from a file named by ``<NAME>_FILE`` (the container convention:
@@ -221,6 +222,9 @@ class Settings(Redacted, frozen=True, kw_only=True, forbid_unknown_fields=True):
     keycloak_admin_client_secret: str | None = None
     keycloak_admin_username: str | None = None
     keycloak_admin_password: str | None = None
+    #: Where the docs pages (/schema) load their scripts: ``local`` (served by the API,
+    #: pinned; works on a closed network) or ``cdn`` (jsDelivr, pinned, with SRI hashes).
+    docs_assets: Literal["local", "cdn"] = "local"
 
     def __post_init__(self) -> None:
         _split_addrs(self.vault_addr)

@@ -26,6 +26,8 @@ import authz_api.schemas
 import crypto_api.app
 import crypto_api.openapi
 from shared import Account, AccountStore, Settings
+from shared.web.docs_assets import ASSETS
+from shared.web.docs_pages import CACHE_FOREVER
 from shared.wire import CLIENT_ASSERTION_TYPE, GRANT_TYPES, OAuthErrorCode
 from tests.support.asgi_server import AsgiServer
 from tests.support.authz import serve
@@ -299,14 +301,37 @@ def test_docs_pages_are_served(name: str) -> None:
         served = http.get("/schema/openapi.json")
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
-    assert 'data-url="/schema/openapi.json"' in page.text
-    assert f"@scalar/api-reference@{DOCS_MODULES[name].SCALAR_VERSION}" in page.text
+    assert '"url": "/schema/openapi.json"' in page.text
+    # The pinned bundle, from this service (tests/browser/ renders the pages offline).
+    scalar = f"scalar-api-reference-{DOCS_MODULES[name].SCALAR_VERSION}.js"
+    assert f'src="/schema/assets/{scalar}"' in page.text
     assert swagger.status_code == 200
     assert swagger.headers["content-type"].startswith("text/html")
     assert "SwaggerUIBundle" in swagger.text
+    assert "https://" not in page.text + swagger.text.split("const ui =")[0]
     assert served.status_code == 200
     assert served.headers["content-type"].startswith("application/vnd.oai.openapi+json")
     assert served.json() == document(name)
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_docs_assets_are_served_by_each_api(name: str) -> None:
+    """Each API serves the pages' pinned files itself, cacheable; another method or name is
+    refused in the API's own error shape."""
+    app = FACTORIES[name](
+        Settings(vault_addr=NOWHERE, authz_issuer=NOWHERE, authz_single_instance=True)
+    )
+    with AsgiServer(app) as server, httpx.Client(base_url=server.url, timeout=10) as http:
+        served = {asset: http.get(f"/schema/assets/{asset}") for asset in ASSETS}
+        post = http.post(f"/schema/assets/{next(iter(ASSETS))}")
+        traversal = http.get(httpx.URL("/schema/assets/..%2F..%2Fsettings.py"))
+    for asset, answer in served.items():
+        assert answer.status_code == 200, asset
+        assert answer.headers["cache-control"] == CACHE_FOREVER
+    assert post.status_code == 405
+    assert traversal.status_code == 404
+    for refused in (post, traversal):
+        assert refused.headers["content-type"].startswith(ERROR_MEDIA[name])
 
 
 # -- real answers match the documents ---------------------------------------------------------

@@ -6,8 +6,9 @@ So each route names its responses (``ResponseSpec``: the Structs land in
 ``components/schemas``), and a :class:`DocumentedOperation` adds what ``ResponseSpec``
 cannot carry: the request body and the response headers.
 
-Nothing here may depend on settings: the checked-in ``openapi/*.json`` are what every
-deployment serves.
+Nothing in the document may depend on settings: the checked-in ``openapi/*.json`` are
+what every deployment serves. Only the docs pages do (``DOCS_ASSETS``: where their scripts
+come from, :mod:`shared.web.docs_pages`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any, ClassVar, Final
 
 import msgspec
 from litestar.openapi import OpenAPIConfig, ResponseSpec
-from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import (
     Components,
     Example,
@@ -30,6 +31,8 @@ from litestar.openapi.spec import (
     Tag,
 )
 
+from shared.web.docs_assets import SCALAR, DocsAssets
+from shared.web.docs_pages import DocsScalarPlugin, DocsSwaggerPlugin
 from shared.web.headers import RETRY_AFTER_HEADER
 
 __all__ = [
@@ -41,8 +44,8 @@ __all__ = [
     "openapi_config",
 ]
 
-#: Pinned: the docs page runs this script on our origin, so it changes only deliberately.
-SCALAR_VERSION: Final = "1.72.1"
+#: Pinned (:data:`shared.web.docs_assets.SCALAR`): the docs page runs it on our origin.
+SCALAR_VERSION: Final = SCALAR.version
 #: The tag of the probes (``shared.web.health``), which every app has.
 OPERATIONS_TAG: Final = Tag(
     name="Operations", description="Probes for load balancers and orchestrators."
@@ -108,11 +111,18 @@ def ok(struct: type[msgspec.Struct], description: str, value: object) -> Respons
 
 
 def openapi_config(
-    title: str, description: str, tags: Sequence[Tag], components: Components | None = None
+    title: str,
+    description: str,
+    tags: Sequence[Tag],
+    components: Components | None = None,
+    *,
+    docs_assets: DocsAssets = "local",
 ) -> OpenAPIConfig:
     """An app's OpenAPI configuration: document metadata and the docs pages under
     ``/schema`` (Scalar at ``/schema``, Swagger UI at ``/schema/swagger``, the JSON at
-    ``/schema/openapi.json``). ``tags`` are the app's own: the probes' tag is added."""
+    ``/schema/openapi.json``). ``tags`` are the app's own: the probes' tag is added.
+    ``docs_assets`` (``DOCS_ASSETS``) says where the pages' scripts come from: this service
+    (``/schema/assets/...``) or the CDN; the document is the same either way."""
     return OpenAPIConfig(
         title=title,
         version="1.0.0",
@@ -121,8 +131,8 @@ def openapi_config(
         components=components or Components(),
         path="/schema",
         render_plugins=[
-            ScalarRenderPlugin(version=SCALAR_VERSION),
-            SwaggerRenderPlugin(),
+            DocsScalarPlugin(docs_assets),
+            DocsSwaggerPlugin(docs_assets),
             JsonRenderPlugin(),
         ],
     )
