@@ -98,14 +98,15 @@ _403 = _problem(
 )
 _413_BODY = ("Body too large", 413, "Request refused", "PAYLOAD_TOO_LARGE", too_large())
 _429 = _problem(
-    "Too many calls for this account (a batch counts one per token): retry after "
-    "Retry-After seconds (RATE_LIMITED).",
+    "Too many calls for this account (single calls and the tokens of batches have budgets "
+    "of their own; the detail names the limit): retry after Retry-After seconds "
+    "(RATE_LIMITED).",
     (
         "Rate limited",
         429,
         "Too many requests",
         "RATE_LIMITED",
-        "too many calls for this account; retry later",
+        "this account's rate limit is 500 calls/s (burst 1000) per instance; retry later",
     ),
 )
 _500 = _problem(
