@@ -104,8 +104,7 @@ def _rate_limit(value: str | None, option: str) -> RateLimit | None:
         burst = int(burst_text) if burst_text else None
     except ValueError:
         raise AccountInvalid(
-            f"{option} must be PER_SECOND[:BURST] (e.g. 200 or 200:400) or 'default', "
-            f"got {value!r}"
+            f"{option} must be PER_SECOND[:BURST] (e.g. 200 or 200:400) or 'default', got {value!r}"
         ) from None
     if not (math.isfinite(rate) and 0 <= rate <= 1_000_000):
         raise AccountInvalid(f"{option}: the rate must be 0 to 1000000 a second, got {value!r}")
