@@ -62,16 +62,17 @@ class EncryptService:
             settings.cache_ttl, stale_if_error=settings.cache_stale_if_error, refresh_ahead=0.75
         )
 
-    def authorize(self, authorization: str | None, *, cost: int = 1) -> str:
+    def authorize(self, authorization: str | None, *, cost: int = 1, batch: bool = False) -> str:
         """The active account of the request's bearer, within its rate limit (``cost``
-        tokens: a batch costs its size): :meth:`authenticate` then :meth:`charge`.
+        from the single calls' budget, or with ``batch`` the batch tokens'):
+        :meth:`authenticate` then :meth:`charge`.
 
         Raises:
             BearerInvalid, BearerScopeMissing, JwksUnavailable, AccountDisabled,
             VerificationUnavailable, RateLimited.
         """
         account_id = self.authenticate(authorization)
-        self.charge(account_id, cost)
+        self.charge(account_id, cost, batch=batch)
         return account_id
 
     def authenticate(self, authorization: str | None) -> str:
