@@ -169,6 +169,7 @@ class Stack:
                 "AUTHZ_ISSUER": self.authz_url,
                 "AUTHZ_JWKS_URL": f"{self.authz_url}/.well-known/jwks.json",
                 "CRYPTO_RATE_LIMIT_PER_SECOND": "0",
+                "CRYPTO_BATCH_RATE_LIMIT_PER_SECOND": "0",
                 "CRYPTO_BATCH_MAX": "10000",
             },
         )

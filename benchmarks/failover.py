@@ -89,6 +89,7 @@ class Services:
                 "VAULT_SECRET_ID_FILE": str(approle / "crypto-api.secret-id"),
                 "AUTHZ_JWKS_URL": f"{self.authz_url}/.well-known/jwks.json",
                 "CRYPTO_RATE_LIMIT_PER_SECOND": "0",
+                "CRYPTO_BATCH_RATE_LIMIT_PER_SECOND": "0",
             },
         )
         wait_ready(f"{self.authz_url}/health/ready", self.authz)

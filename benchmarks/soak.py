@@ -149,6 +149,7 @@ class Stack:
                 **self._approle("crypto-api"),
                 "AUTHZ_JWKS_URL": f"{self.authz_url}/.well-known/jwks.json",
                 "CRYPTO_RATE_LIMIT_PER_SECOND": "0",
+                "CRYPTO_BATCH_RATE_LIMIT_PER_SECOND": "0",
             },
         )
         wait_ready(f"{self.authz_url}/health/ready", self.processes["authz"])

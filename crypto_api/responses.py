@@ -98,15 +98,29 @@ _403 = _problem(
     ("Account disabled", 403, "Account disabled", "ACCOUNT_DISABLED", "this account is disabled"),
 )
 _413_BODY = ("Body too large", 413, TOO_LARGE_TITLE, "PAYLOAD_TOO_LARGE", too_large())
+_429_TEXT = (
+    "Too many calls for this account (single calls and the tokens of batches have budgets "
+    "of their own; the detail names the limit): retry after Retry-After seconds "
+    "(RATE_LIMITED)."
+)
 _429 = _problem(
-    "Too many calls for this account (a batch counts one per token): retry after "
-    "Retry-After seconds (RATE_LIMITED).",
+    _429_TEXT,
     (
         "Rate limited",
         429,
         "Too many requests",
         "RATE_LIMITED",
-        "too many calls for this account; retry later",
+        "this account's rate limit is 500 calls/s (burst 1000) per instance; retry later",
+    ),
+)
+_429_BATCH = _problem(
+    _429_TEXT,
+    (
+        "Rate limited",
+        429,
+        "Too many requests",
+        "RATE_LIMITED",
+        "this account's rate limit is 5000 batch tokens/s (burst 10000) per instance; retry later",
     ),
 )
 _500 = _problem(
@@ -198,7 +212,7 @@ BATCH_RESPONSES: Final = {
         ),
         _413_BODY,
     ),
-    429: _429,
+    429: _429_BATCH,
     500: _500,
     503: _problem(
         "What every item needs (the account's key, Vault, the Authorization API's keys) is "

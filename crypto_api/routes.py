@@ -149,7 +149,8 @@ async def encrypt(
     description="Each token is verified and sealed as by `POST /v1/encrypt`, independently: a "
     "refused token is an error item with its code, and never fails the others. Results come "
     "in input order. Meant for e-mail campaigns; at most CRYPTO_BATCH_MAX tokens "
-    "(default 1000), each counting against the account's rate limit.",
+    "(default 1000), each counting against the account's batch rate limit, a budget apart "
+    "from single calls'.",
     tags=["Encryption"],
     security=ENCRYPT_SECURITY,
     responses=BATCH_RESPONSES,
@@ -175,7 +176,7 @@ async def encrypt_batch(
             raise RequestInvalid("'tokens' is empty")
         if len(tokens) > encrypt_service.batch_max:
             raise RequestTooLarge(f"at most {encrypt_service.batch_max} tokens per batch")
-        encrypt_service.charge(account, len(tokens))
+        encrypt_service.charge(account, len(tokens), batch=True)
         return encrypt_service.encrypt_batch(account, tokens)
 
     results = await BATCH_THREADS.run(request, run)

@@ -513,11 +513,18 @@ def test_crypto_answers_as_documented(
             check.generic_error(not_allowed, "Problem", "application/problem+json")
             check.generic_error(crypto.http.get("/nowhere"), "Problem", "application/problem+json")
         with serve_crypto(
-            settings, authz, crypto_rate_per_second=0.001, crypto_rate_burst=1
+            settings,
+            authz,
+            crypto_rate_per_second=0.001,
+            crypto_rate_burst=1,
+            crypto_batch_rate_per_second=0.001,
+            crypto_batch_rate_burst=1,
         ) as limited:
             bearer = limited.bearer(es256.id)
             check("POST", "/v1/encrypt", limited.encrypt(bearer, token), 200)
             check("POST", "/v1/encrypt", limited.encrypt(bearer, token), 429)
+            # The batch budget is apart: its first token still passes.
+            check("POST", "/v1/encrypt/batch", limited.batch(bearer, [token]), 200)
             check("POST", "/v1/encrypt/batch", limited.batch(bearer, [token]), 429)
         down_settings = Settings(
             vault_addr=NOWHERE,

@@ -42,6 +42,8 @@ __all__ = [
     "JwksValidation",
     "JwtBearerPolicy",
     "PublicKeyValidation",
+    "RateLimit",
+    "RateLimits",
     "SymmetricValidation",
     "TokenPolicy",
     "Validation",
@@ -127,6 +129,25 @@ class TokenPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     jwt_bearer: JwtBearerPolicy = "allowed"
 
 
+class RateLimit(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A token bucket: ``per_second`` refilled each second (0: no limit), at most ``burst``
+    at once after a quiet spell. Per instance of the Crypto API, like the default."""
+
+    #: The ``le`` bound also refuses infinity and NaN (``ge`` alone lets infinity through);
+    #: the bounds hold on write too, as :func:`validate_account` re-decodes the document.
+    per_second: Annotated[float, msgspec.Meta(ge=0, le=1_000_000)]
+    burst: Annotated[int, msgspec.Meta(ge=1, le=10_000_000)]
+
+
+class RateLimits(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """An account's own Crypto API limits; a missing one is the environment's default
+    (``CRYPTO_RATE_LIMIT_*`` for single calls, ``CRYPTO_BATCH_RATE_LIMIT_*`` for the
+    tokens of batch calls: two budgets, so a campaign never spends the live traffic's)."""
+
+    single: RateLimit | None = None
+    batch: RateLimit | None = None
+
+
 class Account(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A customer account: its validation method, optional issuer and encryption key."""
 
@@ -139,6 +160,9 @@ class Account(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     policy: TokenPolicy = TokenPolicy()
     #: Transit key type for our JWEs (fixed when the key is created).
     key_type: str = "rsa-2048"
+    #: The security team's limits for this account; documents written before the field
+    #: existed have none, and get the environment's defaults.
+    rate_limits: RateLimits = RateLimits()
     created_at: datetime | None = None
     updated_at: datetime | None = None
 

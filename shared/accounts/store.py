@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import msgspec
 
-from shared.accounts.document import Account, check_account_id, validate_account
+from shared.accounts.document import Account, RateLimits, check_account_id, validate_account
 from shared.accounts.keys import KeyStore
 from shared.errors import (
     AccountConflict,
@@ -25,6 +25,16 @@ from shared.vault import Vault
 __all__ = ["AccountStore"]
 
 _PREFIX = "accounts/"
+
+
+def _document(account: Account) -> dict[str, object]:
+    """What is written to KV. An account without limits of its own is written without
+    ``rate_limits``: the document forbids unknown fields, so releases from before the
+    field could not read it otherwise (a rolling upgrade reads old and new documents)."""
+    data: dict[str, object] = msgspec.to_builtins(account)
+    if account.rate_limits == RateLimits():
+        del data["rate_limits"]
+    return data
 
 
 def _is_cas_mismatch(exc: VaultError) -> bool:
@@ -79,7 +89,7 @@ class AccountStore:
         # The key first: a document never points at a key that does not exist.
         self._keys.ensure(account.id, account.key_type)
         try:
-            self._vault.kv_write(_PREFIX + account.id, msgspec.to_builtins(account), cas=0)
+            self._vault.kv_write(_PREFIX + account.id, _document(account), cas=0)
         except VaultError as exc:
             if _is_cas_mismatch(exc):
                 raise AccountExists(f"account {account.id!r} already exists") from exc
@@ -111,7 +121,7 @@ class AccountStore:
             updated_at=datetime.now(UTC),
         )
         try:
-            self._vault.kv_write(_PREFIX + account.id, msgspec.to_builtins(account), cas=version)
+            self._vault.kv_write(_PREFIX + account.id, _document(account), cas=version)
         except VaultError as exc:
             if _is_cas_mismatch(exc):
                 raise AccountConflict(f"account {account.id!r} changed meanwhile") from exc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,8 @@ from shared.accounts.document import (
     CustomerEncryption,
     JwksValidation,
     PublicKeyValidation,
+    RateLimit,
+    RateLimits,
     SymmetricValidation,
     TokenPolicy,
     Validation,
@@ -93,6 +96,68 @@ def _customer_encryption(args: argparse.Namespace) -> CustomerEncryption | None:
     return CustomerEncryption(alg=args.customer_enc_alg, enc=args.customer_enc_enc, key=key)
 
 
+_RATE_LIMIT_HELP = (
+    "this account's limit on the Crypto API, per instance: PER_SECOND[:BURST] (burst "
+    "default: twice the rate; 0 means no limit), or 'default' for the environment's "
+    "{env}_* ({default})"
+)
+
+
+def _rate_limit(value: str | None, option: str) -> RateLimit | None:
+    """``PER_SECOND[:BURST]`` as a limit; ``default`` (or nothing) is None."""
+    if value is None or value.strip() == "default":
+        return None
+    rate_text, _, burst_text = value.partition(":")
+    try:
+        rate = float(rate_text)
+        burst = int(burst_text) if burst_text else None
+    except ValueError:
+        raise AccountInvalid(
+            f"{option} must be PER_SECOND[:BURST] (e.g. 200 or 200:400) or 'default', got {value!r}"
+        ) from None
+    if not (math.isfinite(rate) and 0 <= rate <= 1_000_000):
+        raise AccountInvalid(f"{option}: the rate must be 0 to 1000000 a second, got {value!r}")
+    burst = max(1, math.ceil(2 * rate)) if burst is None else burst
+    if not 1 <= burst <= 10_000_000:
+        raise AccountInvalid(f"{option}: the burst must be 1 to 10000000, got {value!r}")
+    return RateLimit(per_second=rate, burst=burst)
+
+
+def _rate_limits(args: argparse.Namespace, current: RateLimits | None = None) -> RateLimits:
+    """The account's limits after ``--rate-limit`` / ``--batch-rate-limit`` (unchanged when
+    not given)."""
+    current = current or RateLimits()
+    single, batch = current.single, current.batch
+    if args.rate_limit is not None:
+        single = _rate_limit(args.rate_limit, "--rate-limit")
+    if args.batch_rate_limit is not None:
+        batch = _rate_limit(args.batch_rate_limit, "--batch-rate-limit")
+    return RateLimits(single=single, batch=batch)
+
+
+def _limit_text(limit: RateLimit | None, unit: str, env: str) -> str:
+    if limit is None:
+        return f"default ({env}_*)"
+    if limit.per_second == 0:
+        return "none"
+    return f"{limit.per_second:g} {unit}/s, burst {limit.burst}"
+
+
+def _add_rate_limit_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--rate-limit",
+        metavar="PER_SECOND[:BURST]",
+        help="/v1/encrypt calls: "
+        + _RATE_LIMIT_HELP.format(env="CRYPTO_RATE_LIMIT", default="500:1000"),
+    )
+    parser.add_argument(
+        "--batch-rate-limit",
+        metavar="PER_SECOND[:BURST]",
+        help="tokens of /v1/encrypt/batch calls, a budget apart: "
+        + _RATE_LIMIT_HELP.format(env="CRYPTO_BATCH_RATE_LIMIT", default="5000:10000"),
+    )
+
+
 def describe(account: Account) -> dict[str, Any]:
     """The account as shown to operators: secrets replaced by their length."""
     data: dict[str, Any] = msgspec.to_builtins(account)
@@ -128,6 +193,11 @@ def _text(account: Account) -> str:
         f"max lifetime {p.max_lifetime or 'none'}"
     )
     lines.append(f"jwt-bearer  {p.jwt_bearer}")
+    limits = account.rate_limits
+    lines.append(
+        f"rate limit  {_limit_text(limits.single, 'calls', 'CRYPTO_RATE_LIMIT')}; batch "
+        f"{_limit_text(limits.batch, 'tokens', 'CRYPTO_BATCH_RATE_LIMIT')}"
+    )
     lines.append(f"key type    {account.key_type}")
     return "\n".join(lines)
 
@@ -147,6 +217,7 @@ def _create(ctx: Context, args: argparse.Namespace) -> None:
             jwt_bearer=args.jwt_bearer,
         ),
         key_type=args.key_type,
+        rate_limits=_rate_limits(args),
     )
     created = AccountStore(ctx.vault()).create(account)
     data: dict[str, Any] = {"account": describe(created)}
@@ -242,6 +313,7 @@ def _update(ctx: Context, args: argparse.Namespace) -> None:
             issuer=issuer,
             customer_encryption=encryption,
             status=status,
+            rate_limits=_rate_limits(args, current.rate_limits),
         ),
         # Check-and-set against what the change was built from: a concurrent change
         # (another operator's disable, say) makes this fail rather than be undone.
@@ -339,7 +411,7 @@ def _policy_options(create: argparse.ArgumentParser) -> None:
     )
 
 
-def register(
+def register(  # noqa: PLR0915 - flat on purpose: each subcommand's options read in one place
     sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
 ) -> None:
     """Add ``accounts`` and its subcommands."""
@@ -379,6 +451,7 @@ def register(
         help="the RSA size of the account's Transit key, which seals its JWEs (rsa-2048); "
         "it cannot change later",
     )
+    _add_rate_limit_options(create)
     create.add_argument("--keycloak", action="store_true", help=_KEYCLOAK_HELP)
     create.set_defaults(handler=_create)
 
@@ -422,6 +495,7 @@ def register(
     )
     update.add_argument("--jwt-bearer", choices=JWT_BEARER_POLICIES, help=_JWT_BEARER_HELP)
     update.add_argument("--enable", action="store_true", help="re-activate a disabled account")
+    _add_rate_limit_options(update)
     update.add_argument("--keycloak", action="store_true", help=_KEYCLOAK_HELP)
     # The options, for the refusal of an update that names none (read from the parser so
     # that an option added above is named too).

@@ -18,15 +18,17 @@ from typing import Final, Protocol
 
 import msgspec
 
-from shared.client.errors import ApiRefused, ApiUnavailable
+from shared.client.errors import ApiError, ApiRateLimited, ApiRefused, ApiUnavailable
 from shared.client.output_file import Line, OutputFile, done_line, refused_line
 from shared.client.retry import Pause, RetryPolicy, call_with_retries
 from shared.client.row_signer import RowSigner
 from shared.client.rows import ROW_INVALID, TOKEN_FIELD, Format, InputInvalid, Row
 from shared.wire import Encrypted, ItemError
 
-__all__ = ["BatchEncryptor", "BulkOptions", "BulkRun", "Progress"]
+__all__ = ["RATE_LIMITED_REASON", "BatchEncryptor", "BulkOptions", "BulkRun", "Progress"]
 
+#: What the progress is told while a 429's Retry-After is waited out.
+RATE_LIMITED_REASON: Final = "rate limited (429)"
 #: Item codes that are not the token's fault: the row is retried, never written as refused.
 _RETRYABLE_ITEM_CODES: Final = frozenset({"UNKNOWN"})
 
@@ -48,6 +50,11 @@ class Progress(Protocol):
 
     def advance(self, rows: int) -> None:
         """``rows`` more rows were written."""
+        ...
+
+    def waiting(self, seconds: float, reason: str) -> None:
+        """Nothing is sent for ``seconds`` from now, because of ``reason`` (``rate limited
+        (429)`` while the account's rate limit is waited out)."""
         ...
 
     def close(self) -> None:
@@ -197,7 +204,9 @@ class BulkRun:
                 self._give_up(again, code)
                 return
             if again:
-                self._sleep(self._options.retry.backoff(retries))
+                delay = self._options.retry.backoff(retries)
+                self._waiting(delay, f"{code} items, retrying")
+                self._sleep(delay)
                 retries += 1
             items = again
 
@@ -213,6 +222,7 @@ class BulkRun:
                 self._options.retry,
                 pause=self._pause,
                 sleep=self._sleep,
+                on_wait=self._waited,
             )
         except ApiRefused as exc:
             if exc.status != 413:
@@ -222,6 +232,18 @@ class BulkRun:
             with self._lock:
                 self._too_large = min(self._too_large, len(items))
             return self._call(items)
+
+    def _waited(self, failure: ApiError, delay: float) -> None:
+        """A call waits ``delay`` seconds before its next try: the progress says why (the
+        other workers wait on the shared pause meanwhile, within the same time)."""
+        if isinstance(failure, ApiRateLimited):
+            self._waiting(delay, RATE_LIMITED_REASON)
+        else:
+            self._waiting(delay, f"{failure.code}, retrying")
+
+    def _waiting(self, seconds: float, reason: str) -> None:
+        if self._progress is not None:
+            self._progress.waiting(seconds, reason)
 
     def _give_up(self, items: list[tuple[Row, str]], code: str) -> None:
         """The API stayed unavailable through the retries: these rows are not written, and

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
+from shared.accounts.document import Account
 from shared.accounts.keys import KeyStore
 from shared.errors import (
     AccountDisabled,
@@ -44,27 +45,34 @@ class EncryptService:
         *,
         bearers: BearerChecker,
         limiter: RateLimiter,
+        batch_limiter: RateLimiter | None = None,
     ) -> None:
         self._verifier = verifier
         self._keys = keys
         self._bearers = bearers
         self._limiter = limiter
+        #: The tokens of batch calls, a budget apart from single calls (by default the
+        #: settings' ``crypto_batch_rate_*``).
+        self._batch_limiter = batch_limiter or RateLimiter(
+            settings.crypto_batch_rate_per_second, settings.crypto_batch_rate_burst
+        )
         self.batch_max = settings.batch_max
         self._sealer = Sealer(keys, settings)
         self._jwks: TtlCache[str, dict[str, list[dict[str, Any]]]] = TtlCache(
             settings.cache_ttl, stale_if_error=settings.cache_stale_if_error, refresh_ahead=0.75
         )
 
-    def authorize(self, authorization: str | None, *, cost: int = 1) -> str:
+    def authorize(self, authorization: str | None, *, cost: int = 1, batch: bool = False) -> str:
         """The active account of the request's bearer, within its rate limit (``cost``
-        tokens: a batch costs its size): :meth:`authenticate` then :meth:`charge`.
+        from the single calls' budget, or with ``batch`` the batch tokens'):
+        :meth:`authenticate` then :meth:`charge`.
 
         Raises:
             BearerInvalid, BearerScopeMissing, JwksUnavailable, AccountDisabled,
             VerificationUnavailable, RateLimited.
         """
         account_id = self.authenticate(authorization)
-        self.charge(account_id, cost)
+        self.charge(account_id, cost, batch=batch)
         return account_id
 
     def authenticate(self, authorization: str | None) -> str:
@@ -77,23 +85,39 @@ class EncryptService:
             VerificationUnavailable.
         """
         account_id = self._bearers.check(authorization).account_id
+        self._account(account_id)
+        return account_id
+
+    def _account(self, account_id: str) -> Account:
         try:
-            self._verifier.active_account(account_id)
+            return self._verifier.active_account(account_id)
         except AccountNotFound as exc:
             # The bearer is genuine but the account was disabled (or deleted) since.
             raise AccountDisabled("this account is disabled") from exc
-        return account_id
 
-    def charge(self, account_id: str, cost: int = 1) -> None:
-        """Take ``cost`` calls from the account's rate limit.
+    def charge(self, account_id: str, cost: int = 1, *, batch: bool = False) -> None:
+        """Take ``cost`` from the account's budget: single calls', or with ``batch`` the
+        batch tokens' (a batch costs its size). The account document's ``rate_limits``
+        win over the defaults of the settings.
 
         Raises:
-            RateLimited: with the seconds to wait.
+            RateLimited: with the seconds to wait; the detail names the limit, so that a
+                slow campaign says why.
+            AccountDisabled, VerificationUnavailable: as :meth:`authenticate` (the account
+                is normally cached by then).
         """
-        wait = self._limiter.acquire(account_id, cost)
+        limiter = self._batch_limiter if batch else self._limiter
+        limits = self._account(account_id).rate_limits
+        own = limits.batch if batch else limits.single
+        rate = limiter.rate if own is None else own.per_second
+        burst = limiter.burst if own is None else own.burst
+        wait = limiter.acquire(account_id, cost, rate=rate, burst=burst)
         if wait is not None:
+            what = "batch tokens" if batch else "calls"
             raise RateLimited(
-                "too many calls for this account; retry later", max(1, int(wait + 0.999))
+                f"this account's rate limit is {rate:g} {what}/s (burst {burst}) per "
+                "instance; retry later",
+                max(1, int(wait + 0.999)),
             )
 
     def encrypt(self, account_id: str, token: object) -> Encrypted:

@@ -2,8 +2,9 @@
 
 Each key (an account id) has a bucket of at most ``burst`` tokens that refills at ``rate``
 tokens a second; a request takes one token or is refused with the time until one is back,
-which the endpoint sends as ``Retry-After``. The limit is per process: with several app
-instances each applies it on its own share of the traffic.
+which the endpoint sends as ``Retry-After``. A call may name its own rate and burst (an
+account's limits from its document): the bucket then follows them. The limit is per
+process: with several app instances each applies it on its own share of the traffic.
 """
 
 from __future__ import annotations
@@ -51,30 +52,47 @@ class RateLimiter:
         """How many keys have a bucket."""
         return len(self._buckets)
 
-    def acquire(self, key: str, cost: int = 1) -> float | None:
+    @property
+    def rate(self) -> float:
+        """The default tokens a second (0: no limit)."""
+        return self._rate
+
+    @property
+    def burst(self) -> int:
+        """The default bucket size."""
+        return int(self._burst)
+
+    def acquire(
+        self, key: str, cost: int = 1, *, rate: float | None = None, burst: int | None = None
+    ) -> float | None:
         """Take ``cost`` tokens (one per unit of work: a batch costs its size, capped at the
         burst) from ``key``'s bucket.
+
+        ``rate`` and ``burst``, when given, replace the limiter's defaults for this key (an
+        account's own limits): a bucket holding more than a lowered burst is cut down to it.
 
         Returns:
             None when the request is allowed; otherwise the seconds until a token is
             available (positive), for ``Retry-After``.
         """
-        if self._rate <= 0:
+        rate = self._rate if rate is None else rate
+        if rate <= 0:
             return None
-        need = float(min(max(cost, 1), self._burst))
+        size = self._burst if burst is None else float(max(burst, 1))
+        need = float(min(max(cost, 1), size))
         with self._lock:
             now = self._clock()
             bucket = self._buckets.pop(key, None)
             if bucket is None:
                 if len(self._buckets) >= self._max:
                     self._buckets.popitem(last=False)
-                tokens = self._burst
+                tokens = size
             else:
                 tokens, then = bucket
                 # max(): a clock that steps back must not drain the bucket.
-                tokens = min(self._burst, tokens + max(0.0, now - then) * self._rate)
+                tokens = min(size, tokens + max(0.0, now - then) * rate)
             if tokens >= need:
                 self._buckets[key] = (tokens - need, now)
                 return None
             self._buckets[key] = (tokens, now)
-            return (need - tokens) / self._rate
+            return (need - tokens) / rate

@@ -18,7 +18,9 @@ def crypto(settings: Settings, vault: object) -> Iterator[Crypto]:
     """One Crypto API for the module and the Authorization API it trusts (rate limits off)."""
     with (
         serve(settings, rate_limit_per_second=0.0) as authz,
-        serve_crypto(settings, authz, crypto_rate_per_second=0.0) as client,
+        serve_crypto(
+            settings, authz, crypto_rate_per_second=0.0, crypto_batch_rate_per_second=0.0
+        ) as client,
     ):
         yield client
 

@@ -12,6 +12,7 @@ from jwcrypto import jwe as jw_jwe
 from jwcrypto import jwk as jw_jwk
 
 from shared import Account, AccountStore, KeyStore, Vault, Verifier
+from shared.accounts.document import RateLimit, RateLimits
 from shared.server.bearer_issuer import BearerIssuer
 from tests.support.crypto import Crypto, assert_problem
 from tests.support.tokens import b64, bearer_claims, claims, sign, unb64
@@ -265,15 +266,56 @@ def test_disabled_account_with_valid_bearer(
 
 
 def test_rate_limit_counts_batch_items(make_crypto: Callable[..., Any], ec: Account) -> None:
-    """A batch spends one token per item: after a batch as large as the burst, the next call
-    is 429 with Retry-After."""
-    with make_crypto(crypto_rate_per_second=1.0, crypto_rate_burst=5) as crypto:
+    """A batch spends one token per item of the batch budget: after a batch as large as its
+    burst, the next batch is 429 with Retry-After, and the detail names the limit."""
+    with make_crypto(crypto_batch_rate_per_second=1.0, crypto_batch_rate_burst=5) as crypto:
         bearer = crypto.bearer(ec.id)
         token = sign(claims(), "ES256", "ec-p256")
         assert crypto.batch(bearer, [token] * 5).status_code == 200
-        limited = crypto.encrypt(bearer, token)
+        limited = crypto.batch(bearer, [token])
         assert_problem(limited, 429, "RATE_LIMITED")
         assert int(limited.headers["retry-after"]) >= 1
+        assert "rate limit is 1 batch tokens/s (burst 5)" in limited.json()["detail"]
+
+
+def test_batches_never_spend_the_single_calls_budget(
+    make_crypto: Callable[..., Any], ec: Account
+) -> None:
+    """Batch tokens and single calls have budgets of their own: a campaign that exhausts
+    the batch budget leaves the account's live /v1/encrypt traffic untouched."""
+    with make_crypto(
+        crypto_rate_per_second=1.0,
+        crypto_rate_burst=2,
+        crypto_batch_rate_per_second=1.0,
+        crypto_batch_rate_burst=50,
+    ) as crypto:
+        bearer = crypto.bearer(ec.id)
+        token = sign(claims(), "ES256", "ec-p256")
+        assert crypto.batch(bearer, [token] * 50).status_code == 200
+        assert crypto.encrypt(bearer, token).status_code == 200
+        assert crypto.encrypt(bearer, token).status_code == 200
+        limited = crypto.encrypt(bearer, token)
+        assert_problem(limited, 429, "RATE_LIMITED")
+        assert "rate limit is 1 calls/s (burst 2)" in limited.json()["detail"]
+
+
+def test_the_account_documents_limits_win_over_the_defaults(
+    make_crypto: Callable[..., Any], make_account: Callable[..., Account]
+) -> None:
+    """An account whose document sets rate_limits is held to them, whatever the
+    environment's defaults (here: no limit); another account keeps the defaults."""
+    limits = RateLimits(single=RateLimit(per_second=1.0, burst=1), batch=RateLimit(1.0, 3))
+    capped = make_account(algorithms=("ES256",), key="ec-p256", rate_limits=limits)
+    free = make_account(algorithms=("ES256",), key="ec-p256", id=f"{capped.id}-free")
+    token = sign(claims(), "ES256", "ec-p256")
+    with make_crypto(crypto_rate_per_second=0.0, crypto_batch_rate_per_second=0.0) as crypto:
+        bearer = crypto.bearer(capped.id)
+        assert crypto.encrypt(bearer, token).status_code == 200
+        assert_problem(crypto.encrypt(bearer, token), 429, "RATE_LIMITED")
+        assert crypto.batch(bearer, [token] * 3).status_code == 200
+        assert_problem(crypto.batch(bearer, [token]), 429, "RATE_LIMITED")
+        other = crypto.bearer(free.id)
+        assert [crypto.encrypt(other, token).status_code for _ in range(5)] == [200] * 5
 
 
 @pytest.mark.parametrize(

@@ -375,7 +375,13 @@ def running(settings: Settings, vault: Vault) -> Iterator[Stack]:
     )
     with (
         serve(settings, rate_limit_per_second=0.0) as authz,
-        serve_crypto(settings, authz, crypto_rate_per_second=0.0, batch_max=BATCH_MAX) as crypto,
+        serve_crypto(
+            settings,
+            authz,
+            crypto_rate_per_second=0.0,
+            crypto_batch_rate_per_second=0.0,
+            batch_max=BATCH_MAX,
+        ) as crypto,
     ):
         _STACK.append(Stack(authz, crypto, account.id))
         try:

@@ -212,6 +212,21 @@ def test_rate_limit_variables_are_read(rate: str, burst: str, expected: tuple[fl
     assert (s.rate_limit_per_second, s.rate_limit_burst) == expected
 
 
+def test_the_crypto_batch_budget_is_read_and_defaults_above_the_single_calls() -> None:
+    """CRYPTO_BATCH_RATE_LIMIT_* land in their fields; by default the batch budget is ten
+    times the single calls' (5,000/s, burst 10,000, against 500 and 1,000)."""
+    s = Settings.from_env(
+        environ={
+            "CRYPTO_BATCH_RATE_LIMIT_PER_SECOND": "250",
+            "CRYPTO_BATCH_RATE_LIMIT_BURST": "300",
+        }
+    )
+    assert (s.crypto_batch_rate_per_second, s.crypto_batch_rate_burst) == (250.0, 300)
+    d = Settings.from_env(environ={})
+    assert (d.crypto_batch_rate_per_second, d.crypto_batch_rate_burst) == (5000.0, 10_000)
+    assert (d.crypto_rate_per_second, d.crypto_rate_burst) == (500.0, 1000)
+
+
 @pytest.mark.parametrize(
     ("variable", "value"),
     [
@@ -228,6 +243,9 @@ def test_rate_limit_variables_are_read(rate: str, burst: str, expected: tuple[fl
         ("AUTHZ_ASSERTION_RATE_LIMIT_PER_SECOND", "-0.05"),
         ("AUTHZ_ASSERTION_RATE_LIMIT_PER_SECOND", "inf"),
         ("AUTHZ_ASSERTION_RATE_LIMIT_BURST", "0"),
+        ("CRYPTO_BATCH_RATE_LIMIT_PER_SECOND", "inf"),
+        ("CRYPTO_BATCH_RATE_LIMIT_PER_SECOND", "-1"),
+        ("CRYPTO_BATCH_RATE_LIMIT_BURST", "0"),
     ],
     ids=[
         "rate-negative",
@@ -243,6 +261,9 @@ def test_rate_limit_variables_are_read(rate: str, burst: str, expected: tuple[fl
         "assertion-rate-negative",
         "assertion-rate-infinite",
         "assertion-burst-zero",
+        "batch-rate-infinite",
+        "batch-rate-negative",
+        "batch-burst-zero",
     ],
 )
 def test_bad_rate_limit_values_are_refused(variable: str, value: str) -> None:

@@ -71,6 +71,7 @@ def served_crypto_env(settings: Settings, authz: Authz) -> dict[str, str]:
         "AUTHZ_ISSUER": authz.issuer,
         "AUTHZ_JWKS_URL": f"{authz.url}/.well-known/jwks.json",
         "CRYPTO_RATE_LIMIT_PER_SECOND": "0",
+        "CRYPTO_BATCH_RATE_LIMIT_PER_SECOND": "0",
     }
 
 

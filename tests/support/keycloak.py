@@ -86,6 +86,7 @@ def keycloak_settings(base: Settings, kc: KeycloakStandIn, **overrides: Any) -> 
         jwt_bearer_rate_per_second=0.0,
         assertion_rate_per_second=0.0,
         crypto_rate_per_second=0.0,
+        crypto_batch_rate_per_second=0.0,
         **overrides,
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import math
 import secrets
 from typing import Any
 
@@ -19,6 +20,7 @@ from shared import (
     TokenPolicy,
     validate_account,
 )
+from shared.accounts.document import RateLimit, RateLimits
 from tests.support.tokens import pem
 
 SECRET_64 = bytes(range(64))
@@ -403,3 +405,30 @@ def test_jwt_bearer_policy_defaults_to_allowed_and_refuses_other_values() -> Non
     )
     with pytest.raises(AccountInvalid, match="jwt_bearer"):
         validate_account(wrong)
+
+
+def test_a_document_without_rate_limits_reads_as_the_defaults() -> None:
+    """A document written before accounts had rate limits decodes, with none set (each
+    limit then comes from the environment's default)."""
+    old = {"id": "acme", "validation": {"method": "jwks", "algorithms": ["RS256"],
+           "jwks_uri": "https://keys.example/jwks.json"}}  # fmt: skip
+    account = msgspec.convert(old, Account)
+    assert account.rate_limits == RateLimits(single=None, batch=None)
+
+
+@pytest.mark.parametrize(
+    "limit",
+    [
+        RateLimit(per_second=math.inf, burst=10),
+        RateLimit(per_second=math.nan, burst=10),
+        RateLimit(per_second=-1.0, burst=10),
+        RateLimit(per_second=10.0, burst=0),
+    ],
+    ids=["infinite", "nan", "negative", "zero-burst"],
+)
+def test_rate_limits_out_of_bounds_are_refused_on_write(limit: RateLimit) -> None:
+    """A rate that is not a finite number from 0, or a burst below 1, is refused on write,
+    naming the field (JSON would store infinity as null and the document not read back)."""
+    for limits in (RateLimits(single=limit), RateLimits(batch=limit)):
+        account = msgspec.structs.replace(_jwks("https://keys.example/j"), rate_limits=limits)
+        _refused(account, "rate_limits")

@@ -24,6 +24,7 @@ from shared import (
     Vault,
     Verifier,
 )
+from shared.accounts.document import RateLimit, RateLimits
 from tests.support.tokens import claims, sign
 
 
@@ -264,3 +265,21 @@ def test_stale_concurrent_update_conflicts(
         store.update(msgspec.structs.replace(created, issuer="https://mine.example"))
     assert caught.value.code == "ACCOUNT_CONFLICT"
     assert AccountStore(vault).get(created.id).issuer == "https://other.example"
+
+
+def test_a_document_without_limits_of_its_own_omits_the_field(
+    store: AccountStore, vault: Vault, account_id: str, hmac_secret: bytes
+) -> None:
+    """An account with the default limits is stored without ``rate_limits``, so releases
+    from before the field (the document forbids unknown fields) still read it; one with
+    its own limits keeps them."""
+    account = Account(
+        id=account_id, validation=SymmetricValidation(algorithms=("HS256",), secret=hmac_secret)
+    )
+    store.create(account)
+    assert "rate_limits" not in vault.kv_read(f"accounts/{account_id}")[0]
+    limits = RateLimits(batch=RateLimit(per_second=100.0, burst=200))
+    updated = store.update(msgspec.structs.replace(store.get(account_id), rate_limits=limits))
+    assert updated.rate_limits == limits
+    assert vault.kv_read(f"accounts/{account_id}")[0]["rate_limits"]["batch"]["burst"] == 200
+    assert store.get(account_id).rate_limits == limits

@@ -40,9 +40,9 @@ OTHER_SECRET = b"not the account's secret, 32 b.."
 
 @pytest.fixture(scope="module")
 def apis(settings: Settings, vault: object) -> Iterator[Apis]:
-    """Both APIs; the Crypto API's rate limit is on, but high enough for 100,000 rows."""
+    """Both APIs; the Crypto API's batch rate limit is on, but high enough for 100,000 rows."""
     with serve_apis(
-        settings, crypto_rate_per_second=100_000.0, crypto_rate_burst=20_000
+        settings, crypto_batch_rate_per_second=100_000.0, crypto_batch_rate_burst=20_000
     ) as running:
         yield running
 
@@ -305,7 +305,10 @@ def test_rate_limit_is_waited_out(
         tmp_path / "in.jsonl", [{"sub": f"p-{i}", "campaignId": 1} for i in range(3000)]
     )
     out = tmp_path / "out.jsonl"
-    with serve_apis(settings, crypto_rate_per_second=1000.0, crypto_rate_burst=1000) as limited:
+    # The batch budget: batch tokens no longer spend the single calls' (CRYPTO_RATE_LIMIT_*).
+    with serve_apis(
+        settings, crypto_batch_rate_per_second=1000.0, crypto_batch_rate_burst=1000
+    ) as limited:
         started = time.monotonic()
         code, summary = encrypt_file(
             cli, limited, hmac_account, str(source), str(out), *key_args(hmac_account),

@@ -127,3 +127,18 @@ def test_bad_parameters_are_refused(rate: float, burst: int, max_keys: int) -> N
     """A rate that is not a finite number, a burst or key bound below one, is refused."""
     with pytest.raises(ValueError, match=r"rate|burst|max_keys"):
         RateLimiter(rate, burst, max_keys=max_keys)
+
+
+def test_a_call_may_name_its_own_rate_and_burst() -> None:
+    """A key's rate and burst given with the call (an account's own limits) replace the
+    defaults: its bucket starts at that burst, refills at that rate, a rate of 0 lifts the
+    limit, and a lowered burst cuts a fuller bucket down at once."""
+    clock = Clock()
+    limiter = RateLimiter(1.0, 2, clock=clock)
+    assert [limiter.acquire("big", rate=10.0, burst=5) for _ in range(5)] == [None] * 5
+    assert limiter.acquire("big", rate=10.0, burst=5) == pytest.approx(0.1)
+    assert all(limiter.acquire("free", rate=0.0) is None for _ in range(100))
+    clock.now += 3600
+    assert limiter.acquire("big", rate=10.0, burst=1) is None  # full, but only 1 now
+    assert limiter.acquire("big", rate=10.0, burst=1) == pytest.approx(0.1)
+    assert [limiter.acquire("acme") for _ in range(3)][2] == pytest.approx(1.0)  # defaults

@@ -143,6 +143,7 @@ def services(admin: Vault, addr: str, **overrides: Any) -> Iterator[Stack]:
                 approle_settings(admin, "crypto-api", addr, **options),
                 authz,
                 crypto_rate_per_second=0.0,
+                crypto_batch_rate_per_second=0.0,
             )
         )
         result = Stack(admin=admin, authz=authz, crypto=crypto, warm=warm, cold=cold)
