@@ -224,8 +224,8 @@ class JwksFetcher:
                     # The same cause (and status) as the fetch that failed: a 404 stays a
                     # 404 for the callers of the back-off, not a vaguer "failed recently".
                     raise JwksUnavailable(
-                        f"{failed[1].detail} ({now - failed[0]:.1f} s ago; not asked again "
-                        f"before {self.failure_backoff} s)",
+                        f"{failed[1].detail} (failed {now - failed[0]:.1f} s ago; not "
+                        f"retried before {self.failure_backoff} s)",
                         status=failed[1].status,
                     )
             else:
