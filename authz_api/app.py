@@ -16,6 +16,7 @@ from authz_api.routes import ROUTES, THREADS
 from authz_api.schemas import MAX_BODY_BYTES
 from shared.errors import ConfigurationError
 from shared.keycloak import AssertionSigner, KeycloakBackend, KeycloakRealm, python_keycloak
+from shared.server.account_changes import listen_for_account_changes
 from shared.server.bearer_issuer import BearerIssuer
 from shared.server.rate_limits import RateLimiter
 from shared.server.replay_store import check_replay_settings, replay_store
@@ -92,7 +93,7 @@ def create_app(
         ),
         backend=_backend(settings, vault, bearers, issuer),
     )
-    return service_app(
+    app = service_app(
         name="authz_api",
         routes=ROUTES,
         exception_handlers=EXCEPTION_HANDLERS,
@@ -101,3 +102,5 @@ def create_app(
         max_body=MAX_BODY_BYTES,
         openapi=openapi_config(settings.docs_assets),
     )
+    listen_for_account_changes(app, settings, verifier)
+    return app

@@ -49,8 +49,9 @@ _INTERNAL = _error(
     ),
 )
 _UNAVAILABLE_DESCRIPTION = (
-    "Vault (or the replay store) cannot be reached now: not the request's fault; retry "
-    "after Retry-After seconds."
+    "Vault, the replay store or the account's JWKS endpoint (timed out, unreachable, 5xx) "
+    "cannot be used now, as the description names: not the request's fault; retry after "
+    "Retry-After seconds."
 )
 
 TOKEN_RESPONSES: Final = {
@@ -83,6 +84,16 @@ TOKEN_RESPONSES: Final = {
                 "error": "invalid_grant",
                 "error_description": "the assertion was refused: token expired",
                 "code": "TOKEN_EXPIRED",
+            },
+        ),
+        (
+            "The account's JWKS endpoint refuses",
+            {
+                "error": "invalid_grant",
+                "error_description": "the assertion was refused: the account's JWKS endpoint "
+                "answered HTTP 404: its URL is wrong or closed to us, and retrying will not "
+                "help; fix the endpoint or the account's jwks_uri",
+                "code": "JWKS_REFUSED",
             },
         ),
         (
@@ -159,8 +170,8 @@ TOKEN_RESPONSES: Final = {
             "Vault unreachable",
             {
                 "error": "temporarily_unavailable",
-                "error_description": "the service cannot complete this now (VAULT_UNAVAILABLE);"
-                " retry in a few seconds",
+                "error_description": "the service cannot complete this now (VAULT_UNAVAILABLE):"
+                " Vault is unavailable; retry in a few seconds",
                 "code": "VAULT_UNAVAILABLE",
             },
         ),

@@ -16,6 +16,7 @@ from crypto_api.routes import ROUTES, THREADS
 from shared.accounts.keys import KeyStore
 from shared.errors import ConfigurationError
 from shared.keycloak import KeycloakRealm, keycloak_trusted_issuer
+from shared.server.account_changes import listen_for_account_changes
 from shared.server.bearer_check import BearerChecker
 from shared.server.encrypt_service import EncryptService
 from shared.server.rate_limits import RateLimiter
@@ -57,8 +58,9 @@ def create_app(
     issuer = settings.authz_issuer.rstrip("/") if settings.authz_issuer else None
     builtin = "builtin" in trusted
     vault = Vault(settings)
+    verifier = Verifier(vault, settings=settings)
     service = EncryptService(
-        Verifier(vault, settings=settings),
+        verifier,
         KeyStore(vault),
         settings,
         bearers=BearerChecker(
@@ -71,7 +73,7 @@ def create_app(
     )
     # A batch of the largest tokens, with JSON overhead.
     max_body = settings.batch_max * (Limits().max_token_bytes + 16) + 1024
-    return service_app(
+    app = service_app(
         name="crypto_api",
         routes=ROUTES,
         exception_handlers=EXCEPTION_HANDLERS,
@@ -80,3 +82,5 @@ def create_app(
         max_body=max_body,
         openapi=openapi_config(settings.docs_assets),
     )
+    listen_for_account_changes(app, settings, verifier)
+    return app

@@ -16,6 +16,7 @@ from litestar.exceptions import HTTPException
 from shared.errors import (
     AccountDisabled,
     AccountNotFound,
+    JwksRefused,
     JwksUnavailable,
     RateLimited,
     ReplayStoreUnavailable,
@@ -92,6 +93,8 @@ ERROR_TABLE: Final[ExceptionRows] = (
     (AccountDisabled, ErrorRow(status=403, title="Account disabled", challenge=_REALM)),
     (RateLimited, ErrorRow(status=429, title="Too many requests", retry_after=True)),
     (VerificationUnavailable, _UNAVAILABLE),
+    # Not the token's fault, and no retry fixes it: the account's endpoint must be fixed.
+    (JwksRefused, ErrorRow(status=422, title="Account's JWKS endpoint refused")),
     (TokenError, ErrorRow(status=422, title="Token refused")),
     (AccountNotFound, ErrorRow(status=404, title="No such account")),
     (JwksUnavailable, _UNAVAILABLE),

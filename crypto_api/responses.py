@@ -161,8 +161,17 @@ ENCRYPT_RESPONSES: Final = {
     422: _problem(
         "The secure token is refused, as the campaign player would refuse it; `code` says "
         "why (TOKEN_EMPTY, TOKEN_INVALID_FORMAT, TOKEN_INVALID_SIGNATURE, TOKEN_EXPIRED, "
-        "TOKEN_INVALID_CLAIMS).",
+        "TOKEN_INVALID_CLAIMS); or it cannot be checked because the account's JWKS endpoint "
+        "refuses us (JWKS_REFUSED: a redirect or a 4xx; fix the account, do not retry).",
         ("Expired token", 422, "Token refused", "TOKEN_EXPIRED", "token expired 120 s ago"),
+        (
+            "The account's JWKS endpoint refuses",
+            422,
+            "Account's JWKS endpoint refused",
+            "JWKS_REFUSED",
+            "the account's JWKS endpoint answered HTTP 404: its URL is wrong or closed to us, "
+            "and retrying will not help; fix the endpoint or the account's jwks_uri",
+        ),
         (
             "Wrong key",
             422,

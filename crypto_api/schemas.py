@@ -170,8 +170,9 @@ class Problem(msgspec.Struct):
             description="Why, machine-readable: REQUEST_INVALID, PAYLOAD_TOO_LARGE, "
             "BEARER_INVALID, INSUFFICIENT_SCOPE, ACCOUNT_DISABLED, ACCOUNT_NOT_FOUND, "
             "RATE_LIMITED, a secure-token code (TOKEN_EMPTY, TOKEN_INVALID_FORMAT, "
-            "TOKEN_INVALID_SIGNATURE, TOKEN_EXPIRED, TOKEN_INVALID_CLAIMS), UNKNOWN or "
-            "JWKS_UNAVAILABLE (retry), NOT_FOUND, METHOD_NOT_ALLOWED, INTERNAL.",
+            "TOKEN_INVALID_SIGNATURE, TOKEN_EXPIRED, TOKEN_INVALID_CLAIMS), JWKS_REFUSED "
+            "(the account's JWKS endpoint refuses us: fix it), UNKNOWN or JWKS_UNAVAILABLE "
+            "(retry), NOT_FOUND, METHOD_NOT_ALLOWED, INTERNAL.",
             examples=["TOKEN_EXPIRED"],
         ),
     ]

@@ -11,7 +11,9 @@ part (the module is named on the right)::
     │   ├── TokenInvalidSignature     TOKEN_INVALID_SIGNATURE
     │   ├── TokenExpired              TOKEN_EXPIRED
     │   ├── TokenInvalidClaims        TOKEN_INVALID_CLAIMS
-    │   └── VerificationUnavailable   UNKNOWN (not the token's fault; always retryable)
+    │   ├── VerificationUnavailable   UNKNOWN (not the token's fault; always retryable)
+    │   └── JwksRefused               JWKS_REFUSED (the account's JWKS endpoint answered a
+    │                                 status no retry fixes: 3xx, 4xx but 408/425/429)
     ├── RateLimited                   RATE_LIMITED      (retryable; retry_after seconds)
     ├── ConfigurationError            CONFIGURATION_INVALID
     ├── AccountError                  ACCOUNT_ERROR
@@ -89,6 +91,7 @@ __all__ = [
     "AccountNotFound",
     "ConfigurationError",
     "JwksBusy",
+    "JwksRefused",
     "JwksUnavailable",
     "KeyOperationRefused",
     "RateLimited",
@@ -175,6 +178,14 @@ class VerificationUnavailable(TokenError):
     retryable = True
 
 
+class JwksRefused(TokenError):
+    """The account's JWKS endpoint answered a status that says its URL is wrong or closed
+    to us (a redirect, which we never follow; 401, 403, 404, 410...): the account or the
+    endpoint must be fixed, and a retry will not help. Not the token's fault either."""
+
+    code = "JWKS_REFUSED"
+
+
 class RateLimited(ServiceError):
     """Too many calls for this account (or address); ``retry_after`` seconds."""
 
@@ -236,10 +247,15 @@ class KeyOperationRefused(ServiceError):
 
 
 class JwksUnavailable(ServiceError):
-    """A customer's JWKS endpoint could not be fetched or parsed."""
+    """A customer's JWKS endpoint could not be fetched or parsed; ``status`` is the HTTP
+    status it answered, when it answered one (None: no answer, or an unusable body)."""
 
     code = "JWKS_UNAVAILABLE"
     retryable = True
+
+    def __init__(self, detail: str, *, status: int | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
 
 
 class JwksBusy(JwksUnavailable):

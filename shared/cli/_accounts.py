@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import redis
 
 from shared.accounts.document import (
     JWT_BEARER_POLICIES,
@@ -31,6 +32,7 @@ from shared.cli._keycloak import fail_after, inspection_data, inspection_text, m
 from shared.cli._output import UsageError
 from shared.cli._signing import check_secret_text
 from shared.errors import AccountInvalid
+from shared.server.account_changes import publish_account_changed
 
 __all__ = ["register"]
 
@@ -320,12 +322,13 @@ def _update(ctx: Context, args: argparse.Namespace) -> None:
         expected=version,
     )
     data: dict[str, Any] = {"account": describe(updated)}
-    text = f"updated account {updated.id}\n{_text(updated)}"
+    when = _announce(ctx, updated.id, data)
+    text = f"updated account {updated.id} ({when})\n{_text(updated)}"
     if generated is not None:
         data["secret"] = generated.decode("ascii")
         text += (
             "\n\nNew HMAC secret (shown once; tokens signed with the old one are refused "
-            f"from now on, within the cache TTL):\n{generated.decode()}"
+            f"once the change takes effect, as above):\n{generated.decode()}"
         )
     keycloak_error = None
     if keycloak is not None:
@@ -350,11 +353,36 @@ def _list(ctx: Context, args: argparse.Namespace) -> None:
     ctx.out.result({"accounts": ids}, "\n".join(ids) if ids else "(no accounts)")
 
 
+def _announce(ctx: Context, account_id: str, data: dict[str, Any]) -> str:
+    """Tell the API processes at once (``REDIS_URL``), after the Vault write; returns when
+    the change takes effect, in words, and puts it in ``data["takes_effect"]``."""
+    settings = ctx.vault().settings
+    ttl = f"within {settings.cache_ttl:g} s (the cache TTL)"
+    fallback = f"{ttl} on instances without REDIS_URL"
+    if not settings.redis_url:
+        data["takes_effect"] = {"listeners": None, "fallback_seconds": settings.cache_ttl}
+        return f"takes effect {ttl} (REDIS_URL is not set here: no API process was told at once)"
+    try:
+        listeners: int | None = publish_account_changed(settings.redis_url, account_id)
+    except redis.RedisError as exc:
+        listeners = None
+        told = f"Redis could not be told ({type(exc).__name__}): takes effect {ttl}"
+    else:
+        if listeners:
+            told = f"takes effect at once on the {listeners} API process(es) listening on "
+            told += f"REDIS_URL; {fallback}"
+        else:
+            told = f"no API process listens on REDIS_URL: takes effect {ttl}"
+    data["takes_effect"] = {"listeners": listeners, "fallback_seconds": settings.cache_ttl}
+    return told
+
+
 def _disable(ctx: Context, args: argparse.Namespace) -> None:
     keycloak = provisioner(ctx) if args.keycloak else None
     account = AccountStore(ctx.vault()).disable(args.id)
     data: dict[str, Any] = {"account": describe(account)}
-    text = f"disabled account {account.id}: its tokens are refused from now on"
+    when = _announce(ctx, account.id, data)
+    text = f"disabled account {account.id}: its tokens and bearers are refused; {when}"
     keycloak_error = None
     if keycloak is not None:
         line, keycloak_error = mirror(keycloak, account, data)
@@ -460,7 +488,8 @@ def register(  # noqa: PLR0915 - flat on purpose: each subcommand's options read
         parents=[common],
         help="change an account's method, algorithms, key material, issuer or policy",
         description="Change only what is given; the rest stays. Writes with check-and-set: "
-        "if someone changed the account meanwhile, nothing is written (re-run). Services "
+        "if someone changed the account meanwhile, nothing is written (re-run). With "
+        "REDIS_URL set, the API processes listening on it are told at once; the others "
         "pick the change up within their cache TTL (30 s). Switching --method needs the new "
         "method's material and --alg. The key type cannot change.",
     )

@@ -26,6 +26,9 @@ __all__ = ["ApiClient"]
 T = TypeVar("T")
 
 _JSON: Final = {"Content-Type": "application/json", "Accept": "application/json"}
+#: ``invalid_grant`` refusals about the account, not the assertion: the next candidate
+#: assertion would meet the same (the account's JWKS endpoint refuses us).
+_ACCOUNT_REFUSALS: Final = frozenset({"JWKS_REFUSED"})
 
 
 class _Token(msgspec.Struct, frozen=True):
@@ -170,7 +173,7 @@ class ApiClient:
                 margin = min(60.0, issued.expires_in / 2)
                 return _Bearer(issued.access_token, started + issued.expires_in - margin)
             error = error_for(response)
-            if error.oauth_error != "invalid_grant":
+            if error.oauth_error != "invalid_grant" or error.code in _ACCOUNT_REFUSALS:
                 raise error
             following = next(forms, None)
             if following is None:

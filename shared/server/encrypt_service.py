@@ -16,6 +16,7 @@ from shared.accounts.keys import KeyStore
 from shared.errors import (
     AccountDisabled,
     AccountNotFound,
+    JwksRefused,
     RateLimited,
     ServiceError,
     TokenError,
@@ -145,6 +146,7 @@ class EncryptService:
             VerificationUnavailable: what every item needs (the account's key, Vault, its
                 JWKS) cannot be had: the whole batch is answered 503, once, rather than
                 each item waiting out a timeout.
+            JwksRefused: the account's JWKS endpoint refuses (422, once for the batch).
         """
         try:
             self._sealer.latest_key(account_id)
@@ -154,8 +156,8 @@ class EncryptService:
         for token in tokens:
             try:
                 results.append(self.encrypt(account_id, token))
-            except VerificationUnavailable:
-                raise
+            except (VerificationUnavailable, JwksRefused):
+                raise  # every item would meet it: answered once, for the whole batch
             except TokenError as exc:
                 results.append(ItemError(code=exc.code, detail=exc.detail))
         return results

@@ -31,9 +31,11 @@ from shared.accounts.document import Account
 from shared.errors import (
     AccountNotFound,
     JwksUnavailable,
+    ReplayStoreUnavailable,
     ServiceError,
     TokenError,
     TokenInvalidSignature,
+    VaultError,
     VerificationUnavailable,
 )
 from shared.server.bearer_issuer import BearerIssuer, IssuedBearer
@@ -61,12 +63,25 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
+#: The dependency an outage is named by, in our words (never what it answered).
+_DEPENDENCIES: Final = (
+    (VaultError, "Vault is unavailable"),
+    (ReplayStoreUnavailable, "the replay store is unavailable"),
+)
+
+
 def _unavailable(exc: ServiceError) -> OAuthError:
+    """503 ``temporarily_unavailable`` naming the dependency that failed."""
     reason = ""
     if isinstance(exc.__cause__, JwksUnavailable):
-        # Our own generic words (shared.tokens.signatures), never what the endpoint answered: the
-        # customer learns whether its endpoint failed or too many requests wait on it.
-        reason = f": {exc.detail}"
+        # Our own words (shared.tokens.signatures): the account's JWKS endpoint, and the
+        # status it answered if it answered one; never more of what it did.
+        reason = f": {exc.detail.removesuffix('; retry later')}"
+    else:
+        for kind, words in _DEPENDENCIES:
+            if isinstance(exc, kind) or isinstance(exc.__cause__, kind):
+                reason = f": {words}"
+                break
     return OAuthError(
         "temporarily_unavailable",
         f"the service cannot complete this now ({exc.code}){reason}; retry in a few seconds",

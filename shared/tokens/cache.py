@@ -169,6 +169,13 @@ class TtlCache(Generic[K, V]):
             self._failed.pop(key, None)
             self._missing.pop(key, None)
 
+    def expire_all(self) -> None:
+        """Mark every entry expired: the next ``get`` reloads it, and still serves it stale
+        if that fails (an outage), unlike :meth:`invalidate`."""
+        with self._guard:
+            past = self._clock() - self._ttl
+            self._entries = {k: (min(t, past), v) for k, (t, v) in self._entries.items()}
+
     def invalidate(self, key: K) -> None:
         """Forget ``key`` so the next ``get`` reloads it."""
         with self._guard:

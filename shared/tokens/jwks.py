@@ -38,7 +38,7 @@ from shared.errors import JwksBusy, JwksUnavailable
 from shared.tokens.cache import run_in_background
 from shared.tokens.jwks_transport import AddressPolicy, Deadline, guarded_adapter, quiet_urllib3
 
-__all__ = ["JwksFetcher"]
+__all__ = ["JwksFetcher", "refuses"]
 
 # The name operators filter on, kept when the module moved into shared/tokens/.
 _log = logging.getLogger("shared.jwks")
@@ -49,6 +49,14 @@ _KTY_FOR_PREFIX: Final = {"RS": "RSA", "ES": "EC"}
 #: Fraction of the TTL after which a JWKS in use is refetched in the background.
 _REFRESH_AHEAD: Final = 0.75
 _PRIVATE_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "k"})
+#: 4xx answers that do say "try again later" (timeout, too early, rate limit).
+_RETRY_LATER: Final = frozenset({408, 425, 429})
+
+
+def refuses(status: int | None) -> bool:
+    """True when an endpoint's answer says its URL is wrong or closed to us, so that no
+    retry helps: a redirect (never followed), or a 4xx but 408, 425 and 429."""
+    return status is not None and 300 <= status < 500 and status not in _RETRY_LATER
 
 
 class _Jwk(msgspec.Struct, frozen=True):
@@ -114,7 +122,7 @@ class JwksFetcher:
         self._entries: dict[str, _Entry] = {}
         #: When a URL with nothing cached last failed: such URLs are not asked again for
         #: ``failure_backoff`` seconds, so a down endpoint is not hit once per token.
-        self._failed_at: dict[str, float] = {}
+        self._failed_at: dict[str, tuple[float, JwksUnavailable]] = {}
         self._guard = threading.Lock()
         self._flights: dict[str, _Flight] = {}
         self._busy: dict[str, int] = {}
@@ -122,18 +130,22 @@ class JwksFetcher:
         self._refreshing: set[str] = set()
         self._refreshing_guard = threading.Lock()
 
-    def key(self, uri: str, kid: str, alg: str) -> RSAKey | ECKey | None:
+    def key(
+        self, uri: str, kid: str, alg: str, *, account_id: str | None = None
+    ) -> RSAKey | ECKey | None:
         """The key ``kid`` from ``uri``'s JWKS if it can verify ``alg``; None if unknown.
+        ``account_id`` (whose token needs the key) is named in the log of a failed fetch.
 
         Raises:
-            JwksUnavailable: the endpoint failed and nothing usable is cached.
+            JwksUnavailable: the endpoint failed and nothing usable is cached; ``status``
+                is what it answered, if it answered (kept through the back-off).
         """
-        entry = self._current(uri)
+        entry = self._current(uri, account_id)
         if (
             kid not in entry.keys
             and self._clock() - entry.attempted_at >= self.min_refresh_interval
         ):
-            entry = self._refresh(uri, force=True)
+            entry = self._refresh(uri, force=True, account_id=account_id)
         found = entry.keys.get(kid)
         if found is None or not _usable(found, alg):
             return None
@@ -143,16 +155,16 @@ class JwksFetcher:
         """Raise :class:`JwksUnavailable` unless ``uri``'s JWKS is cached or fetchable."""
         self._current(uri)
 
-    def _current(self, uri: str) -> _Entry:
+    def _current(self, uri: str, account_id: str | None = None) -> _Entry:
         entry = self._entries.get(uri)
         now = self._clock()
         if entry is not None and now - entry.fetched_at < self.ttl:
             if now - entry.fetched_at >= self.ttl * _REFRESH_AHEAD:
-                self._refresh_in_background(uri, entry)
+                self._refresh_in_background(uri, entry, account_id)
             return entry
-        return self._refresh(uri, force=False)
+        return self._refresh(uri, force=False, account_id=account_id)
 
-    def _refresh_in_background(self, uri: str, entry: _Entry) -> None:
+    def _refresh_in_background(self, uri: str, entry: _Entry, account_id: str | None) -> None:
         """Past 3/4 of the TTL, refetch off the request path (at most once per interval)."""
         if self._clock() - entry.attempted_at < self.min_refresh_interval:
             return
@@ -163,7 +175,7 @@ class JwksFetcher:
 
         def run() -> None:
             try:
-                self._refresh(uri, force=True)
+                self._refresh(uri, force=True, account_id=account_id)
             except Exception:  # noqa: BLE001, S110 - the cached keys stay; never crash a thread
                 pass
             finally:
@@ -172,7 +184,7 @@ class JwksFetcher:
 
         run_in_background(run)
 
-    def _refresh(self, uri: str, *, force: bool) -> _Entry:
+    def _refresh(self, uri: str, *, force: bool, account_id: str | None = None) -> _Entry:
         with self._guard:
             busy = self._busy.get(uri, 0)
             if busy >= self.max_blocked_per_uri or self._busy_total >= self.max_blocked_total:
@@ -193,7 +205,7 @@ class JwksFetcher:
             self._busy[uri] = busy + 1
             self._busy_total += 1
         try:
-            return self._refresh_shared(uri, force=force)
+            return self._refresh_shared(uri, force=force, account_id=account_id)
         finally:
             with self._guard:
                 self._busy_total -= 1
@@ -202,16 +214,19 @@ class JwksFetcher:
                 else:
                     self._busy[uri] -= 1
 
-    def _refresh_shared(self, uri: str, *, force: bool) -> _Entry:
+    def _refresh_shared(self, uri: str, *, force: bool, account_id: str | None) -> _Entry:
         with self._guard:
             now = self._clock()
             entry = self._entries.get(uri)
             if entry is None:
-                failed_at = self._failed_at.get(uri)
-                if failed_at is not None and now - failed_at < self.failure_backoff:
+                failed = self._failed_at.get(uri)
+                if failed is not None and now - failed[0] < self.failure_backoff:
+                    # The same cause (and status) as the fetch that failed: a 404 stays a
+                    # 404 for the callers of the back-off, not a vaguer "failed recently".
                     raise JwksUnavailable(
-                        f"JWKS endpoint failed {now - failed_at:.1f} s ago; not retried "
-                        f"before {self.failure_backoff} s"
+                        f"{failed[1].detail} (failed {now - failed[0]:.1f} s ago; not "
+                        f"retried before {self.failure_backoff} s)",
+                        status=failed[1].status,
                     )
             else:
                 recently = now - entry.attempted_at < self.min_refresh_interval
@@ -235,12 +250,12 @@ class JwksFetcher:
         try:
             keys = self._fetch(uri)
         except JwksUnavailable as exc:
-            _log.warning("JWKS fetch failed for %s: %s", _loggable(uri), exc.detail)
+            _log_failure(uri, exc, account_id)
             with self._guard:
                 # Recorded now, after the fetch: from before it, a fetch longer than the
                 # back-off would have let every waiter refetch in turn.
                 if entry is None:
-                    self._failed_at[uri] = self._clock()
+                    self._failed_at[uri] = (self._clock(), exc)
                 stale = (
                     entry is not None and now - entry.fetched_at < self.ttl + self.stale_if_error
                 )
@@ -278,7 +293,10 @@ class JwksFetcher:
                 ) as response,
             ):
                 if response.status_code != 200:
-                    raise JwksUnavailable(f"JWKS endpoint answered HTTP {response.status_code}")
+                    raise JwksUnavailable(
+                        f"JWKS endpoint answered HTTP {response.status_code}",
+                        status=response.status_code,
+                    )
                 body = bytearray()
                 # read1 returns whatever has arrived: iter_content(n) would wait for n bytes.
                 while chunk := response.raw.read1(8192, decode_content=True):
@@ -317,7 +335,23 @@ class _Flight:
             raise JwksUnavailable("a fetch of this JWKS endpoint is still running")
         if self._entry is not None:
             return self._entry
-        raise JwksUnavailable(self._error.detail if self._error else "the JWKS fetch failed")
+        if self._error is None:
+            raise JwksUnavailable("the JWKS fetch failed")
+        raise JwksUnavailable(self._error.detail, status=self._error.status)
+
+
+def _log_failure(uri: str, exc: JwksUnavailable, account_id: str | None) -> None:
+    """One warning per failed fetch: which account, which dependency, what it answered
+    (our words and the status; never remote bytes, never the URL's query)."""
+    where = _loggable(uri)
+    whose = f" (account {account_id})" if account_id else ""
+    _log.warning(
+        "JWKS fetch failed for %s%s: %s",
+        where,
+        whose,
+        exc.detail,
+        extra={"dependency": "jwks", "account_id": account_id, "status": exc.status},
+    )
 
 
 def _loggable(uri: str) -> str:

@@ -19,9 +19,15 @@ from shared.accounts.document import (
     SymmetricValidation,
     import_public_key,
 )
-from shared.errors import JwksBusy, JwksUnavailable, TokenInvalidSignature, VerificationUnavailable
+from shared.errors import (
+    JwksBusy,
+    JwksRefused,
+    JwksUnavailable,
+    TokenInvalidSignature,
+    VerificationUnavailable,
+)
 from shared.tokens.compact import CompactToken, Limits
-from shared.tokens.jwks import JwksFetcher
+from shared.tokens.jwks import JwksFetcher, refuses
 
 __all__ = ["StaticKey", "check_signature", "static_key"]
 
@@ -67,20 +73,36 @@ def _key_for(
     if not kid:
         raise TokenInvalidSignature("this account validates through JWKS: the token needs a 'kid'")
     try:
-        found = jwks_fetcher.key(v.jwks_uri, kid, alg)
+        found = jwks_fetcher.key(v.jwks_uri, kid, alg, account_id=account.id)
     except JwksBusy as exc:
         raise VerificationUnavailable(
             "too many requests wait on the account's JWKS endpoint; retry later"
         ) from exc
     except JwksUnavailable as exc:
-        # What the endpoint answered stays in the log (shared.tokens.jwks): told to the caller, it
-        # would make us a port scanner of wherever the URL points.
-        raise VerificationUnavailable(
-            "the account's JWKS endpoint cannot be used now; retry later"
-        ) from exc
+        raise _jwks_failure(exc) from exc
     if found is None:
         raise TokenInvalidSignature(f"no key {kid!r} for {alg} in the account's JWKS")
     return found
+
+
+def _jwks_failure(exc: JwksUnavailable) -> JwksRefused | VerificationUnavailable:
+    """The caller's words for a failed JWKS fetch: the dependency, and the status when the
+    endpoint answered one; nothing else of what it did (a timeout, a refused connection, its
+    bytes: told to the caller, they would make us a port scanner of wherever the URL
+    points). Those stay in the log (shared.tokens.jwks)."""
+    if exc.status is None:
+        return VerificationUnavailable(
+            "the account's JWKS endpoint cannot be used now; retry later"
+        )
+    answered = f"the account's JWKS endpoint answered HTTP {exc.status}"
+    if refuses(exc.status):
+        # The customer's own endpoint says its URL is wrong or closed to us: a configuration
+        # problem on their side, which a retry would only repeat.
+        return JwksRefused(
+            f"{answered}: its URL is wrong or closed to us, and retrying will not help; fix "
+            "the endpoint or the account's jwks_uri"
+        )
+    return VerificationUnavailable(f"{answered}; retry later")
 
 
 def check_signature(
@@ -90,7 +112,8 @@ def check_signature(
 
     Raises:
         TokenInvalidSignature: alg not allowed (``none`` included), unknown kid, bad signature.
-        VerificationUnavailable: the account's JWKS endpoint cannot be reached.
+        JwksRefused: the account's JWKS endpoint answered a redirect or a 4xx no retry fixes.
+        VerificationUnavailable: the account's JWKS endpoint cannot be reached (or 5xx).
     """
     alg: str = token.header["alg"]
     allowed = account.validation.algorithms

@@ -126,6 +126,16 @@ class Verifier:
             ) from exc
         return _Prepared(account=account, key=key)
 
+    def forget(self, account_id: str) -> None:
+        """Drop what is cached for ``account_id``: the next call reads it from Vault (the
+        account just changed: :mod:`shared.server.account_changes`)."""
+        self._cache.invalidate(account_id)
+
+    def expire_all(self) -> None:
+        """Have every cached account reloaded on its next use (served stale if Vault
+        cannot be asked): changes may have been missed."""
+        self._cache.expire_all()
+
     def active_account(self, account_id: str) -> Account:
         """The account, if it exists and is active (from the cache when fresh).
 

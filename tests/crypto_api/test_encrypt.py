@@ -15,7 +15,8 @@ from shared import Account, AccountStore, KeyStore, Vault, Verifier
 from shared.accounts.document import RateLimit, RateLimits
 from shared.server.bearer_issuer import BearerIssuer
 from tests.support.crypto import Crypto, assert_problem
-from tests.support.tokens import b64, bearer_claims, claims, sign, unb64
+from tests.support.jwks_server import JwksServer
+from tests.support.tokens import b64, bearer_claims, claims, private_key, sign, unb64
 
 
 @pytest.fixture
@@ -355,3 +356,26 @@ def test_empty_token_says_so(
         headers={"Authorization": f"Bearer {crypto.bearer(ec.id)}", "Content-Type": content_type},
     )
     assert assert_problem(response, 422, "TOKEN_EMPTY")["detail"] == detail
+
+
+def _public_jwk(stem: str, kid: str) -> dict[str, Any]:
+    return {**private_key(stem).as_dict(private=False), "kid": kid}
+
+
+def test_jwks_endpoint_refusing_is_jwks_refused(
+    crypto: Crypto, make_account: Callable[..., Any], jwks_server: JwksServer
+) -> None:
+    """Issue 13 finding 3: once the account's JWKS endpoint answers 404, an encrypt (and a
+    whole batch, once) is 422 JWKS_REFUSED naming the status, not a retryable 503."""
+    jwks_server.document = {"keys": [_public_jwk("rsa-2048", "k1")]}
+    account = make_account("jwks", algorithms=("RS256",), jwks_uri=jwks_server.url)
+    token = sign(claims(), "RS256", "rsa-2048", kid="k1")
+    exchanged = crypto.authz.jwt_bearer(account.id, token)  # the authz API fetched it
+    assert exchanged.status_code == 200, exchanged.text
+    bearer = exchanged.json()["access_token"]
+    jwks_server.status = 404  # the Crypto API has not fetched it yet
+    for response in (crypto.encrypt(bearer, token), crypto.batch(bearer, [token, token])):
+        body = assert_problem(response, 422, "JWKS_REFUSED")
+        assert body["title"] == "Account's JWKS endpoint refused"
+        assert "the account's JWKS endpoint answered HTTP 404" in body["detail"]
+        assert "Retry-After" not in response.headers

@@ -21,6 +21,7 @@ from shared import Settings
 from shared.errors import (
     AccountDisabled,
     AccountNotFound,
+    JwksRefused,
     JwksUnavailable,
     RateLimited,
     ServiceError,
@@ -47,6 +48,7 @@ EXPECTED: dict[type[Exception], tuple[int, str, str | None]] = {
     AccountDisabled: (403, "Account disabled", REALM),
     RateLimited: (429, "Too many requests", None),
     VerificationUnavailable: (503, "Temporarily unavailable", None),
+    JwksRefused: (422, "Account's JWKS endpoint refused", None),
     TokenError: (422, "Token refused", None),
     AccountNotFound: (404, "No such account", None),
     JwksUnavailable: (503, "Temporarily unavailable", None),

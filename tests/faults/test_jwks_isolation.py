@@ -133,8 +133,9 @@ def test_dripping_endpoint_of_one_tenant_does_not_slow_another(jwks_apis: Apis) 
 
 
 def test_caller_is_told_nothing_of_what_the_endpoint_answered(jwks_apis: Apis) -> None:
-    """Finding 6: an endpoint answering a redirect, or a body without keys, gives the caller
-    a generic 503 (no status, no content of the answer): the Crypto API is no port scanner."""
+    """Finding 6: an endpoint answering a redirect, or a body without keys, tells the caller
+    nothing of its answer but, in our words, the status (issue 13: a redirect is a refusal,
+    422 JWKS_REFUSED; no Location, no content): the Crypto API is no port scanner."""
     token = jws_for("k1")
     server = JwksServer().start()
     server.document = {"keys": [jwk_of("k1")]}
@@ -149,7 +150,12 @@ def test_caller_is_told_nothing_of_what_the_endpoint_answered(jwks_apis: Apis) -
             time.sleep(5.5)  # past the fetcher's back-off: the next call fetches again
     finally:
         server.stop()
-    for response in answers:
-        assert response.status_code == 503, response.text
-        detail = response.json()["detail"]
-        assert detail == "the account's JWKS endpoint cannot be used now; retry later", detail
+    redirect, no_keys = answers
+    assert redirect.status_code == 422, redirect.text
+    assert redirect.json()["detail"] == (
+        "the account's JWKS endpoint answered HTTP 302: its URL is wrong or closed to us, "
+        "and retrying will not help; fix the endpoint or the account's jwks_uri"
+    )
+    assert no_keys.status_code == 503, no_keys.text
+    detail = no_keys.json()["detail"]
+    assert detail == "the account's JWKS endpoint cannot be used now; retry later", detail

@@ -15,6 +15,7 @@ from joserfc.jwk import RSAKey
 from shared import (
     Account,
     AccountStore,
+    JwksRefused,
     JwksValidation,
     TokenDecryptionFailed,
     TokenEmpty,
@@ -37,6 +38,8 @@ CODES: dict[str, type[TokenError]] = {
     "TOKEN_EXPIRED": TokenExpired,
     "TOKEN_INVALID_CLAIMS": TokenInvalidClaims,
     "UNKNOWN": VerificationUnavailable,
+    # Issue 13: the account's JWKS endpoint refuses us (a 4xx, a redirect); not retryable.
+    "JWKS_REFUSED": JwksRefused,
 }
 EMPTY, FORMAT, DECRYPTION = "TOKEN_EMPTY", "TOKEN_INVALID_FORMAT", "TOKEN_DECRYPTION_FAILED"
 SIGNATURE, EXPIRED, CLAIMS = "TOKEN_INVALID_SIGNATURE", "TOKEN_EXPIRED", "TOKEN_INVALID_CLAIMS"

@@ -14,6 +14,7 @@ from tests.support.apis import (
     HmacAccount,
     serve_apis,
 )
+from tests.support.jwks_server import JwksServer
 from tests.support.openbao import free_port
 from tests.support.tokens import KEYS, claims, sign
 
@@ -161,3 +162,18 @@ def test_token_encrypt_key_that_cannot_sign_exits_2(cli: Cli, apis: Apis) -> Non
         "--alg", "ES256", "--json", "a.b.c",
     )  # fmt: skip
     assert (code, json.loads(out)["code"]) == (2, "USAGE_ERROR")
+
+
+def test_token_encrypt_jwks_refusal_exits_1_without_retrying(
+    cli: Cli, apis: Apis, make_account: Callable[..., Account], jwks_server: JwksServer
+) -> None:
+    """Issue 13 finding 3: the account's JWKS endpoint answering 404 is a refusal named
+    JWKS_REFUSED (exit 1, one fetch), not an outage retried to exit 3."""
+    jwks_server.status = 404
+    account = make_account("jwks", algorithms=("RS256",), jwks_uri=jwks_server.url)
+    token = sign(claims(), "RS256", "rsa-2048", kid="k1")
+    code, _, err = cli("token", "encrypt", *apis.args(account.id), token)
+    assert code == 1, err
+    assert "JWKS_REFUSED" in err
+    assert "the account's JWKS endpoint answered HTTP 404" in err
+    assert jwks_server.requests == 1

@@ -4,6 +4,7 @@ rotation, misbehaving endpoints and the stale cache."""
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import time
 import warnings
@@ -16,6 +17,7 @@ from joserfc.errors import SecurityWarning
 from shared import (
     Account,
     JwksFetcher,
+    JwksRefused,
     TokenInvalidSignature,
     Vault,
     VerificationUnavailable,
@@ -208,15 +210,13 @@ def _oversized(limit: int) -> bytes:
     ("status", "body"),
     [
         (500, None),
-        (404, None),
-        (302, None),
         (200, b"<html>not json</html>"),
         (200, b"[]"),
         (200, b'{"keys": {}}'),
         (200, b"{" * 100_000),
         (200, _oversized(4096)),
     ],
-    ids=["500", "404", "redirect", "html", "array", "keys-not-list", "deep-nesting", "oversized"],
+    ids=["500", "html", "array", "keys-not-list", "deep-nesting", "oversized"],
 )
 def test_failing_endpoint_without_cache_is_unknown(
     make_setup: Callable[..., Setup],
@@ -230,6 +230,63 @@ def test_failing_endpoint_without_cache_is_unknown(
     setup = make_setup(max_bytes=4096)
     elapsed = setup.unavailable(sign(claims(), "RS256", "rsa-2048", kid="rsa-1"))
     assert elapsed < 2.0 + MARGIN
+
+
+@pytest.mark.parametrize("status", [404, 410, 401, 403, 400, 302], ids=str)
+def test_refusing_endpoint_is_jwks_refused_not_an_outage(
+    make_setup: Callable[..., Setup], jwks_server: JwksServer, status: int
+) -> None:
+    """An endpoint answering a status no retry fixes (4xx, a redirect) is JWKS_REFUSED,
+    not retryable, naming the status; within the back-off it stays so, without a refetch."""
+    jwks_server.status = status
+    setup = make_setup()
+    token = sign(claims(), "RS256", "rsa-2048", kid="rsa-1")
+    for _ in range(2):
+        with pytest.raises(JwksRefused) as caught:
+            setup.verify(token)
+        assert (caught.value.code, caught.value.retryable) == ("JWKS_REFUSED", False)
+        assert f"the account's JWKS endpoint answered HTTP {status}:" in caught.value.detail
+    assert jwks_server.requests == 1
+
+
+@pytest.mark.parametrize("status", [500, 503, 429, 408], ids=str)
+def test_failing_status_is_named_and_retryable(
+    make_setup: Callable[..., Setup], jwks_server: JwksServer, status: int
+) -> None:
+    """A 5xx (or 408/429: "later") stays UNKNOWN and retryable, and names the status."""
+    jwks_server.status = status
+    setup = make_setup()
+    token = sign(claims(), "RS256", "rsa-2048", kid="rsa-1")
+    for _ in range(2):  # the fetch, then the back-off
+        with pytest.raises(VerificationUnavailable) as caught:
+            setup.verify(token)
+        assert caught.value.retryable is True
+        assert caught.value.detail == (
+            f"the account's JWKS endpoint answered HTTP {status}; retry later"
+        )
+
+
+def test_failed_fetch_is_logged_with_account_and_status(
+    make_setup: Callable[..., Setup], jwks_server: JwksServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A failed fetch logs one warning naming the account, the dependency and the status,
+    with the URL minus its query; never the token."""
+    jwks_server.status = 404
+    setup = make_setup(uri=f"{jwks_server.url}?api_key=s3cret")
+    token = sign(claims(), "RS256", "rsa-2048", kid="rsa-1")
+    caplog.set_level(logging.WARNING, logger="shared.jwks")
+    with pytest.raises(JwksRefused):
+        setup.verify(token)
+    [record] = [r for r in caplog.records if r.name == "shared.jwks"]
+    assert record.levelno == logging.WARNING
+    fields = (record.__dict__["account_id"], record.__dict__["dependency"])
+    assert (*fields, record.__dict__["status"]) == (setup.account.id, "jwks", 404)
+    message = record.getMessage()
+    assert setup.account.id in message
+    assert "answered HTTP 404" in message
+    assert "s3cret" not in message
+    assert token not in message
+    assert token.split(".")[2] not in message
 
 
 def test_hanging_endpoint_is_unknown_within_the_timeout(
