@@ -8,6 +8,8 @@ import uuid
 from collections.abc import Callable
 
 from shared import Account
+from shared.web.docs_assets import ASSETS
+from shared.web.docs_pages import ASSETS_PATH
 from tests.support.crypto import Crypto
 
 
@@ -53,4 +55,9 @@ def test_metrics_name_no_account_token_or_unknown_path(
         "/metrics",
         "/health/live",
         "/health/ready",
+        # The docs pages and their assets: fixed routes (no path parameter), one per file.
+        "/schema",
+        "/schema/swagger",
+        "/schema/openapi.json",
+        *(f"/schema{ASSETS_PATH}/{name}" for name in ASSETS),
     }, paths
