@@ -272,11 +272,13 @@ _NOT_CHANGES = frozenset({"id", "json", "handler", "command", "subcommand"})
 
 
 def _changes_given(args: argparse.Namespace) -> bool:
-    # Every option of `update` defaults to None or False: any other value was given.
+    # A value other than the option's own default was given (`--no-require-exp` gives
+    # False, which is a change: comparing with None/False alone missed it).
+    defaults: dict[str, object] = args._defaults
     return any(
-        value is not None and value is not False
+        value != defaults.get(name)
         for name, value in vars(args).items()
-        if name not in _NOT_CHANGES and not name.startswith("_")
+        if name in defaults and name not in _NOT_CHANGES and not name.startswith("_")
     )
 
 
@@ -364,7 +366,9 @@ def _announce(ctx: Context, account_id: str, data: dict[str, Any]) -> str:
         return f"takes effect {ttl} (REDIS_URL is not set here: no API process was told at once)"
     try:
         listeners: int | None = publish_account_changed(settings.redis_url, account_id)
-    except redis.RedisError as exc:
+    except (redis.RedisError, ValueError) as exc:
+        # ValueError: a REDIS_URL redis-py cannot parse (no scheme). The Vault write is
+        # done: say so and how it falls back, never a traceback that reads as a failure.
         listeners = None
         told = f"Redis could not be told ({type(exc).__name__}): takes effect {ttl}"
     else:
@@ -533,7 +537,8 @@ def register(  # noqa: PLR0915 - flat on purpose: each subcommand's options read
         for a in update._actions
         if a.option_strings and a.dest not in ("help", "json")
     ]
-    update.set_defaults(handler=_update, _options=options)
+    defaults = {a.dest: a.default for a in update._actions if a.option_strings}
+    update.set_defaults(handler=_update, _options=options, _defaults=defaults)
 
     show = cmds.add_parser("show", parents=[common], help="show an account (secrets hidden)")
     show.add_argument("id")

@@ -17,6 +17,7 @@ import argparse
 import base64
 import hashlib
 import io
+import re
 import shutil
 import subprocess
 import sys
@@ -193,6 +194,13 @@ def _npm_pack(packages: Sequence[NpmPackage], into: Path) -> None:
     )
 
 
+#: The names earlier pins of :data:`ASSETS` had (the same stems, another version).
+_STALE: Final = re.compile(
+    r"(scalar-api-reference|swagger-ui(-bundle|-standalone-preset|-favicon)?)"
+    r"-\d+\.\d+\.\d+\.(js|css|png)"
+)
+
+
 def install(root: Path = DEFAULT_ROOT, tarballs: Path | None = None) -> list[Path]:
     """Install the pinned assets into ``root``; a no-op for files already there and sound.
 
@@ -222,9 +230,10 @@ def install(root: Path = DEFAULT_ROOT, tarballs: Path | None = None) -> list[Pat
             _npm_pack(missing, source)
         for package in missing:
             _extract(package, (source / package.tarball).read_bytes(), root)
-    # Earlier versions' files: nothing serves them any more.
+    # Earlier versions' files: nothing serves them any more. Only files named like ours
+    # go: the directory may be one the caller chose (``--into``) and hold anything else.
     for stale in root.iterdir():
-        if stale.name not in ASSETS:
+        if stale.is_file() and stale.name not in ASSETS and _STALE.fullmatch(stale.name):
             stale.unlink()
     return [asset.path(root) for asset in ASSETS.values()]
 

@@ -316,6 +316,10 @@ def test_jwt_bearer_require_aud(authz: Authz, make_account: Callable[..., Accoun
 _SETTINGS_WORDS = ("RS256", "RS384", "[", "kid", "JWKS", "jwks")
 
 
+#: What an unauthenticated caller hears of any signature refusal (issue 13 finding 10).
+NOT_ACCEPTED = "the token's alg or signature is not accepted for this account"
+
+
 @pytest.fixture
 def two_algs(make_account: Callable[..., Account]) -> Account:
     return make_account(algorithms=("RS256", "RS384"), key="rsa-2048")
@@ -326,7 +330,8 @@ def test_refused_alg_keeps_the_account_algorithms_private(
     authz: Authz, two_algs: Account, grant: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A token in an algorithm the account does not allow, sent under its client_id, hears
-    only that the alg is not allowed for this account; the allowed ones stay in our log."""
+    the same sentence as one in an allowed alg with a bad signature (two answers would let
+    anyone rebuild the list one alg per request); the allowed ones stay in our log."""
     caplog.set_level(logging.INFO, logger="shared.server.token_service")
     if grant == "jwt-bearer":
         answer = authz.jwt_bearer(two_algs.id, sign(claims(), "ES256", "ec-p256"))
@@ -337,8 +342,12 @@ def test_refused_alg_keeps_the_account_algorithms_private(
         expected = (401, "invalid_client")
     body = assert_oauth_error(answer, *expected, "TOKEN_INVALID_SIGNATURE")
     description = body["error_description"]
-    assert description.endswith("alg 'ES256' is not allowed for this account"), description
+    assert description.endswith(NOT_ACCEPTED), description
     assert not any(word in description for word in _SETTINGS_WORDS), description
+    if grant == "jwt-bearer":  # an allowed alg, the wrong key: the very same words
+        other = authz.jwt_bearer(two_algs.id, sign(claims(), "RS256", "rsa-2048-other"))
+        allowed = assert_oauth_error(other, 400, "invalid_grant", "TOKEN_INVALID_SIGNATURE")
+        assert allowed["error_description"] == description
     assert f"account {two_algs.id}: " in caplog.text
     assert "['RS256', 'RS384']" in caplog.text
 
@@ -358,7 +367,7 @@ def test_jwks_account_method_stays_private(
         "TOKEN_INVALID_SIGNATURE",
     )
     description = body["error_description"]
-    assert description.endswith("the signature does not verify with this account's key")
+    assert description.endswith(NOT_ACCEPTED)
     assert not any(word in description for word in _SETTINGS_WORDS), description
 
 

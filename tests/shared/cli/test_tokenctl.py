@@ -502,6 +502,16 @@ def test_accounts_update_without_an_option_is_refused(cli: Any, account_id: str)
     assert "--json" not in err
 
 
+def test_accounts_update_with_a_negated_flag_is_a_change(cli: Any, account_id: str) -> None:
+    """`--no-require-exp` gives False, an option's value like any other: the update runs
+    (an earlier check took False for "not given" and refused it)."""
+    create_ec_account(cli, account_id)
+    assert cli("accounts", "update", account_id, "--require-exp")[0] == 0
+    code, data = run_json(cli, "accounts", "update", account_id, "--no-require-exp")
+    assert code == 0, data
+    assert data["account"]["policy"]["require_exp"] is False
+
+
 def test_keys_list_of_an_unknown_account_says_it_does_not_exist(cli: Any) -> None:
     """`keys list nobody` is ACCOUNT_NOT_FOUND "no account 'nobody'", not "has no key"."""
     code, data = run_json(cli, "keys", "list", "nobody")

@@ -151,6 +151,22 @@ def test_without_redis_the_cli_says_when(
     )
 
 
+def test_a_redis_url_without_a_scheme_is_said_not_raised(
+    cli: Cli,
+    make_account: Callable[..., Account],
+    hmac_secret: bytes,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A REDIS_URL redis-py cannot parse (no scheme): the account is disabled (exit 0) and
+    the CLI says Redis could not be told, rather than a traceback after the Vault write."""
+    account = make_hmac_account(make_account, hmac_secret, tmp_path)
+    monkeypatch.setenv("REDIS_URL", "localhost:6379")
+    code, out, err = cli("accounts", "disable", account.id)
+    assert (code, err) == (0, "")
+    assert "Redis could not be told (ValueError): takes effect within 30 s" in out
+
+
 class Heard:
     """What a listener's callbacks were called with."""
 

@@ -94,3 +94,21 @@ def test_docs_assets_setting() -> None:
     assert Settings.from_env({"DOCS_ASSETS": "cdn"}).docs_assets == "cdn"
     with pytest.raises(ConfigurationError, match="DOCS_ASSETS"):
         Settings.from_env({"DOCS_ASSETS": "internet"})
+
+
+def test_only_earlier_pins_are_removed_from_the_directory(tmp_path: Path) -> None:
+    """Installing into a directory of the caller's (``--into``) removes the files of earlier
+    pins and leaves everything else: a note, a folder, another package's file."""
+    for asset in ASSETS.values():  # already sound: install downloads nothing
+        asset.path(tmp_path).parent.mkdir(parents=True, exist_ok=True)
+        asset.path(tmp_path).write_bytes(ASSETS[asset.name].path().read_bytes())
+    old = tmp_path / "swagger-ui-bundle-5.18.2.js"
+    old.write_text("old pin")
+    kept = [tmp_path / "my-notes.txt", tmp_path / "swagger-ui-theme.css"]
+    for path in kept:
+        path.write_text("mine")
+    (tmp_path / "sub").mkdir()
+    install(tmp_path)
+    assert not old.exists()
+    assert all(path.read_text() == "mine" for path in kept)
+    assert (tmp_path / "sub").is_dir()
