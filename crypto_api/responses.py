@@ -98,6 +98,14 @@ _403 = _problem(
     ("Account disabled", 403, "Account disabled", "ACCOUNT_DISABLED", "this account is disabled"),
 )
 _413_BODY = ("Body too large", 413, TOO_LARGE_TITLE, "PAYLOAD_TOO_LARGE", too_large())
+_JWKS_REFUSED = (
+    "The account's JWKS endpoint refuses",
+    422,
+    "Account's JWKS endpoint refused",
+    "JWKS_REFUSED",
+    "the account's JWKS endpoint answered HTTP 404: its URL is wrong or closed to us, "
+    "and retrying will not help; fix the endpoint or the account's jwks_uri",
+)
 _429_TEXT = (
     "Too many calls for this account (single calls and the tokens of batches have budgets "
     "of their own; the detail names the limit): retry after Retry-After seconds "
@@ -164,14 +172,7 @@ ENCRYPT_RESPONSES: Final = {
         "TOKEN_INVALID_CLAIMS); or it cannot be checked because the account's JWKS endpoint "
         "refuses us (JWKS_REFUSED: a redirect or a 4xx; fix the account, do not retry).",
         ("Expired token", 422, "Token refused", "TOKEN_EXPIRED", "token expired 120 s ago"),
-        (
-            "The account's JWKS endpoint refuses",
-            422,
-            "Account's JWKS endpoint refused",
-            "JWKS_REFUSED",
-            "the account's JWKS endpoint answered HTTP 404: its URL is wrong or closed to us, "
-            "and retrying will not help; fix the endpoint or the account's jwks_uri",
-        ),
+        _JWKS_REFUSED,
         (
             "Wrong key",
             422,
@@ -220,6 +221,11 @@ BATCH_RESPONSES: Final = {
             "at most 1000 tokens per batch",
         ),
         _413_BODY,
+    ),
+    422: _problem(
+        "The account's JWKS endpoint refuses us (JWKS_REFUSED: a redirect or a 4xx): every "
+        "token would fail alike, so the batch is refused once; fix the account, do not retry.",
+        _JWKS_REFUSED,
     ),
     429: _429_BATCH,
     500: _500,

@@ -32,7 +32,8 @@ from shared.wire import CLIENT_ASSERTION_TYPE, GRANT_TYPES, OAuthErrorCode
 from tests.support.asgi_server import AsgiServer
 from tests.support.authz import serve
 from tests.support.crypto import serve_crypto
-from tests.support.tokens import claims, sign
+from tests.support.jwks_server import JwksServer
+from tests.support.tokens import claims, private_key, sign
 
 OPENAPI = Path(__file__).resolve().parent.parent / "openapi"
 FACTORIES: dict[str, Callable[[Settings], Litestar]] = {
@@ -468,6 +469,7 @@ def test_crypto_answers_as_documented(
     es256: Account,
     make_account: Callable[..., Account],
     store: AccountStore,
+    jwks_server: JwksServer,
 ) -> None:
     """Every kind of answer of the Crypto API, good and bad, has a documented status, media
     type, body and headers."""
@@ -503,6 +505,21 @@ def test_crypto_answers_as_documented(
             check("GET", jwks, crypto.http.get("/v1/accounts/Not_An_Id/jwks.json"), 404)
             check("GET", "/health/live", crypto.http.get("/health/live"), 200)
             check("GET", "/health/ready", crypto.http.get("/health/ready"), 200)
+            # A JWKS account whose endpoint refuses once the bearer is issued: the batch is
+            # refused once, as a whole (422 JWKS_REFUSED).
+            jwks_server.document = {
+                "keys": [{**private_key("rsa-2048").as_dict(private=False), "kid": "k1"}]
+            }
+            by_jwks = make_account(
+                "jwks", algorithms=("RS256",), jwks_uri=jwks_server.url, id=f"{es256.id}-jwks"
+            )
+            rs256 = sign(claims(), "RS256", "rsa-2048", kid="k1")
+            exchanged = authz.jwt_bearer(by_jwks.id, rs256)
+            assert exchanged.status_code == 200, exchanged.text
+            jwks_server.status = 404
+            refused = crypto.batch(exchanged.json()["access_token"], [rs256])
+            assert refused.json()["code"] == "JWKS_REFUSED", refused.text
+            check("POST", "/v1/encrypt/batch", refused, 422)
             disabled_bearer = crypto.bearer(disabled.id)
             store.disable(disabled.id)
             check("POST", "/v1/encrypt", crypto.encrypt(disabled_bearer, token), 403)
