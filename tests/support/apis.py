@@ -16,7 +16,7 @@ from shared import Account, Settings
 from shared.cli import main
 from tests.support.authz import Authz, serve
 from tests.support.crypto import Crypto, serve_crypto
-from tests.support.tokens import claims, sign
+from tests.support.tokens import KEYS, claims, sign
 
 #: Exit codes and the output streams of one in-process tokenctl run.
 CliResult = tuple[int, str, str]
@@ -95,3 +95,16 @@ def in_process_cli(
         return code, out, err
 
     return run
+
+
+#: What `tokenctl accounts create` needs for an ES256 public-key account.
+EC_ACCOUNT = ("--method", "public_key", "--pem", str(KEYS / "ec-p256-public.pem"), "--alg", "ES256")
+
+
+def vault_cli(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], settings: Settings
+) -> Callable[..., CliResult]:
+    """:func:`in_process_cli` with the session Vault in tokenctl's environment."""
+    monkeypatch.setenv("VAULT_ADDR", settings.vault_addr)
+    monkeypatch.setenv("VAULT_TOKEN", settings.vault_token or "")
+    return in_process_cli(monkeypatch, capsys)

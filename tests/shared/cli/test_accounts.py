@@ -9,10 +9,7 @@ import pytest
 
 from shared import AccountStore, Settings, Vault
 from shared.accounts.document import RateLimit, RateLimits
-from tests.support.apis import in_process_cli
-from tests.support.tokens import KEYS
-
-EC_ACCOUNT = ("--method", "public_key", "--pem", str(KEYS / "ec-p256-public.pem"), "--alg", "ES256")
+from tests.support.apis import EC_ACCOUNT, vault_cli
 
 
 @pytest.fixture
@@ -23,9 +20,7 @@ def cli(
     capsys: pytest.CaptureFixture[str],
 ) -> Any:
     """Run tokenctl in-process with the session Vault; returns (exit code, stdout, stderr)."""
-    monkeypatch.setenv("VAULT_ADDR", settings.vault_addr)
-    monkeypatch.setenv("VAULT_TOKEN", settings.vault_token or "")
-    return in_process_cli(monkeypatch, capsys)
+    return vault_cli(monkeypatch, capsys, settings)
 
 
 def run_json(cli: Any, *argv: str) -> tuple[int, dict[str, Any]]:

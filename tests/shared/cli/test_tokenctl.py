@@ -18,7 +18,7 @@ import pytest
 
 from shared import AccountStore, Settings, Vault
 from shared.cli import build_parser
-from tests.support.apis import in_process_cli
+from tests.support.apis import EC_ACCOUNT, in_process_cli, vault_cli
 from tests.support.openbao import DevServer
 from tests.support.tokens import KEYS, claims
 
@@ -34,18 +34,12 @@ def cli(
     capsys: pytest.CaptureFixture[str],
 ) -> Any:
     """Run tokenctl in-process with the session Vault; returns (exit code, stdout, stderr)."""
-    monkeypatch.setenv("VAULT_ADDR", settings.vault_addr)
-    monkeypatch.setenv("VAULT_TOKEN", settings.vault_token or "")
-    return in_process_cli(monkeypatch, capsys)
+    return vault_cli(monkeypatch, capsys, settings)
 
 
 def run_json(cli: Any, *argv: str, stdin: str | None = None) -> tuple[int, dict[str, Any]]:
     code, out, _ = cli(*argv, "--json", stdin=stdin)
     return code, json.loads(out)
-
-
-#: What `accounts create` needs for an ES256 public-key account.
-EC_ACCOUNT = ("--method", "public_key", "--pem", EC_PUBLIC, "--alg", "ES256")
 
 
 def create_ec_account(cli: Any, account_id: str, *extra: str) -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from shared import Account, Settings
 from shared.server.account_changes import CHANNEL, AccountChangeListener, message_for
-from tests.support.apis import Apis, CliResult, in_process_cli, make_hmac_account, serve_apis
+from tests.support.apis import Apis, CliResult, make_hmac_account, serve_apis, vault_cli
 from tests.support.crypto import assert_problem
 from tests.support.redis_server import RedisServer
 
@@ -55,11 +55,10 @@ def listening(settings: Settings, vault: object, redis_of_its_own: RedisServer) 
 def cli(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], settings: Settings
 ) -> Cli:
-    """tokenctl in-process, with the session Vault in its environment."""
-    monkeypatch.setenv("VAULT_ADDR", settings.vault_addr)
-    monkeypatch.setenv("VAULT_TOKEN", settings.vault_token or "")
+    """tokenctl in-process, with the session Vault in its environment (and no REDIS_URL
+    unless a test sets one)."""
     monkeypatch.delenv("REDIS_URL", raising=False)
-    return in_process_cli(monkeypatch, capsys)
+    return vault_cli(monkeypatch, capsys, settings)
 
 
 def test_disable_refuses_the_very_next_encrypt(
