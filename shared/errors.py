@@ -12,8 +12,10 @@ part (the module is named on the right)::
     │   ├── TokenExpired              TOKEN_EXPIRED
     │   ├── TokenInvalidClaims        TOKEN_INVALID_CLAIMS
     │   ├── VerificationUnavailable   UNKNOWN (not the token's fault; always retryable)
-    │   └── JwksRefused               JWKS_REFUSED (the account's JWKS endpoint answered a
-    │                                 status no retry fixes: 3xx, 4xx but 408/425/429)
+    │   ├── JwksRefused               JWKS_REFUSED (the account's JWKS endpoint answered a
+    │   │                             status no retry fixes: 3xx, 4xx but 408/425/429)
+    │   └── ProfileUnauthorized       PROFILE_UNAUTHORIZED (the customer's profile API
+    │                                 refused the token's access_token)  shared.identity
     ├── RateLimited                   RATE_LIMITED      (retryable; retry_after seconds)
     ├── ConfigurationError            CONFIGURATION_INVALID
     ├── AccountError                  ACCOUNT_ERROR
@@ -39,6 +41,13 @@ part (the module is named on the right)::
     │   └── RequestTooLarge           PAYLOAD_TOO_LARGE (413)    crypto_api.errors
     ├── InputInvalid                  INPUT_INVALID     (a bulk input file)   shared.client
     ├── OutputInvalid                 OUTPUT_INVALID    (a bulk output file)  shared.client
+    ├── PlayerSettingsInvalid         PLAYER_SETTINGS_INVALID    shared.identity
+    ├── CampaignNotFound              CAMPAIGN_NOT_FOUND (404)   shared.identity
+    ├── NotEligible                   NOT_ELIGIBLE (limit.canPlay false)   shared.identity
+    ├── ParticipationLimitReached     PARTICIPATION_LIMIT_REACHED (limit.nb) shared.identity
+    ├── FormInvalid                   FORM_INVALID (a form's token refused) shared.identity
+    │   ├── FormUsed                  FORM_USED         (submitted already)
+    │   └── FormCrossSite             FORM_CROSS_SITE   (posted from another site)
     └── KeycloakError                 KEYCLOAK_ERROR             shared.keycloak
         ├── KeycloakUnavailable       KEYCLOAK_UNAVAILABLE (retryable)
         ├── KeycloakRefused           KEYCLOAK_REFUSED  (a 4xx; its OAuth error kept)

@@ -1,0 +1,62 @@
+"""What the player does with a token the verifier accepted (DESIGN §11): the account's
+player settings and their store, prefill mapping, the customer's profile API, the
+participation gate, form tokens and submissions. Pure logic: no web framework."""
+
+from shared.identity.errors import (
+    CampaignNotFound,
+    FormCrossSite,
+    FormInvalid,
+    FormUsed,
+    NotEligible,
+    ParticipationLimitReached,
+    PlayerSettingsInvalid,
+    ProfileUnauthorized,
+)
+from shared.identity.form_keys import ensure_form_keys, load_form_keys
+from shared.identity.form_token import FORM_TTL, FormClaims, FormKeys, FormTokens
+from shared.identity.identification import Gift, Identification, Identifier, ServedCampaign
+from shared.identity.participations import Participations
+from shared.identity.player_settings import (
+    Campaign,
+    PlayerSettings,
+    check_origin,
+    check_profile_api,
+    validate_player_settings,
+)
+from shared.identity.player_store import PlayerStore
+from shared.identity.prefill import prefill
+from shared.identity.profile_api import ProfileApi
+from shared.identity.submission import FieldChange, Submissions, Submitted
+
+__all__ = [
+    "FORM_TTL",
+    "Campaign",
+    "CampaignNotFound",
+    "FieldChange",
+    "FormClaims",
+    "FormCrossSite",
+    "FormInvalid",
+    "FormKeys",
+    "FormTokens",
+    "FormUsed",
+    "Gift",
+    "Identification",
+    "Identifier",
+    "NotEligible",
+    "ParticipationLimitReached",
+    "Participations",
+    "PlayerSettings",
+    "PlayerSettingsInvalid",
+    "PlayerStore",
+    "ProfileApi",
+    "ProfileUnauthorized",
+    "ServedCampaign",
+    "Submissions",
+    "Submitted",
+    "check_origin",
+    "check_profile_api",
+    "ensure_form_keys",
+    "load_form_keys",
+    "prefill",
+    "validate_player_settings",
+]

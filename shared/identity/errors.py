@@ -1,0 +1,72 @@
+"""The player's own refusals (drawn in :mod:`shared.errors`' tree, under ``shared.identity``).
+
+A token refused by the verifier keeps its DESIGN §2 code; these are what comes after the
+token was accepted (the customer's profile API, the participation gate, the form) or
+before it is looked at (an unknown campaign, settings that fail validation).
+"""
+
+from __future__ import annotations
+
+from shared.errors import ServiceError, TokenError
+
+__all__ = [
+    "CampaignNotFound",
+    "FormCrossSite",
+    "FormInvalid",
+    "FormUsed",
+    "NotEligible",
+    "ParticipationLimitReached",
+    "PlayerSettingsInvalid",
+    "ProfileUnauthorized",
+]
+
+
+class PlayerSettingsInvalid(ServiceError):
+    """An account's player settings break a rule (refused on write)."""
+
+    code = "PLAYER_SETTINGS_INVALID"
+
+
+class CampaignNotFound(ServiceError):
+    """No such campaign: the account is unknown, disabled, or does not serve it (one answer
+    for all three, so the page tells nobody which accounts exist)."""
+
+    code = "CAMPAIGN_NOT_FOUND"
+
+
+class ProfileUnauthorized(TokenError):
+    """The customer's profile API refused the token's ``access_token`` (401 or 403): the
+    token is genuine, but what it carries no longer opens the profile. Not retryable."""
+
+    code = "PROFILE_UNAUTHORIZED"
+
+
+class NotEligible(ServiceError):
+    """The token says this participant may not take part (``limit.canPlay: false``)."""
+
+    code = "NOT_ELIGIBLE"
+
+
+class ParticipationLimitReached(ServiceError):
+    """The participant has used every participation ``limit.nb`` allows in this campaign."""
+
+    code = "PARTICIPATION_LIMIT_REACHED"
+
+
+class FormInvalid(ServiceError):
+    """A submitted form's token is missing, tampered with, expired, or made for another
+    account or campaign."""
+
+    code = "FORM_INVALID"
+
+
+class FormUsed(FormInvalid):
+    """This form was submitted already: one identification, one participation."""
+
+    code = "FORM_USED"
+
+
+class FormCrossSite(FormInvalid):
+    """The form was posted from another site than the player's own pages (CSRF)."""
+
+    code = "FORM_CROSS_SITE"

@@ -1,0 +1,160 @@
+"""An account's player settings (DESIGN §11): where its campaigns may be framed, how a
+verified token becomes form fields, its campaigns, and the customer's profile API.
+
+A :class:`PlayerSettings` is stored as-is in KV v2 at ``player/<account_id>``, beside (not
+inside) the account document: the player's concerns change on their own schedule, and the
+APIs never read them. Types and simple bounds hold whenever a document is decoded;
+:func:`validate_player_settings` adds what needs parsing (origins, URLs) on every write.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+import msgspec
+
+from shared.identity.errors import PlayerSettingsInvalid
+
+__all__ = [
+    "CAMPAIGN_ID_PATTERN",
+    "CLAIM_PATH_PATTERN",
+    "FIELD_NAME_PATTERN",
+    "Campaign",
+    "PlayerSettings",
+    "check_origin",
+    "check_profile_api",
+    "validate_player_settings",
+]
+
+# \Z, not $: msgspec searches with `re`, where `$` also matches before a final newline.
+#: Campaign ids as the platform's docs show them (numbers, GUIDs), URL-safe as they are.
+CAMPAIGN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z"
+#: Form field names: what an HTML form, a CSV export and a webhook consumer all accept.
+FIELD_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}\Z"
+#: Where a value comes from: ``sub``, or a member (at most four levels deep) of one of the
+#: token's data objects.
+CLAIM_PATH_PATTERN = r"^(sub|(profile|form|optin|custom)(\.[A-Za-z0-9_-]{1,64}){1,4})\Z"
+
+CampaignId = Annotated[str, msgspec.Meta(pattern=CAMPAIGN_ID_PATTERN)]
+FieldName = Annotated[str, msgspec.Meta(pattern=FIELD_NAME_PATTERN)]
+ClaimPath = Annotated[str, msgspec.Meta(pattern=CLAIM_PATH_PATTERN)]
+Title = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Identification = Literal["secure_token", "messages", "sso"]
+
+
+class Campaign(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A campaign the player serves for the account."""
+
+    title: Title
+
+
+class PlayerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What the player needs to know about an account (DESIGN §11).
+
+    Attributes:
+        identification: the channel at the form step (``secure_token``: the token comes
+            with the page, none is ``TOKEN_EMPTY``).
+        parent_origins: exact origins (``scheme://host[:port]``) allowed to frame the
+            account's campaigns; none means they cannot be framed (a top-level minisite
+            still works).
+        prefill: claim path -> form field, on top of the default mapping (``profile.x``,
+            ``form.x`` and ``optin.x`` fill field ``x``); an entry here wins for its field.
+        campaigns: the campaigns served, by id; any other id is not found.
+        profile_api: the customer's profile endpoint, for tokens that carry an
+            ``access_token`` instead of data (https; http on loopback only).
+    """
+
+    identification: Identification = "secure_token"
+    parent_origins: Annotated[tuple[str, ...], msgspec.Meta(max_length=20)] = ()
+    prefill: Annotated[dict[ClaimPath, FieldName], msgspec.Meta(max_length=100)] = {}
+    campaigns: Annotated[dict[CampaignId, Campaign], msgspec.Meta(max_length=1000)] = {}
+    profile_api: str | None = None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_origin(origin: str) -> str:
+    """Return ``origin`` if it is one exact origin a browser would send, else raise.
+
+    Exactly ``scheme://host[:port]``: lowercase, no path, query, fragment, user info or
+    wildcard, the default port left out (a browser's ``event.origin`` and the
+    ``frame-ancestors`` comparison use that form); https, or http on loopback.
+
+    Raises:
+        PlayerSettingsInvalid: naming what is wrong.
+    """
+    try:
+        parts = urlsplit(origin)
+        port = parts.port
+    except ValueError:
+        raise PlayerSettingsInvalid(f"parent origin {origin!r} is not a URL origin") from None
+    host = parts.hostname or ""
+    if "*" in origin:
+        raise PlayerSettingsInvalid(f"parent origin {origin!r}: wildcards are not allowed")
+    if parts.scheme not in ("https", "http") or not host:
+        raise PlayerSettingsInvalid(
+            f"parent origin {origin!r} must be https://host[:port] (or http on loopback)"
+        )
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise PlayerSettingsInvalid(
+            f"parent origin {origin!r} must be https (http on loopback only)"
+        )
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        raise PlayerSettingsInvalid(f"parent origin {origin!r} must not carry user info")
+    default = {"https": 443, "http": 80}[parts.scheme]
+    canonical = f"{parts.scheme}://{parts.netloc.lower()}"
+    if port == default:
+        canonical = canonical.rsplit(":", 1)[0]
+    if origin != canonical or parts.path or parts.query or parts.fragment or origin.endswith(":"):
+        raise PlayerSettingsInvalid(
+            f"parent origin {origin!r} must be exactly scheme://host[:port] as a browser "
+            f"sends it (lowercase, no path, no default port): {canonical!r}?"
+        )
+    return origin
+
+
+def check_profile_api(url: str) -> str:
+    """Return ``url`` if the player may call it with participants' access tokens, else raise.
+
+    Raises:
+        PlayerSettingsInvalid: not https (http on loopback only), user info in it, or a
+            fragment.
+    """
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise PlayerSettingsInvalid(f"profile_api {url!r} is not a URL") from None
+    host = parts.hostname or ""
+    if parts.scheme not in ("https", "http") or not host:
+        raise PlayerSettingsInvalid(f"profile_api must be an https URL, got {url!r}")
+    if parts.scheme == "http" and not _is_loopback(host):
+        # Participants' access tokens would cross the network in clear.
+        raise PlayerSettingsInvalid(f"profile_api must be https (http on loopback only): {url!r}")
+    if parts.username is not None or "@" in parts.netloc or parts.fragment:
+        raise PlayerSettingsInvalid(f"profile_api must carry no user info or fragment: {url!r}")
+    return url
+
+
+def validate_player_settings(settings: PlayerSettings) -> PlayerSettings:
+    """Check what the types cannot; return ``settings`` unchanged.
+
+    Raises:
+        PlayerSettingsInvalid: the first rule broken, named.
+    """
+    for origin in settings.parent_origins:
+        check_origin(origin)
+    if len(set(settings.parent_origins)) != len(settings.parent_origins):
+        raise PlayerSettingsInvalid("parent origins are listed twice")
+    if settings.profile_api is not None:
+        check_profile_api(settings.profile_api)
+    return settings
