@@ -20,6 +20,7 @@ from shared.errors import (
     JwksUnavailable,
     RateLimited,
     ReplayStoreUnavailable,
+    RequestInvalid,
     ServiceError,
     TokenError,
     VaultUnavailable,
@@ -44,12 +45,6 @@ __all__ = [
 
 logger = logging.getLogger("crypto_api")
 PROBLEM: Final = "application/problem+json"
-
-
-class RequestInvalid(ServiceError):
-    """The request itself is malformed (body shape)."""
-
-    code = "REQUEST_INVALID"
 
 
 class RequestTooLarge(RequestInvalid):

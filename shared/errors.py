@@ -37,7 +37,7 @@ part (the module is named on the right)::
     ├── BearerInvalid                 BEARER_INVALID    (401)    shared.server.bearer_check
     │   └── BearerMissing             BEARER_INVALID    (401 without an error, RFC 6750 §3.1)
     ├── BearerScopeMissing            INSUFFICIENT_SCOPE (403)   shared.server.bearer_check
-    ├── RequestInvalid                REQUEST_INVALID   (400)    crypto_api.errors
+    ├── RequestInvalid                REQUEST_INVALID   (400: a request's body shape)
     │   └── RequestTooLarge           PAYLOAD_TOO_LARGE (413)    crypto_api.errors
     ├── InputInvalid                  INPUT_INVALID     (a bulk input file)   shared.client
     ├── OutputInvalid                 OUTPUT_INVALID    (a bulk output file)  shared.client
@@ -105,6 +105,7 @@ __all__ = [
     "KeyOperationRefused",
     "RateLimited",
     "ReplayStoreUnavailable",
+    "RequestInvalid",
     "ServiceError",
     "TokenDecryptionFailed",
     "TokenEmpty",
@@ -281,6 +282,13 @@ class ReplayStoreUnavailable(ServiceError):
 
     code = "REPLAY_STORE_UNAVAILABLE"
     retryable = True
+
+
+class RequestInvalid(ServiceError):
+    """A request to one of the services is malformed (its body's shape): each app raises it
+    while parsing, before any service is called."""
+
+    code = "REQUEST_INVALID"
 
 
 class VaultError(ServiceError):

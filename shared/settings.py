@@ -39,6 +39,7 @@ _ENV = {
     "AUTHZ_JWKS_URL": "authz_jwks_url",
     "JWKS_ALLOW_LOOPBACK_HTTP": "jwks_allow_loopback_http",
     "REDIS_URL": "redis_url",
+    "PLAYER_PUBLIC_URL": "player_public_url",
     "AUTHZ_SINGLE_INSTANCE": "authz_single_instance",
     "AUTHZ_RATE_LIMIT_PER_SECOND": "rate_limit_per_second",
     "AUTHZ_RATE_LIMIT_BURST": "rate_limit_burst",
@@ -179,6 +180,8 @@ class Settings(Redacted, frozen=True, kw_only=True, forbid_unknown_fields=True):
     #: to a public address (checked on the address actually connected to).
     jwks_allow_loopback_http: bool = False
     redis_url: str | None = None
+    #: The player's public base URL (its pages' origin; the SSO redirect_uri's base).
+    player_public_url: str | None = None
     #: The Authorization API may run without ``REDIS_URL`` only when this says it is the one
     #: and only instance (one process): each instance without Redis has its own replay store.
     authz_single_instance: bool = False
@@ -250,6 +253,8 @@ class Settings(Redacted, frozen=True, kw_only=True, forbid_unknown_fields=True):
             _check_url("AUTHZ_ISSUER", self.authz_issuer)
         if self.authz_jwks_url is not None:
             _check_url("AUTHZ_JWKS_URL", self.authz_jwks_url)
+        if self.player_public_url is not None:
+            _check_url("PLAYER_PUBLIC_URL", self.player_public_url)
         # msgspec's ``ge=0`` lets ``inf`` through; "no limit" is spelled 0.
         for field in (
             "rate_limit_per_second",

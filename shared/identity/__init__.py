@@ -16,6 +16,7 @@ from shared.identity.form_keys import ensure_form_keys, load_form_keys
 from shared.identity.form_token import FORM_TTL, FormClaims, FormKeys, FormTokens
 from shared.identity.identification import Gift, Identification, Identifier, ServedCampaign
 from shared.identity.participations import Participations
+from shared.identity.player import CampaignPage, Player
 from shared.identity.player_settings import (
     Campaign,
     PlayerSettings,
@@ -32,6 +33,7 @@ __all__ = [
     "FORM_TTL",
     "Campaign",
     "CampaignNotFound",
+    "CampaignPage",
     "FieldChange",
     "FormClaims",
     "FormCrossSite",
@@ -45,6 +47,7 @@ __all__ = [
     "NotEligible",
     "ParticipationLimitReached",
     "Participations",
+    "Player",
     "PlayerSettings",
     "PlayerSettingsInvalid",
     "PlayerStore",

@@ -18,7 +18,7 @@ from shared.server.oauth_error import OAuthError
 from shared.wire import OAuthErrorCode
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("shared", "authz_api", "crypto_api")
+PACKAGES = ("shared", "authz_api", "crypto_api", "player")
 TREE = shared.errors.__doc__ or ""
 _CODE = re.compile(r"^[A-Z][A-Z0-9_]{2,}$")
 

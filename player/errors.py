@@ -1,0 +1,140 @@
+"""Error table of the player, once, as data: problem+json for the JSON API, the error
+screen (the same status, ``data-code``) for pages.
+
+A token's refusal keeps its DESIGN §2 code; ``UNKNOWN`` (Vault, a JWKS endpoint, the
+profile API or Redis failed) is a 503 with ``Retry-After`` and a "try again" page.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Final
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException
+from litestar.types import ExceptionHandlersMap
+
+from player.pages import error_page
+from shared.errors import (
+    JwksRefused,
+    RateLimited,
+    RequestInvalid,
+    ServiceError,
+    TokenError,
+    VerificationUnavailable,
+)
+from shared.identity import (
+    CampaignNotFound,
+    FormCrossSite,
+    FormInvalid,
+    NotEligible,
+    ParticipationLimitReached,
+    ProfileUnauthorized,
+)
+from shared.web.error_table import ErrorRow, ExceptionRows, on_unexpected, row_for
+from shared.web.headers import NO_STORE
+from shared.web.health import NotReady
+
+__all__ = [
+    "API_HANDLERS",
+    "ERROR_TABLE",
+    "PAGE_HANDLERS",
+    "RequestInvalid",
+    "page_error",
+    "page_headers",
+]
+
+logger = logging.getLogger("player")
+PROBLEM: Final = "application/problem+json"
+
+
+_UNAVAILABLE: Final = ErrorRow(status=503, title="Temporarily unavailable", retry_after=True)
+
+#: How each error is answered: the first row whose class the error is an instance of.
+ERROR_TABLE: Final[ExceptionRows] = (
+    (VerificationUnavailable, _UNAVAILABLE),
+    (ProfileUnauthorized, ErrorRow(status=403, title="Profile refused the access token")),
+    (JwksRefused, ErrorRow(status=422, title="Account's JWKS endpoint refused")),
+    (TokenError, ErrorRow(status=422, title="Token refused")),
+    (CampaignNotFound, ErrorRow(status=404, title="No such campaign")),
+    (NotEligible, ErrorRow(status=403, title="Not eligible")),
+    (ParticipationLimitReached, ErrorRow(status=409, title="Participation limit reached")),
+    (FormCrossSite, ErrorRow(status=403, title="Form posted from another site")),
+    (FormInvalid, ErrorRow(status=400, title="Form refused")),
+    (RateLimited, ErrorRow(status=429, title="Too many requests", retry_after=True)),
+    (RequestInvalid, ErrorRow(status=400, title="Invalid request")),
+    (NotReady, ErrorRow(status=503, title="Not ready", retry_after=True)),
+    (ServiceError, ErrorRow(status=500, title="Error")),
+)
+
+
+def page_headers(frame_ancestors: str) -> dict[str, str]:
+    """Security headers of every page: a strict CSP with ``frame-ancestors``, no referrer
+    (a token in the URL must not travel to the next site), never cached."""
+    return {
+        "Content-Security-Policy": (
+            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
+            f"form-action 'self'; base-uri 'none'; frame-ancestors {frame_ancestors}"
+        ),
+        "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": NO_STORE,
+    }
+
+
+def _problem(status: int, title: str, code: str, detail: str, **headers: str) -> Response[Any]:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, "code": code}
+    return Response(
+        body, status_code=status, media_type=PROBLEM, headers={"Cache-Control": NO_STORE, **headers}
+    )
+
+
+def _code_of(exc: ServiceError | NotReady) -> str:
+    return exc.code
+
+
+def _api_error(_: Request[Any, Any, Any], exc: ServiceError | NotReady) -> Response[Any]:
+    row = row_for(ERROR_TABLE, exc)
+    return _problem(row.status, row.title, exc.code, exc.detail, **row.headers(exc.retry_after))
+
+
+def page_error(exc: ServiceError | NotReady, frame_ancestors: str = "'none'") -> Response[Any]:
+    """The error screen of ``exc``, framable where the campaign's page is."""
+    row = row_for(ERROR_TABLE, exc)
+    retryable = bool(exc.retry_after) or row.retry_after or getattr(exc, "retryable", False)
+    return Response(
+        error_page(_code_of(exc), retryable=retryable),
+        status_code=row.status,
+        media_type="text/html; charset=utf-8",
+        headers={**page_headers(frame_ancestors), **row.headers(exc.retry_after)},
+    )
+
+
+def _page_error(_: Request[Any, Any, Any], exc: ServiceError | NotReady) -> Response[Any]:
+    # Outside a known campaign (its settings unread): framed nowhere is the safe reading.
+    return page_error(exc)
+
+
+def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    code = {413: "PAYLOAD_TOO_LARGE", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(
+        exc.status_code, "REQUEST_INVALID"
+    )
+    return _problem(
+        exc.status_code, "Request refused", code, str(exc.detail), **(exc.headers or {})
+    )
+
+
+def _internal() -> Response[Any]:
+    return _problem(500, "Internal error", "INTERNAL", "unexpected error; it has been logged")
+
+
+API_HANDLERS: Final[ExceptionHandlersMap] = {
+    ServiceError: _api_error,
+    NotReady: _api_error,
+    HTTPException: _http_error,
+    Exception: on_unexpected(logger, _internal),
+}
+PAGE_HANDLERS: Final[ExceptionHandlersMap] = {
+    ServiceError: _page_error,
+    NotReady: _page_error,
+}

@@ -1,0 +1,134 @@
+"""The player's HTML pages, as plain strings with every value escaped (no template
+engine: four small pages, and nothing of the participant's is ever written unescaped).
+
+Each page says what it is in ``data-`` attributes (``data-step``, ``data-code``,
+``data-gate``) so a test, or a customer's front end, reads the state without parsing text.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Final
+
+from shared.identity import CampaignPage, Submitted
+
+__all__ = ["error_page", "form_page", "gate_page", "thanks_page"]
+
+#: The fields every identification form has, in order; prefilled fields come after.
+BASE_FIELDS: Final = ("firstname", "lastname", "email", "birthdate")
+_LABELS: Final = {
+    "firstname": "First name",
+    "lastname": "Last name",
+    "email": "E-mail",
+    "birthdate": "Date of birth",
+}
+_TYPES: Final = {"email": "email", "birthdate": "date"}
+#: A plain sentence per code a participant may see (DESIGN §11: a §2 code or a sentence).
+SENTENCES: Final = {
+    "TOKEN_EMPTY": "This campaign needs you to sign in on the organiser's site first.",
+    "TOKEN_INVALID_FORMAT": "The link you followed is damaged: open it again from the "
+    "organiser's site.",
+    "TOKEN_EXPIRED": "Your link has expired: open the campaign again from the organiser's site.",
+    "TOKEN_INVALID_SIGNATURE": "Your link could not be checked: open the campaign again from "
+    "the organiser's site.",
+    "TOKEN_DECRYPTION_FAILED": "Your link could not be read: open the campaign again from the "
+    "organiser's site.",
+    "TOKEN_INVALID_CLAIMS": "Your link is not for this campaign: open it again from the "
+    "organiser's site.",
+    "PROFILE_UNAUTHORIZED": "Your session on the organiser's site has ended: sign in there again.",
+    "UNKNOWN": "Something went wrong on our side, not yours. Please try again in a moment.",
+    "CAMPAIGN_NOT_FOUND": "There is no such campaign.",
+    "FORM_INVALID": "This form can no longer be sent: reload the campaign.",
+    "FORM_USED": "This form was sent already.",
+    "FORM_CROSS_SITE": "This form can only be sent from the campaign's own page.",
+    "PARTICIPATION_LIMIT_REACHED": "You have already taken part as many times as this "
+    "campaign allows.",
+    "NOT_ELIGIBLE": "You do not meet the conditions to take part in this campaign.",
+}
+_GENERIC: Final = "This campaign cannot be shown: please try again later."
+
+
+def _document(title: str, body: str) -> str:
+    return (
+        "<!doctype html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title>"
+        '<link rel="stylesheet" href="/kit/player.css"></head>'
+        f"<body>{body}</body></html>\n"
+    )
+
+
+def _input(name: str, value: str | bool) -> str:
+    label = escape(_LABELS.get(name, name.replace("_", " ").capitalize()))
+    if isinstance(value, bool):
+        checked = " checked" if value else ""
+        return (
+            f'<label class="optin"><input type="checkbox" name="{escape(name)}" value="on"'
+            f"{checked}> {label}</label>"
+        )
+    kind = _TYPES.get(name, "text")
+    return (
+        f'<label>{label} <input type="{kind}" name="{escape(name)}" '
+        f'value="{escape(value)}" maxlength="1000"></label>'
+    )
+
+
+def form_page(page: CampaignPage, action: str) -> str:
+    """The identification form, prefilled."""
+    ident = page.identification
+    fields: dict[str, str | bool] = dict.fromkeys(BASE_FIELDS, "")
+    fields.update(ident.prefill)
+    inputs = "".join(_input(name, value) for name, value in fields.items())
+    gift = ""
+    if ident.gift is not None:
+        chance = "You can win it." if ident.gift.can_win else "This prize is not for you."
+        gift = (
+            f'<p class="gift" data-can-win="{str(ident.gift.can_win).lower()}">'
+            f"Prize: <strong>{escape(ident.gift.label)}</strong>. {chance}</p>"
+        )
+    body = (
+        f'<main data-step="form" data-campaign="{escape(page.served.campaign)}">'
+        f"<h1>{escape(page.served.details.title)}</h1>{gift}"
+        f'<form method="post" action="{escape(action)}">'
+        f'<input type="hidden" name="form_token" value="{escape(page.form_token or "")}">'
+        f'{inputs}<button type="submit">Take part</button></form></main>'
+    )
+    return _document(page.served.details.title, body)
+
+
+def gate_page(page: CampaignPage) -> str:
+    """The "you cannot take part" screen (``data-gate``: ``conditions`` or ``limit``)."""
+    gate = page.identification.gate or "conditions"
+    code = "NOT_ELIGIBLE" if gate == "conditions" else "PARTICIPATION_LIMIT_REACHED"
+    body = (
+        f'<main data-step="gate" data-gate="{gate}" data-code="{code}">'
+        f"<h1>{escape(page.served.details.title)}</h1>"
+        f"<p>{escape(SENTENCES[code])}</p></main>"
+    )
+    return _document(page.served.details.title, body)
+
+
+def error_page(code: str, *, retryable: bool) -> str:
+    """The error screen: the code in ``data-code`` and a plain sentence."""
+    sentence = SENTENCES.get(code, _GENERIC)
+    retry = '<p><a href="" data-retry>Try again</a></p>' if retryable else ""
+    body = (
+        f'<main data-step="error" data-code="{escape(code)}" '
+        f'data-retryable="{str(retryable).lower()}">'
+        f"<h1>Sorry</h1><p>{escape(sentence)}</p>{retry}</main>"
+    )
+    return _document("Sorry", body)
+
+
+def thanks_page(submitted: Submitted, title: str) -> str:
+    """After an accepted participation."""
+    left = ""
+    if submitted.limit is not None:
+        remaining = max(submitted.limit - submitted.participations, 0)
+        left = f'<p data-remaining="{remaining}">Participations left: {remaining}.</p>'
+    body = (
+        f'<main data-step="thanks" data-participations="{submitted.participations}">'
+        f"<h1>{escape(title)}</h1><p>Thank you for taking part!</p>{left}</main>"
+    )
+    return _document(title, body)
