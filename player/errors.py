@@ -69,14 +69,16 @@ ERROR_TABLE: Final[ExceptionRows] = (
 
 
 def page_headers(frame_ancestors: str) -> dict[str, str]:
-    """Security headers of every page: a strict CSP with ``frame-ancestors``, no referrer
-    (a token in the URL must not travel to the next site), never cached."""
+    """Security headers of every page: a strict CSP with ``frame-ancestors``, the referrer
+    kept to the player itself (a token in the URL must not travel to another site; and
+    ``no-referrer`` would make a browser send ``Origin: null`` with the form, defeating the
+    same-origin check), never cached."""
     return {
         "Content-Security-Policy": (
             "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
             f"form-action 'self'; base-uri 'none'; frame-ancestors {frame_ancestors}"
         ),
-        "Referrer-Policy": "no-referrer",
+        "Referrer-Policy": "same-origin",
         "X-Content-Type-Options": "nosniff",
         "Cache-Control": NO_STORE,
     }

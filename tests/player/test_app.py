@@ -91,7 +91,7 @@ def test_a_jws_shows_the_form_prefilled_with_the_mapped_values(
     assert 'name="newsletter" value="on" checked' in html
     csp = response.headers["content-security-policy"]
     assert f"frame-ancestors {PARENT}" in csp
-    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["referrer-policy"] == "same-origin"
 
 
 def test_a_jwe_sealed_for_the_account_shows_the_form(
