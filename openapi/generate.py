@@ -17,6 +17,7 @@ from litestar import Litestar
 
 import authz_api.app
 import crypto_api.app
+import player.app
 from shared import Settings
 
 HERE: Final = Path(__file__).resolve().parent
@@ -25,11 +26,13 @@ SETTINGS: Final = Settings(
     vault_addr="http://127.0.0.1:1",
     authz_issuer="https://authz.example.com",
     authz_single_instance=True,
+    redis_url="redis://127.0.0.1:1/0",
 )
 #: File name -> app factory.
 DOCUMENTS: Final[dict[str, Callable[[Settings], Litestar]]] = {
     "authz-api.json": authz_api.app.create_app,
     "crypto-api.json": crypto_api.app.create_app,
+    "player.json": player.app.create_app,
 }
 
 

@@ -61,5 +61,6 @@ def create_app(
     )
     app.state.public_url = settings.player_public_url
     if isinstance(player, Player):
+        app.on_startup.append(player.start)
         app.on_shutdown.append(player.close)
     return app

@@ -24,6 +24,7 @@ import authz_api.app
 import authz_api.openapi
 import authz_api.schemas
 import crypto_api.app
+import player.app
 import crypto_api.openapi
 from shared import Account, AccountStore, Settings
 from shared.web.docs_assets import ASSETS
@@ -39,6 +40,13 @@ OPENAPI = Path(__file__).resolve().parent.parent / "openapi"
 FACTORIES: dict[str, Callable[[Settings], Litestar]] = {
     "authz-api.json": authz_api.app.create_app,
     "crypto-api.json": crypto_api.app.create_app,
+}
+#: Every checked-in document, for the drift check. The player's is not yet held to the
+#: soundness checks below (examples on every answer, documented error bodies): issue 14's
+#: note says what is missing.
+CHECKED_IN: dict[str, Callable[[Settings], Litestar]] = {
+    **FACTORIES,
+    "player.json": player.app.create_app,
 }
 DOCS_MODULES: dict[str, ModuleType] = {
     "authz-api.json": authz_api.openapi,
@@ -154,10 +162,10 @@ def test_the_validator_itself(schema: dict[str, Any], value: Any, valid: bool) -
 # -- the documents are current and sound ----------------------------------------------------
 
 
-@pytest.mark.parametrize("name", sorted(FACTORIES))
+@pytest.mark.parametrize("name", sorted(CHECKED_IN))
 def test_checked_in_documents_are_current(generated: dict[str, str], name: str) -> None:
     """The checked-in document is exactly what the app generates today."""
-    assert set(generated) == set(FACTORIES)
+    assert set(generated) == set(CHECKED_IN)
     checked_in = (OPENAPI / name).read_text(encoding="utf-8")
     assert generated[name] == checked_in, (
         f"openapi/{name} is out of date: run scripts/openapi and commit the result"

@@ -3,6 +3,7 @@ submit), built once per process from the settings."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping
 
@@ -37,20 +38,41 @@ class Player:
 
     def __init__(
         self,
+        vault: Vault,
         verifier: Verifier,
         store: PlayerStore,
-        forms: FormTokens,
+        *,
+        forms: FormTokens | None,
         participations: Participations,
         profiles: ProfileApi,
-        *,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.verifier = verifier
         self.store = store
-        self._forms = forms
+        self._vault = vault
         self._clock = clock
+        self._participations = participations
         self._identifier = Identifier(verifier, store, profiles, participations)
-        self._submissions = Submissions(forms, participations, clock=clock)
+        self._forms = forms
+        self._submissions = (
+            None if forms is None else Submissions(forms, participations, clock=clock)
+        )
+
+    async def start(self) -> None:
+        """Read the form keys from Vault, if not given (the app's start-up: building the app
+        contacts nothing, so its OpenAPI document can be generated offline).
+
+        Raises:
+            ConfigurationError: there are none (``tokenctl vault bootstrap`` makes them).
+        """
+        if self._forms is None:
+            self._forms = FormTokens(await asyncio.to_thread(load_form_keys, self._vault))
+            self._submissions = Submissions(self._forms, self._participations, clock=self._clock)
+
+    def _started(self) -> tuple[FormTokens, Submissions]:
+        if self._forms is None or self._submissions is None:
+            raise ConfigurationError("the player has not started (its form keys are unread)")
+        return self._forms, self._submissions
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Player:
@@ -66,11 +88,12 @@ class Player:
             )
         vault = Vault(settings)
         return cls(
+            vault,
             Verifier(vault, settings=settings),
             PlayerStore(vault),
-            FormTokens(load_form_keys(vault)),
-            Participations(settings.redis_url),
-            ProfileApi(),
+            forms=None,
+            participations=Participations(settings.redis_url),
+            profiles=ProfileApi(),
         )
 
     async def served(self, account: str, campaign: str) -> ServedCampaign:
@@ -89,7 +112,7 @@ class Player:
         identification = await self._identifier.identify(served, token)
         form_token = None
         if identification.can_play:
-            form_token, _ = self._forms.issue(
+            form_token, _ = self._started()[0].issue(
                 account=served.account,
                 campaign=served.campaign,
                 subject=identification.subject,
@@ -104,7 +127,8 @@ class Player:
     ) -> Submitted:
         """Record a submitted form (see :meth:`Submissions.submit`)."""
         await self.served(account, campaign)
-        return await self._submissions.submit(account, campaign, form_token, fields)
+        submissions = self._started()[1]
+        return await submissions.submit(account, campaign, form_token, fields)
 
     async def close(self) -> None:
         """Close the connections to Redis and to profile APIs."""
