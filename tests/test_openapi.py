@@ -24,8 +24,8 @@ import authz_api.app
 import authz_api.openapi
 import authz_api.schemas
 import crypto_api.app
-import player.app
 import crypto_api.openapi
+import player.app
 from shared import Account, AccountStore, Settings
 from shared.web.docs_assets import ASSETS
 from shared.web.docs_pages import CACHE_FOREVER
