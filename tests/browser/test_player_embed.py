@@ -19,8 +19,9 @@ from shared.vault import Vault
 from tests.support.asgi_server import AsgiServer
 from tests.support.browser import OfflineBrowser
 from tests.support.customer_site import CustomerSite, embed_page
+from tests.support.jwks_server import JwksServer
 from tests.support.redis_server import RedisServer
-from tests.support.tokens import claims, flip, sign
+from tests.support.tokens import claims, flip, private_key, sign
 
 CAMPAIGN = "1001"
 
@@ -221,3 +222,42 @@ def test_a_page_of_another_origin_cannot_frame_the_campaign(
             # Chromium's own error page stands in for the campaign: no form, no field.
             assert frame.query_selector('input[name="firstname"]') is None
             assert any("frame-ancestors" in text for text in refused), refused
+
+
+@pytest.mark.parametrize("method", ["symmetric", "jwks"])
+def test_a_jws_of_each_other_method_prefills_the_form(
+    browser: OfflineBrowser,
+    site: CustomerSite,
+    player_host: str,
+    account_id: str,
+    vault: Vault,
+    make_account: Callable[..., Account],
+    jwks_server: JwksServer,
+    hmac_secret: bytes,
+    method: str,
+) -> None:
+    """A JWS checked with a symmetric key (HS256) or a JWKS endpoint (RS256, by kid)
+    prefills the embedded form like a public-key one."""
+    other = f"{account_id}-{method[:3]}"
+    if method == "symmetric":
+        make_account("symmetric", algorithms=("HS256",), secret=hmac_secret, id=other)
+        token = sign(claims(CAMPAIGN, profile={"firstname": "Hal"}), "HS256", hmac_secret)
+    else:
+        jwks_server.document = {
+            "keys": [{**private_key("rsa-2048").as_dict(private=False), "kid": "r1"}]
+        }
+        make_account("jwks", algorithms=("RS256",), jwks_uri=jwks_server.url, id=other)
+        token = sign(claims(CAMPAIGN, profile={"firstname": "Jo"}), "RS256", "rsa-2048", kid="r1")
+    PlayerStore(vault).put(
+        other,
+        PlayerSettings(parent_origins=(site.origin,), campaigns={CAMPAIGN: Campaign(title="Quiz")}),
+        expected=0,
+    )
+
+    def run(page: Page) -> str:
+        frame = _campaign_frame(page)
+        frame.wait_for_selector('main[data-step="form"]')
+        return frame.input_value('input[name="firstname"]')
+
+    expected = "Hal" if method == "symmetric" else "Jo"
+    assert _open(browser, site, embed_page(player_host, other, CAMPAIGN, token), run) == expected
