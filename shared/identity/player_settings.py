@@ -110,6 +110,11 @@ def check_origin(origin: str) -> str:
         )
     if parts.username is not None or parts.password is not None or "@" in parts.netloc:
         raise PlayerSettingsInvalid(f"parent origin {origin!r} must not carry user info")
+    if port is not None and (port == 0 or not parts.netloc.endswith(f":{port}")):
+        # ":08080" or ":0" parse, but no browser sends them: such an origin never matches.
+        raise PlayerSettingsInvalid(
+            f"parent origin {origin!r}: the port must be 1-65535 in plain digits"
+        )
     default = {"https": 443, "http": 80}[parts.scheme]
     canonical = f"{parts.scheme}://{parts.netloc.lower()}"
     if port == default:
