@@ -86,7 +86,8 @@ class ProfileApi:
         except TimeoutError as exc:
             logger.warning("profile API too slow", extra={"cause": "deadline"})
             raise VerificationUnavailable(_SORRY) from exc
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            # InvalidURL is not an HTTPError: a stored URL httpx refuses is an outage too.
             logger.warning("profile API unreachable", extra={"cause": type(exc).__name__})
             raise VerificationUnavailable(_SORRY) from exc
         if status in (401, 403):
