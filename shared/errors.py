@@ -12,10 +12,8 @@ part (the module is named on the right)::
     │   ├── TokenExpired              TOKEN_EXPIRED
     │   ├── TokenInvalidClaims        TOKEN_INVALID_CLAIMS
     │   ├── VerificationUnavailable   UNKNOWN (not the token's fault; always retryable)
-    │   ├── JwksRefused               JWKS_REFUSED (the account's JWKS endpoint answered a
-    │   │                             status no retry fixes: 3xx, 4xx but 408/425/429)
-    │   └── ProfileUnauthorized       PROFILE_UNAUTHORIZED (the customer's profile API
-    │                                 refused the token's access_token)  shared.identity
+    │   └── JwksRefused               JWKS_REFUSED (the account's JWKS endpoint answered a
+    │                                 status no retry fixes: 3xx, 4xx but 408/425/429)
     ├── RateLimited                   RATE_LIMITED      (retryable; retry_after seconds)
     ├── ConfigurationError            CONFIGURATION_INVALID
     ├── AccountError                  ACCOUNT_ERROR
@@ -42,6 +40,8 @@ part (the module is named on the right)::
     ├── InputInvalid                  INPUT_INVALID     (a bulk input file)   shared.client
     ├── OutputInvalid                 OUTPUT_INVALID    (a bulk output file)  shared.client
     ├── PlayerSettingsInvalid         PLAYER_SETTINGS_INVALID    shared.identity
+    ├── ProfileUnauthorized           PROFILE_UNAUTHORIZED (the customer's profile API
+    │                                 refused the token's access_token)  shared.identity
     ├── CampaignNotFound              CAMPAIGN_NOT_FOUND (404)   shared.identity
     ├── NotEligible                   NOT_ELIGIBLE (limit.canPlay false)   shared.identity
     ├── ParticipationLimitReached     PARTICIPATION_LIMIT_REACHED (limit.nb) shared.identity

@@ -7,7 +7,7 @@ before it is looked at (an unknown campaign, settings that fail validation).
 
 from __future__ import annotations
 
-from shared.errors import ServiceError, TokenError
+from shared.errors import ServiceError
 
 __all__ = [
     "CampaignNotFound",
@@ -34,9 +34,10 @@ class CampaignNotFound(ServiceError):
     code = "CAMPAIGN_NOT_FOUND"
 
 
-class ProfileUnauthorized(TokenError):
+class ProfileUnauthorized(ServiceError):
     """The customer's profile API refused the token's ``access_token`` (401 or 403): the
-    token is genuine, but what it carries no longer opens the profile. Not retryable."""
+    token is genuine, but what it carries no longer opens the profile. Not retryable. Not a
+    :class:`TokenError`: the verifier never raises it (its codes are DESIGN §2's)."""
 
     code = "PROFILE_UNAUTHORIZED"
 

@@ -116,9 +116,9 @@ class Identifier:
         """Verify ``token`` for ``served`` and work out the identification.
 
         Raises:
-            TokenError: the token's §2 code; ``ProfileUnauthorized`` when the profile API
-                refused its access token; ``VerificationUnavailable`` (``UNKNOWN``) when
+            TokenError: the token's §2 code; ``VerificationUnavailable`` (``UNKNOWN``) when
                 Vault, a JWKS endpoint, the profile API or Redis failed.
+            ProfileUnauthorized: the profile API refused the token's access token.
         """
         verified = await self._verifier.verify_async(
             token, account_id=served.account, campaign_id=served.campaign
