@@ -9,7 +9,17 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from shared.cli import _accounts, _encrypt, _keycloak_check, _keys, _serve, _token, _up, _vault
+from shared.cli import (
+    _accounts,
+    _encrypt,
+    _keycloak_check,
+    _keys,
+    _player,
+    _serve,
+    _token,
+    _up,
+    _vault,
+)
 from shared.cli._context import Context
 from shared.cli._output import EXIT_CODES, Output, UsageError
 from shared.errors import ServiceError
@@ -33,7 +43,17 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (_vault, _accounts, _keys, _token, _encrypt, _serve, _up, _keycloak_check):
+    for module in (
+        _vault,
+        _accounts,
+        _keys,
+        _player,
+        _token,
+        _encrypt,
+        _serve,
+        _up,
+        _keycloak_check,
+    ):
         module.register(sub, common)
     return parser
 

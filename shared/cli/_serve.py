@@ -1,4 +1,4 @@
-"""``tokenctl serve authz|crypto``: run an API under uvicorn (uvloop + httptools,
+"""``tokenctl serve authz|crypto|player``: run an API under uvicorn (uvloop + httptools,
 with a bound on request heads: :mod:`shared.cli._bounded_http`).
 
 Settings come from the environment (DESIGN §9), read by each worker's app factory. For the
@@ -21,10 +21,21 @@ from shared.settings import Settings
 
 __all__ = ["register"]
 
-_FACTORIES = {"authz": "authz_api.app:create_app", "crypto": "crypto_api.app:create_app"}
+_FACTORIES = {
+    "authz": "authz_api.app:create_app",
+    "crypto": "crypto_api.app:create_app",
+    "player": "player.app:create_app",
+}
 
 
 def _serve(ctx: Context, args: argparse.Namespace) -> None:
+    if args.api == "player" and not os.environ.get("REDIS_URL"):
+        # The player keeps participations and used forms in Redis: without it, every
+        # worker and restart would forget them (a form could be submitted twice).
+        raise ConfigurationError(
+            "tokenctl serve player needs REDIS_URL (participations and used forms are kept "
+            "in Redis): set REDIS_URL=redis://HOST:PORT/0"
+        )
     if args.api == "authz" and not os.environ.get("AUTHZ_ISSUER"):
         os.environ["AUTHZ_ISSUER"] = f"http://{args.host}:{args.port}"
     if port_in_use(args.host, args.port):
@@ -78,9 +89,9 @@ def register(
     serve = sub.add_parser(
         "serve",
         parents=[common],
-        help="run the Authorization or Crypto API",
+        help="run the Authorization API, the Crypto API or the player",
         description="Run an API under uvicorn. Configuration: the VAULT_* and AUTHZ_* "
-        "environment variables (see README).",
+        "environment variables (see README); the player also needs REDIS_URL.",
     )
     serve.add_argument("api", choices=sorted(_FACTORIES))
     serve.add_argument("--host", default="127.0.0.1")

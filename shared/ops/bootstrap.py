@@ -13,6 +13,7 @@ from string import Template
 import msgspec
 
 from shared.errors import ConfigurationError, VaultNotFound
+from shared.identity import ensure_form_keys
 from shared.ops.private_files import private_dir, write_private
 from shared.vault import Vault
 from shared.vault.layout import AUTHZ_SIGNING_KEY
@@ -67,9 +68,9 @@ def bootstrap(
     *,
     approle_cidrs: Sequence[str] | None = None,
 ) -> BootstrapReport:
-    """Create the KV v2 and Transit mounts, the ``authz-signing`` key, the policies and
-    one AppRole per policy; with ``approle_dir``, also write each role's credentials there
-    (see :func:`write_approle_credentials`).
+    """Create the KV v2 and Transit mounts, the ``authz-signing`` key, the policies, the
+    player's form keys and one AppRole per policy; with ``approle_dir``, also write each
+    role's credentials there (see :func:`write_approle_credentials`).
 
     Raises:
         ConfigurationError: a mount exists with the wrong engine or KV version.
@@ -94,6 +95,11 @@ def bootstrap(
             name, policy_hcl(name, kv_mount=s.kv_mount, transit_mount=s.transit_mount)
         )
         report.present.append(f"policy {name}")
+    # The player's form keys (shared.identity.form_keys): created once, never replaced.
+    if ensure_form_keys(vault):
+        report.created.append("player form keys")
+    else:
+        report.present.append("player form keys")
     _ensure_approles(vault, report, approle_cidrs)
     if approle_dir is not None:
         write_approle_credentials(vault, Path(approle_dir))

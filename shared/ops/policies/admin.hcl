@@ -9,6 +9,13 @@ path "$kv/metadata/accounts/*" {
 path "$kv/metadata/accounts" {
   capabilities = ["list"]
 }
+# The player's settings (one document per account) and its form keys.
+path "$kv/data/player/*" {
+  capabilities = ["create", "read", "update"]
+}
+path "$kv/data/player-secrets/*" {
+  capabilities = ["create", "read", "update"]
+}
 # `+` is exactly one path segment: a glob (`account-*`) would also grant every sub-path,
 # /trim and /config included.
 # Creation takes only a key type and the flags that keep the private key in Vault: an

@@ -6,3 +6,11 @@ path "$kv/data/accounts/*" {
 path "$transit/decrypt/account-*" {
   capabilities = ["update"]
 }
+# Its own configuration: each account's player settings, and the keys of its form tokens
+# (written by the admin and bootstrap; read only here).
+path "$kv/data/player/*" {
+  capabilities = ["read"]
+}
+path "$kv/data/player-secrets/form-keys" {
+  capabilities = ["read"]
+}
