@@ -49,6 +49,7 @@ __all__ = [
     "Validation",
     "check_account_id",
     "import_public_key",
+    "is_loopback",
     "method_of",
     "transit_key_name",
     "validate_account",
@@ -214,7 +215,8 @@ def import_public_key(pem: str | bytes) -> RSAKey | ECKey:
     raise AccountInvalid("public_key_pem is not a PEM-encoded RSA or EC public key")
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback IP literals (http is allowed there only)."""
     if host == "localhost":
         return True
     try:
@@ -262,7 +264,7 @@ def _validate_symmetric(v: SymmetricValidation) -> None:
 def _validate_jwks(v: JwksValidation, *, allow_loopback_http: bool) -> None:
     parts = urlsplit(v.jwks_uri)
     host = parts.hostname
-    loopback = bool(host) and _is_loopback(host or "")
+    loopback = bool(host) and is_loopback(host or "")
     if parts.scheme == "http" and loopback and allow_loopback_http:
         return
     if parts.scheme != "https" or not host:

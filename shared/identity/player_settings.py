@@ -9,12 +9,12 @@ APIs never read them. Types and simple bounds hold whenever a document is decode
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 import msgspec
 
+from shared.accounts.document import is_loopback
 from shared.identity.errors import PlayerSettingsInvalid
 
 __all__ = [
@@ -73,15 +73,6 @@ class PlayerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     profile_api: str | None = None
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_origin(origin: str) -> str:
     """Return ``origin`` if it is one exact origin a browser would send, else raise.
 
@@ -104,7 +95,7 @@ def check_origin(origin: str) -> str:
         raise PlayerSettingsInvalid(
             f"parent origin {origin!r} must be https://host[:port] (or http on loopback)"
         )
-    if parts.scheme == "http" and not _is_loopback(host):
+    if parts.scheme == "http" and not is_loopback(host):
         raise PlayerSettingsInvalid(
             f"parent origin {origin!r} must be https (http on loopback only)"
         )
@@ -142,7 +133,7 @@ def check_profile_api(url: str) -> str:
     host = parts.hostname or ""
     if parts.scheme not in ("https", "http") or not host:
         raise PlayerSettingsInvalid(f"profile_api must be an https URL, got {url!r}")
-    if parts.scheme == "http" and not _is_loopback(host):
+    if parts.scheme == "http" and not is_loopback(host):
         # Participants' access tokens would cross the network in clear.
         raise PlayerSettingsInvalid(f"profile_api must be https (http on loopback only): {url!r}")
     if parts.username is not None or "@" in parts.netloc or parts.fragment:
