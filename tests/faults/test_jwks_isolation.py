@@ -3,8 +3,9 @@ another tenant down (both APIs over real HTTP, real OpenBao, real local key serv
 
 Tenant A's key server drips its status line and headers a byte every 0.2 s; 40 clients
 exchange tokens naming A's account (no credentials needed) and 40 encrypt with A's bearer.
-Meanwhile tenant B, whose key set both APIs hold, exchanges and encrypts: its p99 must stay
-under 100 ms, and A's calls are refused at once with a retryable 503, not queued.
+Meanwhile tenant B, whose key set both APIs hold, exchanges and encrypts: its median must stay
+under 100 ms and its p99 under 500 ms, and A's calls are refused at once with a retryable 503,
+not queued.
 """
 
 from __future__ import annotations
@@ -24,8 +25,13 @@ from tests.support.faults.load import Call, Load, describe
 from tests.support.faulty_servers import DrippingServer
 from tests.support.jwks_server import JwksServer
 
-#: What tenant B's calls may take at the 99th percentile while A attacks.
-P99_BOUND = 0.100
+#: What tenant B's calls may take at the median while A attacks.
+MEDIAN_BOUND = 0.100
+#: And at the 99th percentile. A starved call waits for A's 3 s fetch deadline (the old code
+#: answered B fewer than twice in 8 s); a sixth of that leaves room for this 2-core machine's
+#: noise, which put single calls at 0.25-0.39 s while 80 attackers share the test's one GIL
+#: (CI runs of 2026-12-02) with the median still near 10 ms.
+P99_BOUND = 0.500
 ATTACKERS = 40
 #: Each attacker's pause after an answer. Refused at once, attackers with no pause measure
 #: the CPU both APIs (in this one test process, one GIL) spend answering 503s, not threads
@@ -49,7 +55,7 @@ def _p99(calls: list[Call]) -> float:
 
 def test_dripping_endpoint_of_one_tenant_does_not_slow_another(jwks_apis: Apis) -> None:
     """Under 40+40 concurrent calls for tenant A (dripping JWKS), tenant B's exchanges and
-    encrypts keep p99 < 100 ms; A's calls get 503 + Retry-After quickly."""
+    encrypts keep median < 100 ms and p99 < 500 ms; A's calls get 503 + Retry-After quickly."""
     token = jws_for("k1")
     dripping = DrippingServer(_jwks_response()).start()  # honest at first
     healthy = JwksServer().start()
@@ -108,17 +114,20 @@ def test_dripping_endpoint_of_one_tenant_does_not_slow_another(jwks_apis: Apis) 
         dripping.stop()
         healthy.stop()
     summary = describe(measured, start)
-    figures = {}
+    figures: dict[str, float] = {}
+    medians: dict[str, float] = {}
     for kind in ("b-token", "b-encrypt"):
         calls = [c for c in measured if c.kind == kind]
         # Today's code starves B: fewer than two answers in the whole 8 s.
         assert len(calls) >= 10, (kind, summary)
         assert all(c.status == 200 for c in calls), (kind, summary)
         figures[kind] = _p99(calls)
+        medians[kind] = statistics.median(c.seconds for c in calls)
     quiet_p99 = {k: _p99([c for c in baseline if c.kind == k]) for k in figures}
     print(f"tenant B p99 without attack: {quiet_p99}")  # pytest -rP
-    print(f"tenant B p99 under attack: {figures}; calls: {len(measured)}")
+    print(f"tenant B under attack: median {medians}, p99 {figures}; calls: {len(measured)}")
     print(summary)
+    assert all(m < MEDIAN_BOUND for m in medians.values()), (medians, summary)
     assert all(p99 < P99_BOUND for p99 in figures.values()), (figures, summary)
     statuses = {(c["kind"], c["status"], c["retry_after"]) for c in attack_calls}
     print(f"tenant A: {len(attack_calls)} calls, answers {sorted(statuses)}")
