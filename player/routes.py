@@ -17,7 +17,7 @@ from shared.errors import ServiceError
 from shared.identity import FormCrossSite, Identification, Player, ServedCampaign
 from shared.identity.submission import MAX_FIELDS
 from shared.web.dependencies import Injected
-from shared.web.health import liveness_route
+from shared.web.health import NotReady, liveness_route, readiness_route
 from shared.web.openapi import ok
 
 __all__ = ["ROUTES"]
@@ -180,6 +180,25 @@ async def player_style() -> Response[bytes]:
 
 
 _LIVENESS = {200: ok(msgspec.Struct, "The process is up", {"status": "ok"})}
+_READINESS = {200: ok(msgspec.Struct, "Ready", {"status": "ready", "redis": "ok"})}
+
+
+@readiness_route(
+    "Ready when the form keys are read and Redis (participations, used forms) answers. "
+    "Vault is not asked: settings and keys are cached to ride out its outages.",
+    _READINESS,
+)
+async def health_ready(player: Injected[Player]) -> dict[str, str]:
+    """Ready when the form keys are read and Redis answers.
+
+    Raises:
+        NotReady: with the reason's code (``UNKNOWN``: Redis is down).
+    """
+    try:
+        return await player.check_ready()
+    except ServiceError as exc:
+        raise NotReady(exc.code, exc.detail) from exc
+
 ROUTES = [
     campaign_page,
     submit_participation,
@@ -187,4 +206,5 @@ ROUTES = [
     embed_script,
     player_style,
     liveness_route(_LIVENESS),
+    health_ready,
 ]

@@ -109,6 +109,17 @@ class Participations:
             )
         return result
 
+    async def ping(self) -> None:
+        """Raise unless Redis answers (readiness).
+
+        Raises:
+            VerificationUnavailable: Redis cannot be reached (``UNKNOWN``, retryable).
+        """
+        try:
+            await self._client.ping()
+        except RedisError as exc:
+            raise VerificationUnavailable(_UNAVAILABLE) from exc
+
     async def close(self) -> None:
         """Close the connections."""
         await self._client.aclose()

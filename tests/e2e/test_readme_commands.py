@@ -1,6 +1,8 @@
-"""README step 1 works as written: scripts/up (`tokenctl up`) brings up OpenBao on disk, the
-demo account and both APIs; the printed walkthrough (sign → exchange → encrypt → verify)
-succeeds from a shell; Ctrl-C stops it cleanly; a second start keeps accounts and keys."""
+"""README step 1 works as written: scripts/up (`tokenctl up`) brings up OpenBao on disk,
+Redis, the demo account and its campaign, both APIs and the player; the printed walkthrough
+(sign → exchange → encrypt → verify) succeeds from a shell, and the URL it ends with shows
+the prefilled form in Chromium; Ctrl-C stops it cleanly; a second start keeps accounts,
+keys and participations."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.support.browser import offline_chromium
 from tests.support.openbao import free_port, vault_port_pair
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,6 +93,7 @@ def test_up_walkthrough_and_restart(tmp_path: Path) -> None:
         VAULT_PORT=str(vault_port_pair()),
         AUTHZ_PORT=str(free_port()),
         CRYPTO_PORT=str(free_port()),
+        PLAYER_PORT=str(free_port()),
     )
     with scripts_up(env) as lines:
         walkthrough = [ln.strip() for ln in lines if ln.startswith("  ")]
@@ -106,16 +110,33 @@ def test_up_walkthrough_and_restart(tmp_path: Path) -> None:
         assert result.stdout.count("valid JWE (key version 1) ES256: sub=participant-42") == 2
         jwe = result.stdout.rsplit("JWE=", 1)[1].strip()
         assert jwe.count(".") == 4
+        # The walkthrough's last line: the player's page for that JWE, the form prefilled.
+        opened = re.search(r"^Open in a browser: (\S+)$", result.stdout, re.MULTILINE)
+        assert opened is not None, result.stdout
+        url = opened.group(1)
+        assert url == (f"http://127.0.0.1:{env['PLAYER_PORT']}/play/demo/1001?qual_token={jwe}")
+        with offline_chromium() as chromium, chromium.page() as page:
+            page.goto(url)
+            assert page.locator("main").get_attribute("data-step") == "form"
+            assert page.locator("input[name=firstname]").input_value() == "Ada"
+            assert page.locator("input[name=lastname]").input_value() == "Lovelace"
+            assert page.locator("input[name=email]").input_value() == "ada@example.com"
+            page.locator("button[type=submit]").click()
+            page.wait_for_selector("main[data-step=thanks]")
+            assert page.locator("main").get_attribute("data-participations") == "1"
 
         # Least privilege: the APIs run with their AppRole files, never a Vault token.
         services = _service_environments(data)
-        assert len(services) == 2, services
+        assert len(services) == 3, services
         for service_env in services:
             assert "VAULT_TOKEN" not in service_env
             assert service_env["VAULT_SECRET_ID_FILE"].endswith(
-                ("authz-api.secret-id", "crypto-api.secret-id")
+                ("authz-api.secret-id", "crypto-api.secret-id", "player.secret-id")
             )
+            # Redis on a Unix socket in a 0700 folder: no port any local user could reach.
+            assert service_env["REDIS_URL"] == f"unix://{data}/redis/redis.sock"
         assert _mode(data) == "0o700"
+        assert _mode(data / "redis") == "0o700"
         for secret in ("openbao-init.json", "root-token", "demo-es256-private.pem"):
             assert _mode(data / secret) == "0o600", secret
         for role in ("admin", "authz-api", "crypto-api", "player"):
@@ -133,4 +154,10 @@ def test_up_walkthrough_and_restart(tmp_path: Path) -> None:
         assert check.returncode == 0, check.stderr
         assert check.stdout.splitlines()[0] == "demo"
         assert "valid JWE (key version 1) ES256: sub=participant-42" in check.stdout
+        # Redis kept its append-only file: the participation before the restart counts.
+        with offline_chromium() as chromium, chromium.page() as page:
+            page.goto(url)
+            page.locator("button[type=submit]").click()
+            page.wait_for_selector("main[data-step=thanks]")
+            assert page.locator("main").get_attribute("data-participations") == "2"
     assert _service_environments(data) == []

@@ -237,3 +237,26 @@ def test_the_embed_loader_is_served_as_javascript(client: TestClient[Any]) -> No
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/javascript")
     assert "createIframe" in response.text
+
+
+def test_ready_while_redis_answers_and_not_after(
+    settings: Settings, vault: Vault, make_account: Callable[..., Account]
+) -> None:
+    """/health/ready is 200 with the form keys read and Redis up; Redis gone, it is 503
+    UNKNOWN with Retry-After (a load balancer stops sending forms that could not count)."""
+    make_account()
+    ensure_form_keys(vault)
+    redis_server = RedisServer().start()
+    try:
+        app = create_app(Settings(**{**_fields(settings), "redis_url": redis_server.url}))
+        with TestClient(app) as client:
+            ready = client.get("/health/ready")
+            assert ready.status_code == 200, ready.text
+            assert ready.json() == {"status": "ready", "redis": "ok"}
+            redis_server.stop()
+            down = client.get("/health/ready")
+            assert down.status_code == 503, down.text
+            assert down.json()["code"] == "UNKNOWN"
+            assert down.headers["retry-after"]
+    finally:
+        redis_server.stop()
