@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 #
-# One image for both APIs, the one-shot `vault-init` service and `tokenctl` itself
+# One image for both APIs, the player, the one-shot `vault-init` service and `tokenctl` itself
 # (see compose.yaml). Its entry point is `tokenctl`: `docker run IMAGE serve authz ...`.
 #
 # Nothing secret is built in: Vault credentials, the Redis password and OpenBao's init
@@ -31,6 +31,7 @@ COPY pyproject.toml README.md ./
 COPY shared ./shared
 COPY authz_api ./authz_api
 COPY crypto_api ./crypto_api
+COPY player ./player
 # Into the package before it is installed, so the wheel carries them: /schema then needs no
 # CDN. Run as a file (it needs only the standard library, and nothing is installed yet);
 # -P keeps its directory off sys.path, where its sibling modules would shadow nothing good.
@@ -54,10 +55,11 @@ RUN groupadd --system --gid 10001 tokenctl \
     && install -d -o 10001 -g 10001 -m 0700 \
         /var/lib/secure-token/init \
         /var/lib/secure-token/approle/authz-api \
-        /var/lib/secure-token/approle/crypto-api
+        /var/lib/secure-token/approle/crypto-api \
+        /var/lib/secure-token/approle/player
 COPY --from=build /opt/venv /opt/venv
 USER 10001:10001
-# Authorization API, Crypto API (`tokenctl serve authz|crypto --port ...`).
-EXPOSE 8100 8300
+# Authorization API, Crypto API, player (`tokenctl serve authz|crypto|player --port ...`).
+EXPOSE 8100 8300 8400
 ENTRYPOINT ["tokenctl"]
 CMD ["--help"]

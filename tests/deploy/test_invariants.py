@@ -113,7 +113,7 @@ def test_each_api_reads_credentials_only_vault_init_writes_for_it() -> None:
     """Each API's AppRole files are on a volume vault-init fills and no other API mounts."""
     init_mounts = _named_volume_mounts(SERVICES["vault-init"])
     seen: dict[str, str] = {}
-    for api in ("authz-api", "crypto-api"):
+    for api in ("authz-api", "crypto-api", "player"):
         env = service_environment(SERVICES[api])
         mounts = _named_volume_mounts(SERVICES[api])
         for key in ("VAULT_ROLE_ID_FILE", "VAULT_SECRET_ID_FILE"):
@@ -144,7 +144,7 @@ def _serve_port(service: Mapping[str, Any]) -> int:
     return int(command[command.index("--port") + 1])
 
 
-@pytest.mark.parametrize("api", ["authz-api", "crypto-api"])
+@pytest.mark.parametrize("api", ["authz-api", "crypto-api", "player"])
 def test_api_settings_from_the_compose_environment(api: str, tmp_path: Path) -> None:
     """The API's environment builds valid Settings: AppRole login, and every address a
     service of this file on the port that service listens on."""
@@ -162,8 +162,7 @@ def test_api_settings_from_the_compose_environment(api: str, tmp_path: Path) -> 
     assert int(health.group(1)) == _serve_port(service)
     vault = urlsplit(settings.vault_addr)
     assert (vault.hostname, vault.port) == ("openbao", _container_port(SERVICES["openbao"]))
-    assert settings.authz_issuer == "http://127.0.0.1:8100"  # what a customer reaches
-    if api == "authz-api":
+    if api in ("authz-api", "player"):
         assert settings.redis_url
         redis = urlsplit(settings.redis_url)
         assert (redis.hostname, redis.port, redis.password) == (
@@ -171,7 +170,12 @@ def test_api_settings_from_the_compose_environment(api: str, tmp_path: Path) -> 
             6379,
             "redis-test-password",
         )
-    else:
+    if api == "player":
+        # What a participant's browser reaches: the forms are checked against it.
+        assert settings.player_public_url == "http://127.0.0.1:8400"
+        return
+    assert settings.authz_issuer == "http://127.0.0.1:8100"  # what a customer reaches
+    if api == "crypto-api":
         jwks = urlsplit(settings.jwks_url or "")
         authz = SERVICES["authz-api"]
         assert (jwks.hostname, jwks.port) == ("authz-api", _serve_port(authz))

@@ -68,7 +68,7 @@ def _run(argv: Sequence[str], env: Mapping[str, str]) -> subprocess.CompletedPro
 def test_vault_init_bootstraps_openbao_from_the_deploy_config(tmp_path: Path) -> None:
     """deploy/openbao.hcl runs on the real bao; its healthcheck passes while uninitialised;
     vault-init's script (run twice) initialises, unseals and bootstraps it, and each API's
-    credentials log in with that API's policy only."""
+    credentials (the player's too) log in with that service's policy only."""
     volumes = {name: tmp_path / name for name in load_compose()["volumes"]}
     for directory in volumes.values():
         directory.mkdir(mode=0o700)
@@ -117,7 +117,7 @@ def test_vault_init_bootstraps_openbao_from_the_deploy_config(tmp_path: Path) ->
         assert requests.get(f"{addr}/v1/sys/health", timeout=5).status_code == 200
         assert _run(health, _host_env({})).returncode == 0
 
-        for api in ("authz-api", "crypto-api"):
+        for api in ("authz-api", "crypto-api", "player"):
             service = SERVICES[api]
             api_paths = _host_paths(service, volumes)
             api_env = {
