@@ -12,7 +12,7 @@ from shared.ops.private_files import write_private
 from tests.support.openbao import free_port, vault_port_pair
 
 
-@pytest.mark.parametrize("flag", ["--vault-port", "--authz-port", "--crypto-port"])
+@pytest.mark.parametrize("flag", ["--vault-port", "--authz-port", "--crypto-port", "--player-port"])
 def test_busy_port_is_named_and_nothing_starts(
     flag: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -25,6 +25,7 @@ def test_busy_port_is_named_and_nothing_starts(
             "--vault-port": str(vault_port_pair()),
             "--authz-port": str(free_port()),
             "--crypto-port": str(free_port()),
+            "--player-port": str(free_port()),
             flag: str(port),
         }
         argv = ["up", "--data-dir", str(tmp_path / "data")]
@@ -71,6 +72,23 @@ def test_a_shared_or_unusable_data_dir_is_refused(
         assert exited.value.code == 4
         assert message in capsys.readouterr().err
     assert oct(shared_dir.stat().st_mode & 0o7777) == "0o1777"
+
+
+def test_a_data_dir_too_deep_for_redis_socket_is_refused_before_anything_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Redis listens on a Unix socket in the data dir, whose path must fit 107 bytes: a
+    deeper dir is a one-line error naming the option, before OpenBao starts."""
+    deep = tmp_path / ("d" * 120)
+    argv = ["up", "--data-dir", str(deep), "--vault-port", str(vault_port_pair())]
+    argv += ["--authz-port", str(free_port()), "--crypto-port", str(free_port())]
+    with pytest.raises(SystemExit) as exited:
+        main([*argv, "--player-port", str(free_port())])
+    assert exited.value.code == 4
+    err = capsys.readouterr().err
+    assert "too long for Redis's socket" in err
+    assert "choose a shorter --data-dir" in err
+    assert not (deep / "openbao.log").exists()
 
 
 def test_private_files_never_open_a_planted_temp_file(tmp_path: Path) -> None:
