@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["WrkResult", "run_wrk", "wrk_binary"]
+__all__ = ["WrkResult", "run_wrk", "run_wrk_bodies", "wrk_binary"]
 
 #: wrk's threads; the machine has 2 cores, shared with the servers under test.
 THREADS = 2
@@ -55,6 +55,40 @@ def _lua(body: str, content_type: str, headers: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _lua_cycling(bodies: Path, content_type: str, threads: int) -> str:
+    # Each wrk thread loads the file and takes every `threads`-th line from its own offset:
+    # no two requests of a run send the same body until the file is used up.
+    return f"""\
+local threads = 0
+function setup(thread)
+  thread:set("offset", threads)
+  threads = threads + 1
+end
+function init(args)
+  bodies = {{}}
+  for line in io.lines({json.dumps(str(bodies))}) do bodies[#bodies + 1] = line end
+  index = offset + 1
+  headers = {{["Content-Type"] = {json.dumps(content_type)}}}
+end
+function request()
+  local body = bodies[index]
+  index = index + threads_total
+  if index > #bodies then index = offset + 1 end
+  return wrk.format("POST", nil, headers, body)
+end
+threads_total = {threads}
+"""
+
+
+def run_wrk_bodies(
+    url: str, bodies: Path, content_type: str, *, seconds: float, connections: int
+) -> WrkResult:
+    """POST the lines of ``bodies`` to ``url``, a different one per request, for ``seconds``
+    over ``connections`` keep-alive connections (they repeat only once all were sent)."""
+    lua = _lua_cycling(bodies, content_type, min(THREADS, connections))
+    return _run(lua, url, seconds, connections)
+
+
 def run_wrk(
     url: str,
     body: str,
@@ -65,8 +99,12 @@ def run_wrk(
     headers: dict[str, str] | None = None,
 ) -> WrkResult:
     """POST ``body`` to ``url`` for ``seconds`` over ``connections`` keep-alive connections."""
+    return _run(_lua(body, content_type, headers or {}), url, seconds, connections)
+
+
+def _run(lua: str, url: str, seconds: float, connections: int) -> WrkResult:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(_lua(body, content_type, headers or {}))
+        script.write(lua)
     try:
         out = subprocess.run(
             [
