@@ -33,6 +33,7 @@ _CHANGE_OPTIONS = (
     "--no-profile-api",
     "--campaign",
     "--remove-campaign",
+    "--message-wait",
 )
 
 
@@ -49,6 +50,8 @@ def _text(account_id: str, settings: PlayerSettings) -> str:
         + (", ".join(settings.parent_origins) or "(none: campaigns cannot be framed)"),
         f"profile api     {settings.profile_api or '(none)'}",
     ]
+    if settings.identification == "messages":
+        lines.append(f"message wait    {settings.message_wait} s (for the parent page's answer)")
     if settings.prefill:
         lines.append("prefill         (on top of profile.x/form.x/optin.x -> x)")
         lines += [f"  {path} -> {field}" for path, field in settings.prefill.items()]
@@ -97,6 +100,8 @@ def _changed(current: PlayerSettings, args: argparse.Namespace) -> PlayerSetting
         changes["profile_api"] = None
     elif args.profile_api is not None:
         changes["profile_api"] = args.profile_api
+    if args.message_wait is not None:
+        changes["message_wait"] = args.message_wait
     if args.campaign or args.remove_campaign:
         campaigns = dict(current.campaigns)
         for cid, title in _pairs(args.campaign or [], "--campaign", "ID", "TITLE"):
@@ -130,6 +135,7 @@ def _given(args: argparse.Namespace) -> bool:
         or args.no_profile_api
         or args.campaign
         or args.remove_campaign
+        or args.message_wait is not None
     )
 
 
@@ -219,5 +225,12 @@ def register(
         action="append",
         metavar="ID",
         help="stop serving a campaign (repeatable)",
+    )
+    st.add_argument(
+        "--message-wait",
+        type=int,
+        metavar="SECONDS",
+        help="with --identification messages: how long a campaign waits for the parent "
+        "page's answer before it says the page did not answer (1-900; 120)",
     )
     st.set_defaults(handler=_set)

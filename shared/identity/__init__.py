@@ -15,6 +15,7 @@ from shared.identity.errors import (
 from shared.identity.form_keys import ensure_form_keys, load_form_keys
 from shared.identity.form_token import FORM_TTL, FormClaims, FormKeys, FormTokens
 from shared.identity.identification import Gift, Identification, Identifier, ServedCampaign
+from shared.identity.messages import MESSAGE_TYPES, MessageChannel, message_channel
 from shared.identity.participations import Participations
 from shared.identity.player import CampaignPage, Player
 from shared.identity.player_settings import (
@@ -31,6 +32,7 @@ from shared.identity.submission import FieldChange, Submissions, Submitted
 
 __all__ = [
     "FORM_TTL",
+    "MESSAGE_TYPES",
     "Campaign",
     "CampaignNotFound",
     "CampaignPage",
@@ -44,6 +46,7 @@ __all__ = [
     "Gift",
     "Identification",
     "Identifier",
+    "MessageChannel",
     "NotEligible",
     "ParticipationLimitReached",
     "Participations",
@@ -60,6 +63,7 @@ __all__ = [
     "check_profile_api",
     "ensure_form_keys",
     "load_form_keys",
+    "message_channel",
     "prefill",
     "validate_player_settings",
 ]

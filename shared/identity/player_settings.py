@@ -22,6 +22,7 @@ __all__ = [
     "CLAIM_PATH_PATTERN",
     "FIELD_NAME_PATTERN",
     "Campaign",
+    "MessageWait",
     "PlayerSettings",
     "check_origin",
     "check_profile_api",
@@ -41,6 +42,9 @@ CampaignId = Annotated[str, msgspec.Meta(pattern=CAMPAIGN_ID_PATTERN)]
 FieldName = Annotated[str, msgspec.Meta(pattern=FIELD_NAME_PATTERN)]
 ClaimPath = Annotated[str, msgspec.Meta(pattern=CLAIM_PATH_PATTERN)]
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+#: How long a campaign waits for the parent page's answer (seconds): long enough for a
+#: person to sign in on the customer's page, bounded so a silent page never hangs it.
+MessageWait = Annotated[int, msgspec.Meta(ge=1, le=900)]
 Identification = Literal["secure_token", "messages", "sso"]
 
 
@@ -64,6 +68,9 @@ class PlayerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
         campaigns: the campaigns served, by id; any other id is not found.
         profile_api: the customer's profile endpoint, for tokens that carry an
             ``access_token`` instead of data (https; http on loopback only).
+        message_wait: with ``messages``, the seconds a campaign waits for the parent
+            page's ``userInfo`` (or its ``requestParticipantAction`` answer) before it shows
+            that the page did not answer.
     """
 
     identification: Identification = "secure_token"
@@ -71,6 +78,7 @@ class PlayerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     prefill: Annotated[dict[ClaimPath, FieldName], msgspec.Meta(max_length=100)] = {}
     campaigns: Annotated[dict[CampaignId, Campaign], msgspec.Meta(max_length=1000)] = {}
     profile_api: str | None = None
+    message_wait: MessageWait = 120
 
 
 def check_origin(origin: str) -> str:

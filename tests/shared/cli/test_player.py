@@ -70,6 +70,7 @@ def test_set_then_show_round_trip(cli: Any, account: str, vault: Vault) -> None:
         "prefill": {"profile.mail": "email"},
         "campaigns": {"1001": {"title": "Summer draw"}},
         "profile_api": "https://api.example/me",
+        "message_wait": 120,
     }
     code, out, _ = cli("player", "set", account, "--no-profile-api", "--json")
     assert code == 0
@@ -124,6 +125,21 @@ def test_campaigns_are_added_retitled_and_removed(cli: Any, account: str, vault:
     code, _, err = cli("player", "set", account, "--remove-campaign", "9")
     assert code == 1
     assert "no such campaign" in err
+
+
+def test_message_wait_is_set_shown_and_bounded(cli: Any, account: str, vault: Vault) -> None:
+    """--message-wait sets the bounded wait of the messages channel; out of 1-900 it is
+    refused with its reason and nothing is written."""
+    args = ("--identification", "messages", "--message-wait", "45")
+    code, out, err = cli("player", "set", account, *args)
+    assert code == 0, err
+    assert "message wait    45 s" in out
+    assert PlayerStore(vault).get_versioned(account)[0].message_wait == 45
+    code, _, err = cli("player", "set", account, "--message-wait", "0")
+    assert code == 1
+    assert "PLAYER_SETTINGS_INVALID" in err
+    assert "message_wait" in err
+    assert PlayerStore(vault).get_versioned(account)[0].message_wait == 45
 
 
 def test_unknown_account_is_refused(cli: Any) -> None:
