@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Final
 
 from litestar.openapi import ResponseSpec
-from litestar.openapi.spec import Example
 
 from crypto_api.errors import TOO_LARGE_TITLE
 from crypto_api.schemas import (
@@ -20,7 +19,7 @@ from crypto_api.schemas import (
     Readiness,
 )
 from shared.web.body_limits import kib, too_large
-from shared.web.openapi import ok
+from shared.web.openapi import ProblemExample, ok, problem
 
 __all__ = [
     "ACCOUNT_JWKS_RESPONSES",
@@ -30,30 +29,10 @@ __all__ = [
     "HEALTH_RESPONSES",
 ]
 
-_PROBLEM: Final = "application/problem+json"
 
-
-def _problem(description: str, *examples: tuple[str, int, str, str, str]) -> ResponseSpec:
-    """An RFC 9457 problem response, with (summary, status, title, code, detail) examples."""
-    return ResponseSpec(
-        Problem,
-        description=description,
-        media_type=_PROBLEM,
-        generate_examples=False,
-        examples=[
-            Example(
-                summary=summary,
-                value={
-                    "type": "about:blank",
-                    "title": title,
-                    "status": status,
-                    "detail": detail,
-                    "code": code,
-                },
-            )
-            for summary, status, title, code, detail in examples
-        ],
-    )
+def _problem(description: str, *examples: ProblemExample) -> ResponseSpec:
+    """A problem response of this API (its :class:`Problem`)."""
+    return problem(Problem, description, *examples)
 
 
 _400 = _problem(

@@ -100,15 +100,27 @@ def _api_error(_: Request[Any, Any, Any], exc: ServiceError | NotReady) -> Respo
     return _problem(row.status, row.title, exc.code, exc.detail, **row.headers(exc.retry_after))
 
 
+def _screen(
+    code: str, status: int, headers: dict[str, str], *, retryable: bool, frame_ancestors: str
+) -> Response[Any]:
+    return Response(
+        error_page(code, retryable=retryable),
+        status_code=status,
+        media_type="text/html",  # Litestar adds "; charset=utf-8"
+        headers={**page_headers(frame_ancestors), **headers},
+    )
+
+
 def page_error(exc: ServiceError | NotReady, frame_ancestors: str = "'none'") -> Response[Any]:
     """The error screen of ``exc``, framable where the campaign's page is."""
     row = row_for(ERROR_TABLE, exc)
     retryable = bool(exc.retry_after) or row.retry_after or getattr(exc, "retryable", False)
-    return Response(
-        error_page(_code_of(exc), retryable=retryable),
-        status_code=row.status,
-        media_type="text/html; charset=utf-8",
-        headers={**page_headers(frame_ancestors), **row.headers(exc.retry_after)},
+    return _screen(
+        _code_of(exc),
+        row.status,
+        row.headers(exc.retry_after),
+        retryable=retryable,
+        frame_ancestors=frame_ancestors,
     )
 
 
@@ -117,17 +129,36 @@ def _page_error(_: Request[Any, Any, Any], exc: ServiceError | NotReady) -> Resp
     return page_error(exc)
 
 
-def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-    code = {413: "PAYLOAD_TOO_LARGE", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(
+def _http_code(exc: HTTPException) -> str:
+    return {413: "PAYLOAD_TOO_LARGE", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(
         exc.status_code, "REQUEST_INVALID"
     )
+
+
+def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     return _problem(
-        exc.status_code, "Request refused", code, str(exc.detail), **(exc.headers or {})
+        exc.status_code, "Request refused", _http_code(exc), str(exc.detail), **(exc.headers or {})
+    )
+
+
+def _page_http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    # A page's refusal by the framework (a form too large) is a screen too, never JSON
+    # shown to a participant.
+    return _screen(
+        _http_code(exc),
+        exc.status_code,
+        exc.headers or {},
+        retryable=False,
+        frame_ancestors="'none'",
     )
 
 
 def _internal() -> Response[Any]:
     return _problem(500, "Internal error", "INTERNAL", "unexpected error; it has been logged")
+
+
+def _internal_screen() -> Response[Any]:
+    return _screen("INTERNAL", 500, {}, retryable=True, frame_ancestors="'none'")
 
 
 API_HANDLERS: Final[ExceptionHandlersMap] = {
@@ -139,4 +170,6 @@ API_HANDLERS: Final[ExceptionHandlersMap] = {
 PAGE_HANDLERS: Final[ExceptionHandlersMap] = {
     ServiceError: _page_error,
     NotReady: _page_error,
+    HTTPException: _page_http_error,
+    Exception: on_unexpected(logger, _internal_screen),
 }

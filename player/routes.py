@@ -8,22 +8,37 @@ from urllib.parse import parse_qsl, urlsplit
 
 import msgspec
 from litestar import Request, Response, get, post
-from litestar.params import FromPath, FromQuery
 
 from player.errors import API_HANDLERS, PAGE_HANDLERS, RequestInvalid, page_error, page_headers
+from player.openapi import (
+    AccountId,
+    CampaignId,
+    DocumentedOperation,
+    IdentifyOperation,
+    PageOperation,
+    ParticipationOperation,
+    QualToken,
+)
 from player.pages import form_page, gate_page, thanks_page
+from player.responses import (
+    CAMPAIGN_PAGE_RESPONSES,
+    HEALTH_READY_RESPONSES,
+    HEALTH_RESPONSES,
+    IDENTIFY_RESPONSES,
+    PARTICIPATION_RESPONSES,
+)
 from player.schemas import IDENTIFY_BODY_MAX, IdentifyRequest
 from shared.errors import ServiceError
-from shared.identity import FormCrossSite, Identification, Player, ServedCampaign
+from shared.identity import FormCrossSite, Player, ServedCampaign
 from shared.identity.submission import MAX_FIELDS
 from shared.web.dependencies import Injected
 from shared.web.health import NotReady, liveness_route, readiness_route
-from shared.web.openapi import ok
 
 __all__ = ["ROUTES"]
 
 _STATIC: Final = Path(__file__).parent / "static"
-_HTML: Final = "text/html; charset=utf-8"
+#: Litestar adds "; charset=utf-8" to text/ types.
+_HTML: Final = "text/html"
 #: A form of MAX_FIELDS fields of 1000 characters, and its token.
 _FORM_BODY_MAX: Final = MAX_FIELDS * 1100 + 70 * 1024
 
@@ -49,12 +64,14 @@ def _page(html: str, served: ServedCampaign, status: int = 200) -> Response[str]
     tags=["Player"],
     exception_handlers=PAGE_HANDLERS,
     media_type=_HTML,
+    responses=CAMPAIGN_PAGE_RESPONSES,
+    operation_class=PageOperation,
 )
 async def campaign_page(
-    account: FromPath[str],
-    campaign: FromPath[str],
+    account: AccountId,
+    campaign: CampaignId,
     player: Injected[Player],
-    qual_token: FromQuery[str | None] = None,
+    qual_token: QualToken = None,
 ) -> Response[str]:
     """The identification step of a campaign."""
     served = await player.served(account, campaign)
@@ -98,11 +115,13 @@ def _check_same_origin(request: Request[Any, Any, Any], public_url: str | None) 
     request_max_body_size=_FORM_BODY_MAX,
     media_type=_HTML,
     status_code=200,
+    responses=PARTICIPATION_RESPONSES,
+    operation_class=ParticipationOperation,
 )
 async def submit_participation(
     request: Request[Any, Any, Any],
-    account: FromPath[str],
-    campaign: FromPath[str],
+    account: AccountId,
+    campaign: CampaignId,
     player: Injected[Player],
 ) -> Response[str]:
     """Record a submitted form."""
@@ -140,7 +159,8 @@ async def submit_participation(
     exception_handlers=API_HANDLERS,
     request_max_body_size=IDENTIFY_BODY_MAX,
     status_code=200,
-    responses={200: ok(Identification, "The identification", None)},
+    responses=IDENTIFY_RESPONSES,
+    operation_class=IdentifyOperation,
 )
 async def identify(request: Request[Any, Any, Any], player: Injected[Player]) -> Response[Any]:
     """Identify a participant (JSON)."""
@@ -170,23 +190,20 @@ def _static(name: str, media_type: str) -> Response[bytes]:
 @get("/kit/embed.js", operation_id="embedScript", include_in_schema=False)
 async def embed_script() -> Response[bytes]:
     """The embed loader for customers' pages (a command queue, plain JavaScript)."""
-    return _static("embed.js", "text/javascript; charset=utf-8")
+    return _static("embed.js", "text/javascript")
 
 
 @get("/kit/player.css", operation_id="playerStyle", include_in_schema=False)
 async def player_style() -> Response[bytes]:
     """The pages' style sheet."""
-    return _static("player.css", "text/css; charset=utf-8")
-
-
-_LIVENESS = {200: ok(msgspec.Struct, "The process is up", {"status": "ok"})}
-_READINESS = {200: ok(msgspec.Struct, "Ready", {"status": "ready", "redis": "ok"})}
+    return _static("player.css", "text/css")
 
 
 @readiness_route(
     "Ready when the form keys are read and Redis (participations, used forms) answers. "
     "Vault is not asked: settings and keys are cached to ride out its outages.",
-    _READINESS,
+    HEALTH_READY_RESPONSES,
+    operation_class=DocumentedOperation,
 )
 async def health_ready(player: Injected[Player]) -> dict[str, str]:
     """Ready when the form keys are read and Redis answers.
@@ -199,12 +216,13 @@ async def health_ready(player: Injected[Player]) -> dict[str, str]:
     except ServiceError as exc:
         raise NotReady(exc.code, exc.detail) from exc
 
+
 ROUTES = [
     campaign_page,
     submit_participation,
     identify,
     embed_script,
     player_style,
-    liveness_route(_LIVENESS),
+    liveness_route(HEALTH_RESPONSES),
     health_ready,
 ]

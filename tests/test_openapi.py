@@ -1,5 +1,5 @@
 """The checked-in OpenAPI documents: current, sound OpenAPI 3.1, served with the interactive
-docs, and true: real answers of both APIs, good and bad, match them.
+docs, and true: real answers of the three APIs, good and bad, match them.
 
 Schemas are checked with ``jsonschema`` (:func:`schema_errors`): JSON Schema 2020-12, the
 dialect of OpenAPI 3.1, with ``$ref`` pointing into the document.
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -26,7 +28,9 @@ import authz_api.schemas
 import crypto_api.app
 import crypto_api.openapi
 import player.app
-from shared import Account, AccountStore, Settings
+import player.openapi
+from shared import Account, AccountStore, Settings, Vault
+from shared.identity import Campaign, PlayerSettings, PlayerStore, ensure_form_keys
 from shared.web.docs_assets import ASSETS
 from shared.web.docs_pages import CACHE_FOREVER
 from shared.wire import CLIENT_ASSERTION_TYPE, GRANT_TYPES, OAuthErrorCode
@@ -34,26 +38,30 @@ from tests.support.asgi_server import AsgiServer
 from tests.support.authz import serve
 from tests.support.crypto import serve_crypto
 from tests.support.jwks_server import JwksServer
+from tests.support.player import docs_player
+from tests.support.profile_server import ProfileServer
+from tests.support.redis_server import RedisServer
 from tests.support.tokens import claims, private_key, sign
 
 OPENAPI = Path(__file__).resolve().parent.parent / "openapi"
 FACTORIES: dict[str, Callable[[Settings], Litestar]] = {
     "authz-api.json": authz_api.app.create_app,
     "crypto-api.json": crypto_api.app.create_app,
-}
-#: Every checked-in document, for the drift check. The player's is not yet held to the
-#: soundness checks below (examples on every answer, documented error bodies): issue 14's
-#: note says what is missing.
-CHECKED_IN: dict[str, Callable[[Settings], Litestar]] = {
-    **FACTORIES,
-    "player.json": player.app.create_app,
+    "player.json": docs_player,
 }
 DOCS_MODULES: dict[str, ModuleType] = {
     "authz-api.json": authz_api.openapi,
     "crypto-api.json": crypto_api.openapi,
+    "player.json": player.openapi,
 }
-#: The media type of each API's error answers.
-ERROR_MEDIA = {"authz-api.json": "application/json", "crypto-api.json": "application/problem+json"}
+#: The media type of each API's error answers (but a page's: :func:`error_media`).
+ERROR_MEDIA = {
+    "authz-api.json": "application/json",
+    "crypto-api.json": "application/problem+json",
+    "player.json": "application/problem+json",
+}
+#: The media type of the player's pages, and of their error screens.
+HTML = "text/html"
 NOWHERE = "http://127.0.0.1:1"
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 
@@ -74,6 +82,15 @@ def document(name: str) -> dict[str, Any]:
     """A checked-in document."""
     result: dict[str, Any] = json.loads((OPENAPI / name).read_text(encoding="utf-8"))
     return result
+
+
+def error_media(name: str, op: dict[str, Any]) -> str:
+    """The media type ``op``'s errors come in: the API's, or for a page (a success in
+    HTML) the error screen's, HTML."""
+    successes = [r for status, r in op["responses"].items() if status.startswith("2")]
+    if any(HTML in response.get("content", {}) for response in successes):
+        return HTML
+    return ERROR_MEDIA[name]
 
 
 def operations(doc: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
@@ -162,10 +179,10 @@ def test_the_validator_itself(schema: dict[str, Any], value: Any, valid: bool) -
 # -- the documents are current and sound ----------------------------------------------------
 
 
-@pytest.mark.parametrize("name", sorted(CHECKED_IN))
+@pytest.mark.parametrize("name", sorted(FACTORIES))
 def test_checked_in_documents_are_current(generated: dict[str, str], name: str) -> None:
     """The checked-in document is exactly what the app generates today."""
-    assert set(generated) == set(CHECKED_IN)
+    assert set(generated) == set(FACTORIES)
     checked_in = (OPENAPI / name).read_text(encoding="utf-8")
     assert generated[name] == checked_in, (
         f"openapi/{name} is out of date: run scripts/openapi and commit the result"
@@ -205,7 +222,7 @@ def test_documents_are_sound_openapi_3_1(name: str) -> None:
                 assert media["schema"], f"{where} {status}"
                 assert media["examples"], f"{where} {status}"
             if int(status) >= 400:
-                assert ERROR_MEDIA[name] in content, f"{where} {status}"
+                assert set(content) == {error_media(name, op)}, f"{where} {status}"
             if status in ("429", "503"):
                 assert response["headers"]["Retry-After"]["required"] is True, f"{where} {status}"
     text = json.dumps(doc)
@@ -576,6 +593,137 @@ def test_crypto_answers_as_documented(
         exploded = client.post("/v1/encrypt/batch", json={"tokens": [token]})
         check("POST", "/v1/encrypt/batch", exploded, 500)
         check("GET", jwks, client.get(f"/v1/accounts/{es256.id}/jwks.json"), 500)
+    assert check.seen == check.documented()
+
+
+def test_player_answers_as_documented(
+    settings: Settings,
+    vault: Vault,
+    make_account: Callable[..., Account],
+    account_id: str,
+) -> None:
+    """Every kind of answer of the player, pages and JSON, good and bad, has a documented
+    status, media type, body and headers."""
+    check = Conformance(document("player.json"))
+    page, form, identify = (
+        "/play/{account}/{campaign}",
+        "/play/{account}/{campaign}/participations",
+        "/v1/identify",
+    )
+    campaign = "1001"
+    make_account()
+    profiled = make_account(id=f"{account_id}-p")
+    ensure_form_keys(vault)
+    players = PlayerStore(vault)
+    players.put(
+        account_id,
+        PlayerSettings(campaigns={campaign: Campaign(title="Summer quiz")}),
+        expected=0,
+    )
+    profiles = ProfileServer().start()
+    redis_server = RedisServer().start()
+    try:
+        players.put(
+            profiled.id,
+            PlayerSettings(
+                campaigns={campaign: Campaign(title="T")}, profile_api=profiles.url("/401")
+            ),
+            expected=0,
+        )
+        fields = {f: getattr(settings, f) for f in settings.__struct_fields__}
+        app = player.app.create_app(Settings(**{**fields, "redis_url": redis_server.url}))
+        with TestClient(app) as client:
+            at = f"/play/{account_id}/{campaign}"
+
+            def token(**extra: Any) -> str:
+                return sign(claims(campaign, **extra), "ES256", "ec-p256")
+
+            def shown(**extra: Any) -> str:
+                answer = client.get(at, params={"qual_token": token(**extra)})
+                check("GET", page, answer, 200)
+                found = re.search(r'name="form_token" value="([^"]+)"', answer.text)
+                assert found, answer.text
+                return found.group(1)
+
+            def post(form_token: str, **headers: str) -> httpx.Response:
+                return client.post(
+                    f"{at}/participations",
+                    content=f"form_token={form_token}&firstname=Ada",
+                    headers={"Content-Type": "application/x-www-form-urlencoded", **headers},
+                )
+
+            def identified(body: dict[str, Any]) -> httpx.Response:
+                return client.post(identify, json=body)
+
+            gated = client.get(at, params={"qual_token": token(limit={"canPlay": False})})
+            check("GET", page, gated, 200)
+            assert 'data-gate="conditions"' in gated.text
+            check("GET", page, client.get(at), 422)
+            expired = token(exp=int(time.time()) - 3600)
+            check("GET", page, client.get(at, params={"qual_token": expired}), 422)
+            with_access = sign(claims(campaign, access_token="at-1"), "ES256", "ec-p256")
+            refused = client.get(
+                f"/play/{profiled.id}/{campaign}", params={"qual_token": with_access}
+            )
+            check("GET", page, refused, 403)
+            check("GET", page, client.get(f"/play/{account_id}/9999"), 404)
+
+            check("POST", form, post(shown(sub="once")), 200)
+            used = shown(sub="twice")
+            check("POST", form, post(used), 200)
+            check("POST", form, post(used), 400)  # FORM_USED
+            check("POST", form, post(shown(), Origin="https://evil.example"), 403)
+            unknown = client.post(
+                f"/play/{account_id}/9999/participations",
+                content="form_token=x",
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
+            check("POST", form, unknown, 404)
+            limited = [shown(sub="one-only", limit={"nb": 1}) for _ in range(2)]
+            check("POST", form, post(limited[0]), 200)
+            check("POST", form, post(limited[1]), 409)
+            check("POST", form, post("x" * 200_000), 413)
+
+            body = {"account": account_id, "campaign": campaign, "token": token()}
+            check("POST", identify, identified(body), 200)
+            check("POST", identify, client.post(identify, content=b"[1,2"), 400)
+            profile = {"account": profiled.id, "campaign": campaign, "token": with_access}
+            check("POST", identify, identified(profile), 403)
+            check("POST", identify, identified({**body, "campaign": "9999"}), 404)
+            too_big = client.post(identify, content=b"x" * 100_000)
+            check("POST", identify, too_big, 413)
+            check("POST", identify, identified({**body, "token": expired}), 422)
+            check("GET", "/health/live", client.get("/health/live"), 200)
+            check("GET", "/health/ready", client.get("/health/ready"), 200)
+            not_allowed = client.get(identify)
+            assert not_allowed.status_code == 405
+            assert not_allowed.headers["allow"]
+            check.generic_error(not_allowed, "Problem", "application/problem+json")
+            check.generic_error(client.get("/nowhere"), "Problem", "application/problem+json")
+
+            # Redis gone: what needs a participation count is UNKNOWN, to retry.
+            pending = shown(sub="pending", limit={"nb": 3})
+            redis_server.stop()
+            counted = token(sub="counted", limit={"nb": 3})
+            check("GET", page, client.get(at, params={"qual_token": counted}), 503)
+            check("POST", form, post(pending), 503)
+            check("POST", identify, identified({**body, "token": counted}), 503)
+            check("GET", "/health/ready", client.get("/health/ready"), 503)
+    finally:
+        redis_server.stop()
+        profiles.stop()
+    exploding = player.app.create_app(
+        Settings(**{**fields, "redis_url": redis_server.url}), overrides={"player": Exploding()}
+    )
+    with TestClient(exploding) as client:
+        check("GET", page, client.get(at, params={"qual_token": token()}), 500)
+        exploded = client.post(
+            f"{at}/participations",
+            content="form_token=x",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        check("POST", form, exploded, 500)
+        check("POST", identify, client.post(identify, json=body), 500)
     assert check.seen == check.documented()
 
 

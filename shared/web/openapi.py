@@ -37,15 +37,22 @@ from shared.web.headers import RETRY_AFTER_HEADER
 
 __all__ = [
     "OPERATIONS_TAG",
+    "PROBLEM_JSON",
     "SCALAR_VERSION",
     "DocumentedOperation",
+    "ProblemExample",
     "StructSchema",
     "ok",
     "openapi_config",
+    "problem",
 ]
 
 #: Pinned (:data:`shared.web.docs_assets.SCALAR`): the docs page runs it on our origin.
 SCALAR_VERSION: Final = SCALAR.version
+#: RFC 9457's media type, of the problems the Crypto API and the player answer.
+PROBLEM_JSON: Final = "application/problem+json"
+#: A problem's example: (summary, status, title, code, detail).
+ProblemExample = tuple[str, int, str, str, str]
 #: The tag of the probes (``shared.web.health``), which every app has.
 OPERATIONS_TAG: Final = Tag(
     name="Operations", description="Probes for load balancers and orchestrators."
@@ -107,6 +114,31 @@ def ok(struct: type[msgspec.Struct], description: str, value: object) -> Respons
         description=description,
         generate_examples=False,
         examples=[Example(summary=description, value=value)],
+    )
+
+
+def problem(
+    struct: type[msgspec.Struct], description: str, *examples: ProblemExample
+) -> ResponseSpec:
+    """An RFC 9457 problem response of ``struct`` (the app's ``Problem``), with examples."""
+    return ResponseSpec(
+        struct,
+        description=description,
+        media_type=PROBLEM_JSON,
+        generate_examples=False,
+        examples=[
+            Example(
+                summary=summary,
+                value={
+                    "type": "about:blank",
+                    "title": title,
+                    "status": status,
+                    "detail": detail,
+                    "code": code,
+                },
+            )
+            for summary, status, title, code, detail in examples
+        ],
     )
 
 

@@ -1,4 +1,4 @@
-"""The interactive docs pages of both APIs, in a real chromium with no internet: each lists
+"""The interactive docs pages of the three APIs, in a real chromium with no internet: each lists
 the API's operations, and nothing it loads comes from another host."""
 
 from __future__ import annotations
@@ -18,11 +18,13 @@ import crypto_api.app
 from shared import Settings
 from tests.support.asgi_server import AsgiServer
 from tests.support.browser import OfflineBrowser
+from tests.support.player import docs_player
 
 OPENAPI = Path(__file__).resolve().parents[2] / "openapi"
 FACTORIES: dict[str, Callable[[Settings], Litestar]] = {
     "authz-api.json": authz_api.app.create_app,
     "crypto-api.json": crypto_api.app.create_app,
+    "player.json": docs_player,
 }
 SETTINGS = Settings(
     vault_addr="http://127.0.0.1:1",  # the pages need no Vault

@@ -1,0 +1,186 @@
+"""The player's OpenAPI document: each route's bodies, parameters and headers (its answers
+are in :mod:`player.responses`; why Litestar cannot infer them: :mod:`shared.web.openapi`).
+The document's metadata is given where the app is made (:mod:`player.app`).
+
+Handlers read raw bodies, a form or JSON, for precise error codes. The checked-in
+``openapi/player.json`` is what every deployment serves, so nothing here depends on the
+settings.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Final
+
+from litestar.openapi.spec import (
+    Example,
+    OpenAPIHeader,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    RequestBody,
+    Schema,
+)
+from litestar.params import PathParameter, QueryParameter
+
+from player.errors import page_headers
+from player.schemas import EXAMPLE_JWS, IdentifyRequest
+from shared.identity.prefill import MAX_VALUE_CHARS
+from shared.identity.submission import MAX_FIELDS
+from shared.web.headers import NO_STORE as NO_STORE_VALUE
+from shared.web.headers import STRING, header
+from shared.web.openapi import SCALAR_VERSION, StructSchema
+from shared.web.openapi import DocumentedOperation as BaseOperation
+
+__all__ = [
+    "EXAMPLE_FORM",
+    "HTML",
+    "SCALAR_VERSION",
+    "AccountId",
+    "CampaignId",
+    "DocumentedOperation",
+    "IdentifyOperation",
+    "PageOperation",
+    "ParticipationOperation",
+    "QualToken",
+]
+
+#: The pages' media type (sent with ``; charset=utf-8``).
+HTML: Final = "text/html"
+_FORM: Final = "application/x-www-form-urlencoded"
+#: A visibly fake form token, for the examples.
+EXAMPLE_FORM: Final = "fake-form-token"
+
+AccountId = Annotated[
+    str, PathParameter(description="The account id.", examples=[Example(value="acme")])
+]
+CampaignId = Annotated[
+    str, PathParameter(description="The campaign id.", examples=[Example(value="1001")])
+]
+QualToken = Annotated[
+    str | None,
+    QueryParameter(
+        description="The participant's secure token (compact JWS or JWE), as the "
+        "customer's site signed (and maybe sealed) it; none is TOKEN_EMPTY.",
+        examples=[Example(value=EXAMPLE_JWS)],
+    ),
+]
+
+NO_STORE: Final = header("Never cache: the answer is about this request.", STRING, NO_STORE_VALUE)
+_EXAMPLE_HEADERS: Final = page_headers("https://www.example.com")
+#: What every page answer carries, good or bad (values from :func:`page_headers`).
+PAGE_HEADERS: Final = {
+    "Content-Security-Policy": header(
+        "This origin's scripts, styles and form only; framable only by the account's "
+        "`parent_origins` (`frame-ancestors 'none'` without them, or outside a known "
+        "campaign).",
+        STRING,
+        _EXAMPLE_HEADERS["Content-Security-Policy"],
+    ),
+    "Referrer-Policy": header(
+        "A token in the URL never travels to another site.",
+        STRING,
+        _EXAMPLE_HEADERS["Referrer-Policy"],
+    ),
+    "X-Content-Type-Options": header(
+        "No content sniffing.", STRING, _EXAMPLE_HEADERS["X-Content-Type-Options"]
+    ),
+    "Cache-Control": NO_STORE,
+}
+
+
+class DocumentedOperation(BaseOperation):
+    """A JSON operation answering problems: every problem is no-store; 503 carries
+    Retry-After."""
+
+    def headers_for(self, status: str) -> dict[str, OpenAPIHeader]:
+        """The headers of the ``status`` response."""
+        if int(status) < 400:
+            return {}
+        return {"Cache-Control": NO_STORE, **super().headers_for(status)}
+
+
+class IdentifyOperation(DocumentedOperation):
+    """``POST /v1/identify``: JSON in and out."""
+
+    body = RequestBody(
+        required=True,
+        description="The campaign and the participant's secure token, as JSON (any content "
+        "type is read as JSON).",
+        content={
+            "application/json": OpenAPIMediaType(
+                schema=StructSchema(IdentifyRequest),
+                examples={
+                    "jws": Example(
+                        summary="A JWS for campaign 1001",
+                        value={"account": "acme", "campaign": "1001", "token": EXAMPLE_JWS},
+                    )
+                },
+            )
+        },
+    )
+
+    def headers_for(self, status: str) -> dict[str, OpenAPIHeader]:
+        """No-store on the identification too."""
+        return {"Cache-Control": NO_STORE} if status == "200" else super().headers_for(status)
+
+
+class PageOperation(BaseOperation):
+    """An HTML operation: every answer, the error screens too, is a page with the page
+    headers; 503 carries Retry-After."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        responses = self.responses or {}
+        # Litestar documents a 400 for any handler with parameters (validation errors); str
+        # path and query parameters never fail validation, and refusals are ours.
+        litestar_400 = responses.get("400")
+        if isinstance(litestar_400, OpenAPIResponse) and HTML not in (litestar_400.content or {}):
+            responses.pop("400")
+
+    def headers_for(self, status: str) -> dict[str, OpenAPIHeader]:
+        """The page headers, and Retry-After on a 503."""
+        return {**PAGE_HEADERS, **super().headers_for(status)}
+
+
+class ParticipationOperation(PageOperation):
+    """``POST /play/{account}/{campaign}/participations``: the form the page rendered."""
+
+    body = RequestBody(
+        required=True,
+        description="The form as the page rendered it: its `form_token` (single use, 30 "
+        "minutes, bound to this campaign and participant) and its fields; a field the form "
+        "did not have, or one repeated, is refused.",
+        content={
+            _FORM: OpenAPIMediaType(
+                schema=Schema(
+                    type=OpenAPIType.OBJECT,
+                    properties={
+                        "form_token": Schema(
+                            type=OpenAPIType.STRING,
+                            description="The form's token, from its hidden input.",
+                        )
+                    },
+                    required=["form_token"],
+                    additional_properties=Schema(
+                        type=OpenAPIType.STRING,
+                        max_length=MAX_VALUE_CHARS,
+                        description="A field of the form (checkboxes send `on` when ticked).",
+                    ),
+                    max_properties=MAX_FIELDS + 1,
+                ),
+                examples={
+                    "form": Example(
+                        summary="A prefilled form, sent",
+                        value={
+                            "form_token": EXAMPLE_FORM,
+                            "firstname": "Ada",
+                            "lastname": "Lovelace",
+                            "email": "ada@example.com",
+                            "birthdate": "1990-12-10",
+                            "newsletter": "on",
+                        },
+                    )
+                },
+            )
+        },
+    )
