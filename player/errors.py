@@ -27,6 +27,7 @@ from shared.identity import (
     CampaignNotFound,
     FormCrossSite,
     FormInvalid,
+    MessageChannel,
     NotEligible,
     ParticipationLimitReached,
     ProfileUnauthorized,
@@ -101,18 +102,29 @@ def _api_error(_: Request[Any, Any, Any], exc: ServiceError | NotReady) -> Respo
 
 
 def _screen(
-    code: str, status: int, headers: dict[str, str], *, retryable: bool, frame_ancestors: str
+    code: str,
+    status: int,
+    headers: dict[str, str],
+    *,
+    retryable: bool,
+    frame_ancestors: str,
+    channel: MessageChannel | None = None,
 ) -> Response[Any]:
     return Response(
-        error_page(code, retryable=retryable),
+        error_page(code, retryable=retryable, channel=channel),
         status_code=status,
         media_type="text/html",  # Litestar adds "; charset=utf-8"
         headers={**page_headers(frame_ancestors), **headers},
     )
 
 
-def page_error(exc: ServiceError | NotReady, frame_ancestors: str = "'none'") -> Response[Any]:
-    """The error screen of ``exc``, framable where the campaign's page is."""
+def page_error(
+    exc: ServiceError | NotReady,
+    frame_ancestors: str = "'none'",
+    channel: MessageChannel | None = None,
+) -> Response[Any]:
+    """The error screen of ``exc``, framable where the campaign's page is; with a messages
+    ``channel``, the blocked screen that tells the parent page the code."""
     row = row_for(ERROR_TABLE, exc)
     retryable = bool(exc.retry_after) or row.retry_after or getattr(exc, "retryable", False)
     return _screen(
@@ -121,6 +133,7 @@ def page_error(exc: ServiceError | NotReady, frame_ancestors: str = "'none'") ->
         row.headers(exc.retry_after),
         retryable=retryable,
         frame_ancestors=frame_ancestors,
+        channel=channel,
     )
 
 

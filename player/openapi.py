@@ -39,8 +39,11 @@ __all__ = [
     "CampaignId",
     "DocumentedOperation",
     "IdentifyOperation",
+    "MessageIdentifyOperation",
     "PageOperation",
     "ParticipationOperation",
+    "QualDiv",
+    "QualParent",
     "QualToken",
 ]
 
@@ -62,6 +65,24 @@ QualToken = Annotated[
         description="The participant's secure token (compact JWS or JWE), as the "
         "customer's site signed (and maybe sealed) it; none is TOKEN_EMPTY.",
         examples=[Example(value=EXAMPLE_JWS)],
+    ),
+]
+
+QualDiv = Annotated[
+    str | None,
+    QueryParameter(
+        description="Messages channel: the id of the element the embed loader put the "
+        "campaign in (the `divId` of its messages).",
+        examples=[Example(value="campaign")],
+    ),
+]
+QualParent = Annotated[
+    str | None,
+    QueryParameter(
+        description="Messages channel: the origin of the page that framed the campaign, as "
+        "the embed loader saw it; the campaign speaks only to exactly one of the account's "
+        "`parent_origins`.",
+        examples=[Example(value="https://www.example.com")],
     ),
 ]
 
@@ -140,6 +161,44 @@ class PageOperation(BaseOperation):
     def headers_for(self, status: str) -> dict[str, OpenAPIHeader]:
         """The page headers, and Retry-After on a 503."""
         return {**PAGE_HEADERS, **super().headers_for(status)}
+
+
+class MessageIdentifyOperation(PageOperation):
+    """``POST /play/{account}/{campaign}``: the JWT the parent page sent, from the waiting
+    page's script."""
+
+    body = RequestBody(
+        required=True,
+        description="What the waiting page's script posts: the parent page's `userInfo` JWT "
+        "and the channel the page was rendered with (so a refusal is told to that parent).",
+        content={
+            _FORM: OpenAPIMediaType(
+                schema=Schema(
+                    type=OpenAPIType.OBJECT,
+                    properties={
+                        "qual_token": Schema(
+                            type=OpenAPIType.STRING,
+                            description="The JWT (JWS or JWE); empty is TOKEN_EMPTY.",
+                        ),
+                        "qual_div": Schema(type=OpenAPIType.STRING, max_length=100),
+                        "qual_parent": Schema(type=OpenAPIType.STRING, max_length=300),
+                    },
+                    required=["qual_token"],
+                    additional_properties=False,
+                ),
+                examples={
+                    "userInfo": Example(
+                        summary="A JWS from the parent page",
+                        value={
+                            "qual_token": EXAMPLE_JWS,
+                            "qual_div": "campaign",
+                            "qual_parent": "https://www.example.com",
+                        },
+                    )
+                },
+            )
+        },
+    )
 
 
 class ParticipationOperation(PageOperation):

@@ -10,9 +10,9 @@ from __future__ import annotations
 from html import escape
 from typing import Final
 
-from shared.identity import CampaignPage, Submitted
+from shared.identity import CampaignPage, MessageChannel, ServedCampaign, Submitted
 
-__all__ = ["error_page", "form_page", "gate_page", "thanks_page"]
+__all__ = ["error_page", "form_page", "gate_page", "thanks_page", "waiting_page"]
 
 #: The fields every identification form has, in order; prefilled fields come after.
 BASE_FIELDS: Final = ("firstname", "lastname", "email", "birthdate")
@@ -48,15 +48,59 @@ SENTENCES: Final = {
 _GENERIC: Final = "This campaign cannot be shown: please try again later."
 
 
-def _document(title: str, body: str) -> str:
+def _document(title: str, body: str, *, script: bool = False) -> str:
+    # The messages script comes from the player itself (the CSP allows 'self' only).
+    tag = '<script src="/kit/campaign.js" defer></script>' if script else ""
     return (
         "<!doctype html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title>"
-        '<link rel="stylesheet" href="/kit/player.css"></head>'
+        f'<link rel="stylesheet" href="/kit/player.css">{tag}</head>'
         f"<body>{body}</body></html>\n"
     )
+
+
+def _channel(channel: MessageChannel | None) -> str:
+    """The attributes campaign.js reads: whom to speak to, and how long to wait."""
+    if channel is None:
+        return ""
+    return (
+        f' data-qual-div="{escape(channel.div_id)}"'
+        f' data-qual-parent="{escape(channel.parent_origin)}"'
+        f' data-qual-wait="{channel.wait_seconds}"'
+    )
+
+
+def _channel_fields(channel: MessageChannel) -> str:
+    return (
+        f'<input type="hidden" name="qual_div" value="{escape(channel.div_id)}">'
+        f'<input type="hidden" name="qual_parent" value="{escape(channel.parent_origin)}">'
+    )
+
+
+def waiting_page(served: ServedCampaign, channel: MessageChannel, action: str) -> str:
+    """The identification step of the messages channel before the parent page answered:
+    campaign.js asks it, then posts the JWT it receives to ``action``. ``data-state`` says
+    where it is (``asking``, ``prelogin``, ``verifying``, ``timeout``)."""
+    title = served.details.title
+    body = (
+        f'<main data-step="waiting" data-state="asking"{_channel(channel)}>'
+        f"<h1>{escape(title)}</h1>"
+        '<section data-when="asking"><div class="spinner" aria-hidden="true"></div>'
+        "<p>Checking whether you are signed in on the organiser's site…</p></section>"
+        '<section data-when="prelogin" hidden><p>Sign in on the organiser\'s site to take '
+        'part.</p><button type="button" data-ask>I have signed in</button></section>'
+        '<section data-when="verifying" hidden><div class="spinner" aria-hidden="true">'
+        "</div><p>Checking your details…</p></section>"
+        '<section data-when="timeout" hidden data-code="TOKEN_EMPTY">'
+        "<p>The organiser's site did not answer: we cannot tell who you are.</p>"
+        '<button type="button" data-ask>Try again</button></section>'
+        f'<form id="qual-identify" method="post" action="{escape(action)}" hidden>'
+        f'<input type="hidden" name="qual_token" value="">{_channel_fields(channel)}</form>'
+        "</main>"
+    )
+    return _document(title, body, script=True)
 
 
 def _input(name: str, value: str | bool) -> str:
@@ -109,16 +153,25 @@ def gate_page(page: CampaignPage) -> str:
     return _document(page.served.details.title, body)
 
 
-def error_page(code: str, *, retryable: bool) -> str:
-    """The error screen: the code in ``data-code`` and a plain sentence."""
+def error_page(code: str, *, retryable: bool, channel: MessageChannel | None = None) -> str:
+    """The error screen: the code in ``data-code`` and a plain sentence. With a messages
+    ``channel``, the blocked state: a spinner, and campaign.js tells the parent page the
+    code (the parent decides what the person sees next)."""
     sentence = SENTENCES.get(code, _GENERIC)
     retry = '<p><a href="" data-retry>Try again</a></p>' if retryable else ""
+    blocked = ""
+    if channel is not None:
+        retry = ""  # a reload would lose the parent's token: the parent page decides
+        blocked = (
+            '<div class="spinner" aria-hidden="true"></div>'
+            "<p>You are blocked at the sign-in step: the organiser's site has been told.</p>"
+        )
     body = (
         f'<main data-step="error" data-code="{escape(code)}" '
-        f'data-retryable="{str(retryable).lower()}">'
-        f"<h1>Sorry</h1><p>{escape(sentence)}</p>{retry}</main>"
+        f'data-retryable="{str(retryable).lower()}"{_channel(channel)}>'
+        f"<h1>Sorry</h1><p>{escape(sentence)}</p>{blocked}{retry}</main>"
     )
-    return _document("Sorry", body)
+    return _document("Sorry", body, script=channel is not None)
 
 
 def thanks_page(submitted: Submitted, title: str) -> str:

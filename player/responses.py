@@ -13,12 +13,13 @@ from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import Example
 
 from player.openapi import EXAMPLE_FORM, HTML
-from player.pages import error_page, form_page, gate_page, thanks_page
+from player.pages import error_page, form_page, gate_page, thanks_page, waiting_page
 from player.schemas import Liveness, Problem, Readiness
 from shared.identity import (
     Campaign,
     CampaignPage,
     Identification,
+    MessageChannel,
     PlayerSettings,
     ServedCampaign,
     Submitted,
@@ -31,6 +32,7 @@ __all__ = [
     "HEALTH_READY_RESPONSES",
     "HEALTH_RESPONSES",
     "IDENTIFY_RESPONSES",
+    "MESSAGE_IDENTIFY_RESPONSES",
     "PARTICIPATION_RESPONSES",
 ]
 
@@ -91,6 +93,9 @@ _GATED = Identification(
     participations=2,
 )
 _ACTION = "/play/acme/1001/participations"
+_CHANNEL = MessageChannel(
+    div_id="campaign", parent_origin="https://www.example.com", wait_seconds=120
+)
 
 _404_PAGE = _screen(
     "No such campaign (CAMPAIGN_NOT_FOUND): the account is unknown or disabled, or does not "
@@ -112,7 +117,8 @@ CAMPAIGN_PAGE_RESPONSES: Final = {
     200: _html(
         'The identification step: the form, prefilled (`data-step="form"`), or the gate '
         'screen when the participant may not take part (`data-step="gate"`, `data-gate` '
-        "`conditions` or `limit`).",
+        "`conditions` or `limit`); with the messages channel and no token, the waiting page "
+        '(`data-step="waiting"`) whose script asks the parent page.',
         (
             "The prefilled form",
             form_page(
@@ -125,6 +131,10 @@ CAMPAIGN_PAGE_RESPONSES: Final = {
         (
             "The gate: every participation used",
             gate_page(CampaignPage(served=_SERVED, identification=_GATED, form_token=None)),
+        ),
+        (
+            "Messages channel: asking the parent page",
+            waiting_page(_SERVED, _CHANNEL, "/play/acme/1001"),
         ),
     ),
     403: _screen(
@@ -144,6 +154,45 @@ CAMPAIGN_PAGE_RESPONSES: Final = {
     ),
     500: _500_PAGE,
     503: _503_PAGE,
+}
+
+_BLOCKED = "; on a messages page, the blocked screen, which tells the parent page the code"
+MESSAGE_IDENTIFY_RESPONSES: Final = {
+    200: CAMPAIGN_PAGE_RESPONSES[200],
+    400: _screen(
+        "The body is not the waiting page's form (REQUEST_INVALID).",
+        ("Not a form", "REQUEST_INVALID", False),
+    ),
+    403: _html(
+        "Posted from another site than the campaign's waiting page (FORM_CROSS_SITE), or the "
+        "profile API refused the token's access token (PROFILE_UNAUTHORIZED)" + _BLOCKED + ".",
+        ("Cross-site post", error_page("FORM_CROSS_SITE", retryable=False)),
+        (
+            "Profile refused, told to the parent",
+            error_page("PROFILE_UNAUTHORIZED", retryable=False, channel=_CHANNEL),
+        ),
+    ),
+    404: _404_PAGE,
+    413: _screen(
+        "The body is too large (PAYLOAD_TOO_LARGE); it was not read.",
+        ("Too large", "PAYLOAD_TOO_LARGE", False),
+    ),
+    422: _html(
+        "The parent page's JWT is refused; `data-code` says why (the codes of the campaign "
+        "page)" + _BLOCKED + ".",
+        (
+            "Expired token, told to the parent",
+            error_page("TOKEN_EXPIRED", retryable=False, channel=_CHANNEL),
+        ),
+    ),
+    500: _500_PAGE,
+    503: _html(
+        "Not the participant's fault (UNKNOWN)" + _BLOCKED + ".",
+        (
+            "Vault down, told to the parent",
+            error_page("UNKNOWN", retryable=True, channel=_CHANNEL),
+        ),
+    ),
 }
 
 PARTICIPATION_RESPONSES: Final = {

@@ -15,21 +15,31 @@ from player.openapi import (
     CampaignId,
     DocumentedOperation,
     IdentifyOperation,
+    MessageIdentifyOperation,
     PageOperation,
     ParticipationOperation,
+    QualDiv,
+    QualParent,
     QualToken,
 )
-from player.pages import form_page, gate_page, thanks_page
+from player.pages import form_page, gate_page, thanks_page, waiting_page
 from player.responses import (
     CAMPAIGN_PAGE_RESPONSES,
     HEALTH_READY_RESPONSES,
     HEALTH_RESPONSES,
     IDENTIFY_RESPONSES,
+    MESSAGE_IDENTIFY_RESPONSES,
     PARTICIPATION_RESPONSES,
 )
 from player.schemas import IDENTIFY_BODY_MAX, IdentifyRequest
 from shared.errors import ServiceError
-from shared.identity import FormCrossSite, Player, ServedCampaign
+from shared.identity import (
+    FormCrossSite,
+    MessageChannel,
+    Player,
+    ServedCampaign,
+    message_channel,
+)
 from shared.identity.submission import MAX_FIELDS
 from shared.web.dependencies import Injected
 from shared.web.health import NotReady, liveness_route, readiness_route
@@ -41,6 +51,8 @@ _STATIC: Final = Path(__file__).parent / "static"
 _HTML: Final = "text/html"
 #: A form of MAX_FIELDS fields of 1000 characters, and its token.
 _FORM_BODY_MAX: Final = MAX_FIELDS * 1100 + 70 * 1024
+#: The waiting page's form: one token (the verifier's limit is 64 KiB) and the channel.
+_MESSAGE_BODY_MAX: Final = 70 * 1024
 
 
 def _frame_ancestors(served: ServedCampaign) -> str:
@@ -54,13 +66,39 @@ def _page(html: str, served: ServedCampaign, status: int = 200) -> Response[str]
     )
 
 
+def _channel(
+    served: ServedCampaign, div_id: str | None, parent_origin: str | None
+) -> MessageChannel | None:
+    if served.settings.identification != "messages":
+        return None
+    return message_channel(served.settings, div_id, parent_origin)
+
+
+async def _step(
+    player: Player, served: ServedCampaign, token: str | None, channel: MessageChannel | None
+) -> Response[str]:
+    """The identification step for ``token``: the form, the gate or the error screen (the
+    blocked one, which tells the parent page, on a messages page)."""
+    try:
+        page = await player.page(served, token)
+    except ServiceError as exc:
+        return page_error(exc, _frame_ancestors(served), channel)
+    if page.form_token is None:
+        return _page(gate_page(page), served)
+    action = f"/play/{served.account}/{served.campaign}/participations"
+    return _page(form_page(page, action), served)
+
+
 @get(
     "/play/{account:str}/{campaign:str}",
     operation_id="campaignPage",
     summary="A campaign's identification step (HTML)",
     description="Verifies `qual_token` (JWS or JWE) for the campaign and renders the "
     "prefilled form, the gate screen (`data-gate`), or the error screen carrying the "
-    "token's code (`data-code`). Framable only by the account's `parent_origins`.",
+    "token's code (`data-code`). For an account identifying by messages, with no token: "
+    "the waiting page, whose script asks the parent page (`qual_parent`, exactly one of "
+    "the account's `parent_origins`) for the participant's JWT. Framable only by the "
+    "account's `parent_origins`.",
     tags=["Player"],
     exception_handlers=PAGE_HANDLERS,
     media_type=_HTML,
@@ -71,17 +109,18 @@ async def campaign_page(
     account: AccountId,
     campaign: CampaignId,
     player: Injected[Player],
+    *,
     qual_token: QualToken = None,
+    qual_div: QualDiv = None,
+    qual_parent: QualParent = None,
 ) -> Response[str]:
     """The identification step of a campaign."""
     served = await player.served(account, campaign)
-    try:
-        page = await player.page(served, qual_token)
-    except ServiceError as exc:
-        return page_error(exc, _frame_ancestors(served))
-    if page.form_token is None:
-        return _page(gate_page(page), served)
-    return _page(form_page(page, f"/play/{account}/{campaign}/participations"), served)
+    channel = _channel(served, qual_div, qual_parent)
+    if qual_token is None and channel is not None:
+        action = f"/play/{served.account}/{served.campaign}"
+        return _page(waiting_page(served, channel, action), served)
+    return await _step(player, served, qual_token, channel)
 
 
 def _own_origin(request: Request[Any, Any, Any], public_url: str | None) -> str:
@@ -101,6 +140,58 @@ def _check_same_origin(request: Request[Any, Any, Any], public_url: str | None) 
     origin = request.headers.get("origin")
     if origin is not None and origin != _own_origin(request, public_url):
         raise FormCrossSite("this form can only be sent from the campaign's own page")
+
+
+def _form(body: bytes, max_fields: int) -> dict[str, str]:
+    try:
+        pairs = parse_qsl(
+            body.decode("utf-8"),
+            keep_blank_values=True,
+            strict_parsing=False,
+            max_num_fields=max_fields,
+        )
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise RequestInvalid(f"the form is malformed: {exc}") from None
+    fields = dict(pairs)
+    if len(fields) != len(pairs):
+        raise RequestInvalid("the form repeats a field")
+    return fields
+
+
+@post(
+    "/play/{account:str}/{campaign:str}",
+    operation_id="identifyFromMessage",
+    summary="The parent page's JWT, from the waiting page (HTML)",
+    description="The waiting page's script posts the JWT of the parent page's `userInfo` "
+    "message here (never verified in the browser); it is verified like a `qual_token` and "
+    "the step rendered: the prefilled form, the gate, or the blocked screen whose script "
+    "tells the parent page the code (`error`). Refused from another site.",
+    tags=["Player"],
+    exception_handlers=PAGE_HANDLERS,
+    request_max_body_size=_MESSAGE_BODY_MAX,
+    media_type=_HTML,
+    status_code=200,
+    responses=MESSAGE_IDENTIFY_RESPONSES,
+    operation_class=MessageIdentifyOperation,
+)
+async def identify_from_message(
+    request: Request[Any, Any, Any],
+    account: AccountId,
+    campaign: CampaignId,
+    player: Injected[Player],
+) -> Response[str]:
+    """Verify the JWT the parent page sent and render the step."""
+    served = await player.served(account, campaign)
+    try:
+        _check_same_origin(request, request.app.state.get("public_url"))
+        fields = _form(await request.body(), 3)
+        unknown = set(fields) - {"qual_token", "qual_div", "qual_parent"}
+        if unknown:
+            raise RequestInvalid(f"the form has unknown fields: {sorted(unknown)}")
+    except ServiceError as exc:
+        return page_error(exc, _frame_ancestors(served))
+    channel = _channel(served, fields.get("qual_div"), fields.get("qual_parent"))
+    return await _step(player, served, fields.get("qual_token") or None, channel)
 
 
 @post(
@@ -128,18 +219,7 @@ async def submit_participation(
     served = await player.served(account, campaign)
     try:
         _check_same_origin(request, request.app.state.get("public_url"))
-        try:
-            pairs = parse_qsl(
-                (await request.body()).decode("utf-8"),
-                keep_blank_values=True,
-                strict_parsing=False,
-                max_num_fields=MAX_FIELDS + 1,
-            )
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise RequestInvalid(f"the form is malformed: {exc}") from None
-        fields = dict(pairs)
-        if len(fields) != len(pairs):
-            raise RequestInvalid("the form repeats a field")
+        fields = _form(await request.body(), MAX_FIELDS + 1)
         form_token = fields.pop("form_token", "")
         submitted = await player.submit(account, campaign, form_token, fields)
     except ServiceError as exc:
@@ -193,6 +273,12 @@ async def embed_script() -> Response[bytes]:
     return _static("embed.js", "text/javascript")
 
 
+@get("/kit/campaign.js", operation_id="campaignScript", include_in_schema=False)
+async def campaign_script() -> Response[bytes]:
+    """The campaign page's side of the bilateral messages (plain JavaScript)."""
+    return _static("campaign.js", "text/javascript")
+
+
 @get("/kit/player.css", operation_id="playerStyle", include_in_schema=False)
 async def player_style() -> Response[bytes]:
     """The pages' style sheet."""
@@ -219,9 +305,11 @@ async def health_ready(player: Injected[Player]) -> dict[str, str]:
 
 ROUTES = [
     campaign_page,
+    identify_from_message,
     submit_participation,
     identify,
     embed_script,
+    campaign_script,
     player_style,
     liveness_route(HEALTH_RESPONSES),
     health_ready,

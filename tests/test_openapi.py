@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any, get_args
+from urllib.parse import quote
 
 import httpx
 import jsonschema
@@ -613,11 +614,22 @@ def test_player_answers_as_documented(
     campaign = "1001"
     make_account()
     profiled = make_account(id=f"{account_id}-p")
+    messaging = make_account(id=f"{account_id}-m")
     ensure_form_keys(vault)
     players = PlayerStore(vault)
     players.put(
         account_id,
         PlayerSettings(campaigns={campaign: Campaign(title="Summer quiz")}),
+        expected=0,
+    )
+    shop = "https://shop.example"
+    players.put(
+        messaging.id,
+        PlayerSettings(
+            identification="messages",
+            parent_origins=(shop,),
+            campaigns={campaign: Campaign(title="Summer quiz")},
+        ),
         expected=0,
     )
     profiles = ProfileServer().start()
@@ -655,6 +667,15 @@ def test_player_answers_as_documented(
             def identified(body: dict[str, Any]) -> httpx.Response:
                 return client.post(identify, json=body)
 
+            def from_parent(content: str | bytes, **headers: str) -> httpx.Response:
+                return client.post(
+                    f"/play/{messaging.id}/{campaign}",
+                    content=content,
+                    headers={"Content-Type": "application/x-www-form-urlencoded", **headers},
+                )
+
+            channel = f"&qual_div=campaign&qual_parent={quote(shop, safe='')}"
+
             gated = client.get(at, params={"qual_token": token(limit={"canPlay": False})})
             check("GET", page, gated, 200)
             assert 'data-gate="conditions"' in gated.text
@@ -667,6 +688,22 @@ def test_player_answers_as_documented(
             )
             check("GET", page, refused, 403)
             check("GET", page, client.get(f"/play/{account_id}/9999"), 404)
+            waiting = client.get(
+                f"/play/{messaging.id}/{campaign}",
+                params={"qual_div": "campaign", "qual_parent": shop},
+            )
+            check("GET", page, waiting, 200)
+            assert 'data-step="waiting"' in waiting.text
+
+            check("POST", page, from_parent(f"qual_token={token()}{channel}"), 200)
+            check("POST", page, from_parent(f"qual_token=x&other=1{channel}"), 400)
+            cross_site = from_parent(f"qual_token={token()}", Origin="https://evil.example")
+            check("POST", page, cross_site, 403)
+            check("POST", page, client.post(f"/play/{account_id}/9999", content=b""), 404)
+            check("POST", page, from_parent("qual_token=" + "x" * 100_000), 413)
+            refused_here = from_parent(f"qual_token={expired}{channel}")
+            check("POST", page, refused_here, 422)
+            assert 'data-qual-parent="https://shop.example"' in refused_here.text
 
             check("POST", form, post(shown(sub="once")), 200)
             used = shown(sub="twice")
@@ -708,6 +745,8 @@ def test_player_answers_as_documented(
             check("GET", page, client.get(at, params={"qual_token": counted}), 503)
             check("POST", form, post(pending), 503)
             check("POST", identify, identified({**body, "token": counted}), 503)
+            counted_too = token(sub="counted-too", limit={"nb": 3})
+            check("POST", page, from_parent(f"qual_token={counted_too}{channel}"), 503)
             check("GET", "/health/ready", client.get("/health/ready"), 503)
     finally:
         redis_server.stop()
@@ -724,6 +763,12 @@ def test_player_answers_as_documented(
         )
         check("POST", form, exploded, 500)
         check("POST", identify, client.post(identify, json=body), 500)
+        exploded = client.post(
+            at,
+            content="qual_token=x",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        check("POST", page, exploded, 500)
     assert check.seen == check.documented()
 
 

@@ -7,7 +7,24 @@
  *                     width, height, params, '', '', style]);
  *
  * `params` is a query string ('qual_token=...') or an object ({qual_token: '...'}); only
- * `qual_token` is passed on. Plain JavaScript, no dependencies, no build step.
+ * `qual_token` is passed on.
+ *
+ * Bilateral messages (DESIGN §11, channel 2), on the same queue:
+ *
+ *   _qual_async.push(['registerChildMessageCallback', 'isLoggedIn', function (data) {
+ *     // data.divId: which campaign asks; once the person is signed in:
+ *     _qual_async.push(['sendChildMessage', data.divId, 'userInfo', jwt]);
+ *   }]);
+ *   _qual_async.push(['registerChildMessageCallback', 'error', function (error) {
+ *     // error.divId, error.code: TOKEN_EXPIRED, TOKEN_INVALID_SIGNATURE, ... UNKNOWN
+ *   }]);
+ *
+ * `requestParticipantAction` goes both ways: a campaign asks it first (answer true to have
+ * it show its pre-login screen, false to go on; with no callback registered the loader
+ * answers false), and the page may send it at any time. Messages go to the campaign's exact
+ * origin, never '*'; a message is taken only from that origin, from that campaign's iframe
+ * window, in the protocol's shape; anything else is ignored. Plain JavaScript, no
+ * dependencies, no build step.
  */
 (function (window, document) {
   "use strict";
@@ -42,6 +59,73 @@
     return /^https?:\/\//.test(host) ? host.replace(/\/+$/, "") : "//" + host;
   }
 
+  var CHILD_MESSAGES = { isLoggedIn: true, requestParticipantAction: true, error: true };
+  var CODE = /^[A-Z][A-Z_]{0,63}$/;
+  var frames = {}; // divId -> {frame, origin}
+  var callbacks = {}; // message name -> [fn]
+  var listening = false;
+
+  function call(name, data) {
+    (callbacks[name] || []).forEach(function (fn) {
+      try {
+        fn(data);
+      } catch (error) {
+        if (window.console) {
+          window.console.error("_qual_async: the " + name + " callback failed: " + error.message);
+        }
+      }
+    });
+  }
+
+  function post(divId, name, payload) {
+    var entry = Object.prototype.hasOwnProperty.call(frames, divId) ? frames[divId] : null;
+    if (!entry || !entry.frame.contentWindow) {
+      throw new Error("no campaign iframe for " + divId);
+    }
+    var message = { qual: 1, type: String(name), divId: divId };
+    if (payload !== undefined) {
+      message.payload = payload;
+    }
+    entry.frame.contentWindow.postMessage(message, entry.origin);
+  }
+
+  function onMessage(event) {
+    var data = event.data;
+    if (!data || typeof data !== "object" || data.qual !== 1 || typeof data.divId !== "string") {
+      return;
+    }
+    if (!Object.prototype.hasOwnProperty.call(frames, data.divId)) {
+      return;
+    }
+    var entry = frames[data.divId];
+    // The campaign's own origin and its own iframe's window: nothing else is heard.
+    if (event.origin !== entry.origin || event.source !== entry.frame.contentWindow) {
+      return;
+    }
+    if (typeof data.type !== "string" || !CHILD_MESSAGES[data.type]) {
+      return;
+    }
+    if (data.type === "error") {
+      if (typeof data.code !== "string" || !CODE.test(data.code)) {
+        return;
+      }
+      call("error", { divId: data.divId, code: data.code });
+      return;
+    }
+    if (data.type === "requestParticipantAction" && !(callbacks.requestParticipantAction || []).length) {
+      post(data.divId, "requestParticipantAction", false); // nobody decides: go on
+      return;
+    }
+    call(data.type, { divId: data.divId });
+  }
+
+  function listen() {
+    if (!listening) {
+      window.addEventListener("message", onMessage);
+      listening = true;
+    }
+  }
+
   var commands = {
     createIframe: function (divId, host, account, campaign, width, height, params, _a, _b, style) {
       var div = document.getElementById(divId);
@@ -51,9 +135,15 @@
       var src = base(String(host)) + "/play/" + encodeURIComponent(account) + "/" +
         encodeURIComponent(campaign);
       var given = paramsOf(params);
+      var query = new URLSearchParams();
       if (given.qual_token) {
-        src += "?qual_token=" + encodeURIComponent(given.qual_token);
+        query.set("qual_token", given.qual_token);
       }
+      // Who the campaign may speak to: the server takes it only if the account
+      // registered this exact origin.
+      query.set("qual_div", String(divId));
+      query.set("qual_parent", window.location.origin);
+      src += "?" + query.toString();
       var frame = document.createElement("iframe");
       frame.id = divId + "_iframe";
       frame.src = src;
@@ -68,7 +158,19 @@
         div.removeChild(div.firstChild);
       }
       div.appendChild(frame);
+      frames[divId] = { frame: frame, origin: new URL(src, window.location.href).origin };
+      listen();
       return frame;
+    },
+    registerChildMessageCallback: function (name, fn) {
+      if (typeof fn !== "function") {
+        throw new Error("registerChildMessageCallback needs a function");
+      }
+      (callbacks[name] = callbacks[name] || []).push(fn);
+      listen();
+    },
+    sendChildMessage: function (divId, name, payload) {
+      post(String(divId), name, payload);
     }
   };
 

@@ -199,6 +199,14 @@ class DocsSwaggerPlugin(SwaggerRenderPlugin):
     def _placeholder(asset: Asset) -> str:
         return f"{{{{asset:{asset.name}}}}}"
 
+    @staticmethod
+    def render_json(request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        """The document as Litestar inlines it in the page's ``<script>``, with every ``<``
+        spelt ``\\u003c``: an HTML example holding ``</script>`` would otherwise end the
+        script there (JSON has ``<`` only inside strings, where the escape means the same)."""
+        inline = SwaggerRenderPlugin.render_json(request, openapi_schema)
+        return inline.replace(b"<", b"\\u003c")
+
     def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
         """Litestar's Swagger UI page, with each asset's URL (and SRI on the CDN) filled in.
 

@@ -126,3 +126,23 @@ def test_the_default_is_local() -> None:
     with AsgiServer(app) as server, httpx.Client(base_url=server.url) as client:
         page = client.get("/schema").text
     assert f'src="/schema/assets/{SCALAR_JS}"' in page
+
+
+def test_markup_in_the_document_cannot_end_the_swagger_script() -> None:
+    """Litestar inlines the document in Swagger UI's <script>: a "</script>" in it (an HTML
+    example, a description) must not close that script, nor run as markup."""
+    hostile = "</script><script>alert(1)</script>"
+    config = OpenAPIConfig(
+        title="Docs",
+        version="1",
+        description=hostile,
+        path="/schema",
+        render_plugins=[DocsSwaggerPlugin("local"), JsonRenderPlugin()],
+    )
+    app = Litestar(route_handlers=[], openapi_config=config)
+    with AsgiServer(app) as server, httpx.Client(base_url=server.url) as client:
+        page = client.get("/schema/swagger").text
+        served = client.get("/schema/openapi.json").json()
+    assert hostile not in page
+    assert "\\u003c/script>\\u003cscript>alert(1)\\u003c/script>" in page
+    assert served["info"]["description"] == hostile  # the document itself is unchanged
