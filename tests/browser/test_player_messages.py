@@ -271,6 +271,22 @@ def test_the_page_may_show_its_pre_login_screen_first(
         assert frame.input_value('input[name="firstname"]') == "Pre"
 
 
+def test_the_page_may_ask_for_the_pre_login_screen_at_any_time(
+    browser: OfflineBrowser, site: CustomerSite, player_host: str, account_id: str
+) -> None:
+    """`requestParticipantAction` the other way: the page sends it unprompted while the
+    campaign waits; true shows the pre-login screen, false asks `isLoggedIn` again."""
+    with _open(browser, site, messages_page(player_host, account_id, CAMPAIGN, _token())) as page:
+        _wait_event(page, "isLoggedIn")
+        send = "payload => _qual_async.push(['sendChildMessage', 'campaign', "
+        page.evaluate(send + "'requestParticipantAction', payload])", True)
+        frame = _frame(page)
+        frame.wait_for_selector('main[data-state="prelogin"]')
+        page.evaluate(send + "'requestParticipantAction', payload])", False)
+        page.wait_for_function("events.filter(e => e.type === 'isLoggedIn').length === 2")
+        assert frame.get_attribute("main", "data-state") == "asking"
+
+
 def test_a_silent_page_gets_a_clear_state_after_the_wait(
     browser: OfflineBrowser,
     site: CustomerSite,
