@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import base64
+import getpass
 import re
+import secrets
+import sys
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -11,11 +16,22 @@ import msgspec
 from shared.accounts.store import AccountStore
 from shared.cli._context import Context
 from shared.cli._output import UsageError
-from shared.identity import Campaign, PlayerSettings, PlayerSettingsInvalid, PlayerStore
+from shared.identity import (
+    Campaign,
+    PlayerSecrets,
+    PlayerSecretsStore,
+    PlayerSettings,
+    PlayerSettingsInvalid,
+    PlayerStore,
+    SsoSettings,
+    WebhookSettings,
+    validate_player_settings,
+)
 from shared.identity.player_settings import (
     CAMPAIGN_ID_PATTERN,
     CLAIM_PATH_PATTERN,
     FIELD_NAME_PATTERN,
+    SSO_DEFAULT_PREFILL,
 )
 
 __all__ = ["register"]
@@ -34,15 +50,36 @@ _CHANGE_OPTIONS = (
     "--campaign",
     "--remove-campaign",
     "--message-wait",
+    "--sso-issuer",
+    "--sso-client-id",
+    "--no-sso",
+    "--webhook-url",
+    "--no-webhook",
 )
+#: The SSO options that change one setting each (argparse dest -> SsoSettings field).
+_SSO_FIELDS = {
+    "sso_issuer": "issuer",
+    "sso_authorization_endpoint": "authorization_endpoint",
+    "sso_token_endpoint": "token_endpoint",
+    "sso_userinfo_endpoint": "userinfo_endpoint",
+    "sso_jwks_uri": "jwks_uri",
+    "sso_client_id": "client_id",
+    "sso_scope": "scope",
+    "sso_pkce": "pkce",
+    "sso_client_auth": "client_auth",
+    "sso_profile_source": "profile_source",
+}
+#: Standard Webhooks' secret form: ``whsec_`` and the base64 of 24 to 64 bytes.
+_WHSEC = re.compile(r"whsec_([A-Za-z0-9+/]{32,88}={0,2})")
 
 
-def _describe(account_id: str, settings: PlayerSettings) -> dict[str, Any]:
+def _describe(account_id: str, settings: PlayerSettings, secrets_set: list[str]) -> dict[str, Any]:
     data: dict[str, Any] = msgspec.to_builtins(settings)
-    return {"account": account_id, **data}
+    # Which secrets are set, never what they are.
+    return {"account": account_id, **data, "secrets": secrets_set}
 
 
-def _text(account_id: str, settings: PlayerSettings) -> str:
+def _text(account_id: str, settings: PlayerSettings, secrets_set: list[str]) -> str:
     lines = [
         f"account         {account_id}",
         f"identification  {settings.identification}",
@@ -62,7 +99,42 @@ def _text(account_id: str, settings: PlayerSettings) -> str:
         lines += [f"  {cid}  {c.title}" for cid, c in settings.campaigns.items()]
     else:
         lines.append("campaigns       (none: the player serves nothing for this account)")
+    lines += _sso_text(settings.sso, secrets_set)
+    lines += _webhook_text(settings.webhook, secrets_set)
     return "\n".join(lines)
+
+
+def _is_set(name: str, secrets_set: list[str]) -> str:
+    return "set" if name in secrets_set else "(not set)"
+
+
+def _sso_text(sso: SsoSettings | None, secrets_set: list[str]) -> list[str]:
+    if sso is None:
+        return ["sso             (none)"]
+    lines = [
+        f"sso             client {sso.client_id} at {sso.issuer or '(endpoints given)'}",
+        f"  scope {sso.scope!r}, PKCE {'on' if sso.pkce else 'off'}, {sso.client_auth}, "
+        f"profile from {sso.profile_source}",
+        f"  client secret {_is_set('sso_client_secret', secrets_set)}",
+    ]
+    for name in ("authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri"):
+        if getattr(sso, name):
+            lines.append(f"  {name} {getattr(sso, name)}")
+    mapping = {**SSO_DEFAULT_PREFILL, **sso.prefill}
+    lines += [f"  {claim} -> {field}" for claim, field in mapping.items()]
+    return lines
+
+
+def _webhook_text(webhook: WebhookSettings | None, secrets_set: list[str]) -> list[str]:
+    if webhook is None:
+        return ["webhook         (none)"]
+    lines = [
+        f"webhook         {webhook.url} (signing secret {_is_set('webhook_secret', secrets_set)})"
+    ]
+    if webhook.auth_header:
+        value = _is_set("webhook_auth_value", secrets_set)
+        lines.append(f"  auth header {webhook.auth_header} (value {value})")
+    return lines
 
 
 def _check(value: str, pattern: str, what: str, given: str) -> None:
@@ -102,6 +174,14 @@ def _changed(current: PlayerSettings, args: argparse.Namespace) -> PlayerSetting
         changes["profile_api"] = args.profile_api
     if args.message_wait is not None:
         changes["message_wait"] = args.message_wait
+    if args.no_sso:
+        changes["sso"] = None
+    elif _sso_given(args):
+        changes["sso"] = _sso(current.sso, args)
+    if args.no_webhook:
+        changes["webhook"] = None
+    elif args.webhook_url is not None or args.webhook_auth_header is not None:
+        changes["webhook"] = _webhook(current.webhook, args)
     if args.campaign or args.remove_campaign:
         campaigns = dict(current.campaigns)
         for cid, title in _pairs(args.campaign or [], "--campaign", "ID", "TITLE"):
@@ -124,6 +204,93 @@ def _changed(current: PlayerSettings, args: argparse.Namespace) -> PlayerSetting
     return updated
 
 
+def _sso_given(args: argparse.Namespace) -> bool:
+    return any(getattr(args, dest) is not None for dest in _SSO_FIELDS) or bool(args.sso_prefill)
+
+
+def _sso(current: SsoSettings | None, args: argparse.Namespace) -> dict[str, Any]:
+    data: dict[str, Any] = msgspec.to_builtins(current) if current is not None else {}
+    for dest, field in _SSO_FIELDS.items():
+        value = getattr(args, dest)
+        if value is not None:
+            data[field] = value
+    if "client_id" not in data:
+        raise PlayerSettingsInvalid("the first --sso-… change needs --sso-client-id")
+    prefill = dict(data.get("prefill", {}))
+    for claim, field in _pairs(args.sso_prefill or [], "--sso-prefill", "CLAIM", "FIELD"):
+        _check(field, FIELD_NAME_PATTERN, "field name", f"{claim}={field}")
+        prefill[claim] = field
+    data["prefill"] = prefill
+    return data
+
+
+def _auth_header(given: str) -> tuple[str, str]:
+    name, sep, value = given.partition(":")
+    if not sep or not name.strip() or not value.strip():
+        raise PlayerSettingsInvalid("--webhook-auth-header takes 'Name: value'")
+    return name.strip(), value.strip()
+
+
+def _webhook(current: WebhookSettings | None, args: argparse.Namespace) -> dict[str, Any]:
+    data: dict[str, Any] = msgspec.to_builtins(current) if current is not None else {}
+    if args.webhook_url is not None:
+        data["url"] = args.webhook_url
+    if "url" not in data:
+        raise PlayerSettingsInvalid("--webhook-auth-header needs a webhook: give --webhook-url")
+    if args.webhook_auth_header is not None:
+        data["auth_header"] = _auth_header(args.webhook_auth_header)[0]
+    return data
+
+
+def _secret_text(path: str, what: str) -> str:
+    """A secret from a file, or from standard input for ``-`` (prompted on a terminal)."""
+    if path == "-":
+        text = getpass.getpass(f"{what}: ") if sys.stdin.isatty() else sys.stdin.read()
+    else:
+        try:
+            text = Path(path).read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PlayerSettingsInvalid(f"cannot read the {what} file {path!r}: {exc}") from None
+    text = text.strip()
+    if not text or any(not 0x20 < ord(c) < 0x7F for c in text):
+        raise PlayerSettingsInvalid(f"the {what} must be printable ASCII with no spaces")
+    return text
+
+
+def _webhook_secret(path: str) -> str:
+    text = _secret_text(path, "webhook secret")
+    found = _WHSEC.fullmatch(text)
+    if found is None or len(base64.b64decode(found.group(1))) < 24:
+        raise PlayerSettingsInvalid(
+            "the webhook secret must be Standard Webhooks' whsec_<base64 of 24-64 bytes>"
+        )
+    return text
+
+
+def _secret_changes(
+    current: PlayerSecrets, updated: PlayerSettings, args: argparse.Namespace
+) -> tuple[dict[str, str | None], str | None]:
+    """What to change in the secrets, and a webhook secret generated now (printed once)."""
+    changes: dict[str, str | None] = {}
+    generated = None
+    if args.sso_client_secret_file is not None:
+        changes["sso_client_secret"] = _secret_text(args.sso_client_secret_file, "client secret")
+    if updated.sso is None:
+        changes["sso_client_secret"] = None
+    if args.webhook_secret_file is not None:
+        changes["webhook_secret"] = _webhook_secret(args.webhook_secret_file)
+    elif updated.webhook is not None and current.webhook_secret is None:
+        generated = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+        changes["webhook_secret"] = generated
+    if args.webhook_auth_header is not None:
+        changes["webhook_auth_value"] = _auth_header(args.webhook_auth_header)[1]
+    if updated.webhook is None:
+        changes["webhook_secret"] = changes["webhook_auth_value"] = None
+    elif updated.webhook.auth_header is None:
+        changes["webhook_auth_value"] = None
+    return changes, generated
+
+
 def _given(args: argparse.Namespace) -> bool:
     return bool(
         args.identification is not None
@@ -136,6 +303,13 @@ def _given(args: argparse.Namespace) -> bool:
         or args.campaign
         or args.remove_campaign
         or args.message_wait is not None
+        or _sso_given(args)
+        or args.sso_client_secret_file is not None
+        or args.no_sso
+        or args.webhook_url is not None
+        or args.webhook_auth_header is not None
+        or args.webhook_secret_file is not None
+        or args.no_webhook
     )
 
 
@@ -143,7 +317,8 @@ def _show(ctx: Context, args: argparse.Namespace) -> None:
     vault = ctx.vault()
     AccountStore(vault).get(args.account)  # unknown: ACCOUNT_NOT_FOUND
     settings, _ = PlayerStore(vault).get_versioned(args.account)
-    ctx.out.result(_describe(args.account, settings), _text(args.account, settings))
+    names = PlayerSecretsStore(vault).get_versioned(args.account)[0].names()
+    ctx.out.result(_describe(args.account, settings, names), _text(args.account, settings, names))
 
 
 def _set(ctx: Context, args: argparse.Namespace) -> None:
@@ -154,16 +329,38 @@ def _set(ctx: Context, args: argparse.Namespace) -> None:
         )
     vault = ctx.vault()
     AccountStore(vault).get(args.account)
-    store = PlayerStore(vault)
+    store, vault_secrets = PlayerStore(vault), PlayerSecretsStore(vault)
     current, version = store.get_versioned(args.account)
-    # Check-and-set against what the change was built from: a concurrent change fails
-    # (AccountConflict) rather than being undone.
-    updated = store.put(args.account, _changed(current, args), expected=version)
+    updated = validate_player_settings(_changed(current, args))  # before any write
+    held, held_version = vault_secrets.get_versioned(args.account)
+    changes, generated = _secret_changes(held, updated, args)
+    if (
+        updated.sso is not None
+        and (changes.get("sso_client_secret", held.sso_client_secret)) is None
+    ):
+        raise PlayerSettingsInvalid(
+            "sso needs the client secret: give --sso-client-secret-file FILE (or - to type it)"
+        )
+    if args.webhook_secret_file is not None and updated.webhook is None:
+        raise PlayerSettingsInvalid("--webhook-secret-file needs a webhook: give --webhook-url")
+    # Secrets first: settings naming a secret that failed to be written would be unusable.
+    # Both writes are check-and-set against what this change was built from.
+    kept = msgspec.structs.replace(held, **changes)
+    if kept != held:
+        vault_secrets.put(args.account, kept, expected=held_version)
+    updated = store.put(args.account, updated, expected=version)
+    names = kept.names()
     text = (
         f"updated player settings of {args.account} (the player picks them up within its "
-        f"cache TTL)\n{_text(args.account, updated)}"
+        f"cache TTL)\n{_text(args.account, updated, names)}"
     )
-    ctx.out.result(_describe(args.account, updated), text)
+    result = _describe(args.account, updated, names)
+    if generated is not None:
+        # Printed this once, like a generated account secret: the receiver needs it to
+        # check the signatures.
+        result["webhook_secret"] = generated
+        text += f"\nwebhook signing secret (shown once, give it to the receiver): {generated}"
+    ctx.out.result(result, text)
 
 
 def register(
@@ -232,5 +429,59 @@ def register(
         metavar="SECONDS",
         help="with --identification messages: how long a campaign waits for the parent "
         "page's answer before it says the page did not answer (1-900; 120)",
+    )
+    sso = st.add_argument_group("single sign-on (--identification sso)")
+    sso.add_argument("--sso-issuer", metavar="URL", help="the IdP's issuer (discovery)")
+    for flag, what in (
+        ("--sso-authorization-endpoint", "the authorization endpoint"),
+        ("--sso-token-endpoint", "the token endpoint"),
+        ("--sso-userinfo-endpoint", "the userinfo endpoint"),
+        ("--sso-jwks-uri", "the IdP's JWKS (for JWT profile sources)"),
+    ):
+        sso.add_argument(flag, metavar="URL", help=f"{what} (overrides discovery)")
+    sso.add_argument("--sso-client-id", metavar="ID", help="the player's client id at the IdP")
+    sso.add_argument(
+        "--sso-client-secret-file",
+        metavar="FILE",
+        help="the client secret, from FILE (- reads standard input, prompting on a terminal); "
+        "kept in Vault, never printed",
+    )
+    sso.add_argument("--sso-scope", metavar="SCOPE", help="(openid profile email)")
+    sso.add_argument(
+        "--sso-pkce", action=argparse.BooleanOptionalAction, default=None, help="PKCE S256 (on)"
+    )
+    sso.add_argument(
+        "--sso-client-auth",
+        choices=("client_secret_post", "client_secret_basic"),
+        help="token request authentication (client_secret_post)",
+    )
+    sso.add_argument(
+        "--sso-profile-source",
+        choices=("userinfo", "access_token", "id_token"),
+        help="where the profile is read (userinfo)",
+    )
+    sso.add_argument(
+        "--sso-prefill",
+        action="append",
+        metavar="CLAIM=FIELD",
+        help="fill FIELD from the IdP's CLAIM, on top of given_name, family_name, email and "
+        "birthdate (repeatable)",
+    )
+    sso.add_argument("--no-sso", action="store_true", help="remove the SSO client and its secret")
+    hook = st.add_argument_group("profile.updated webhook")
+    hook.add_argument("--webhook-url", metavar="URL", help="the receiver (https)")
+    hook.add_argument(
+        "--webhook-secret-file",
+        metavar="FILE",
+        help="the signing secret, whsec_<base64> (- reads standard input); without it a new "
+        "webhook gets a generated one, printed once",
+    )
+    hook.add_argument(
+        "--webhook-auth-header",
+        metavar="'NAME: VALUE'",
+        help="a header sent with every event (its value kept in Vault, never printed)",
+    )
+    hook.add_argument(
+        "--no-webhook", action="store_true", help="remove the webhook and its secrets"
     )
     st.set_defaults(handler=_set)

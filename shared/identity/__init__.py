@@ -18,9 +18,12 @@ from shared.identity.identification import Gift, Identification, Identifier, Ser
 from shared.identity.messages import MESSAGE_TYPES, MessageChannel, message_channel
 from shared.identity.participations import Participations
 from shared.identity.player import CampaignPage, Player
+from shared.identity.player_secrets import PlayerSecrets, PlayerSecretsStore
 from shared.identity.player_settings import (
     Campaign,
     PlayerSettings,
+    SsoSettings,
+    WebhookSettings,
     check_origin,
     check_profile_api,
     validate_player_settings,
@@ -51,14 +54,18 @@ __all__ = [
     "ParticipationLimitReached",
     "Participations",
     "Player",
+    "PlayerSecrets",
+    "PlayerSecretsStore",
     "PlayerSettings",
     "PlayerSettingsInvalid",
     "PlayerStore",
     "ProfileApi",
     "ProfileUnauthorized",
     "ServedCampaign",
+    "SsoSettings",
     "Submissions",
     "Submitted",
+    "WebhookSettings",
     "check_origin",
     "check_profile_api",
     "ensure_form_keys",

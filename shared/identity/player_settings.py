@@ -9,7 +9,7 @@ APIs never read them. Types and simple bounds hold whenever a document is decode
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 from urllib.parse import urlsplit
 
 import msgspec
@@ -21,11 +21,15 @@ __all__ = [
     "CAMPAIGN_ID_PATTERN",
     "CLAIM_PATH_PATTERN",
     "FIELD_NAME_PATTERN",
+    "SSO_DEFAULT_PREFILL",
     "Campaign",
     "MessageWait",
     "PlayerSettings",
+    "SsoSettings",
+    "WebhookSettings",
     "check_origin",
     "check_profile_api",
+    "check_service_url",
     "validate_player_settings",
 ]
 
@@ -46,12 +50,85 @@ Title = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 #: person to sign in on the customer's page, bounded so a silent page never hangs it.
 MessageWait = Annotated[int, msgspec.Meta(ge=1, le=900)]
 Identification = Literal["secure_token", "messages", "sso"]
+#: An OAuth client id as IdPs issue them (RFC 6749 §A.1: printable ASCII).
+ClientId = Annotated[str, msgspec.Meta(min_length=1, max_length=255, pattern=r"^[\x20-\x7e]+\Z")]
+#: OAuth scope tokens (RFC 6749 §3.3), space-separated.
+_SCOPE_CHARS = r"[\x21\x23-\x5b\x5d-\x7e]+"
+Scope = Annotated[
+    str,
+    msgspec.Meta(min_length=1, max_length=1000, pattern=rf"^{_SCOPE_CHARS}( {_SCOPE_CHARS})*\Z"),
+]
+#: A claim of the IdP's profile (userinfo, ID token, JWT access token), by name.
+ClaimName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_:.-]{1,64}\Z")]
+#: An HTTP header name (RFC 9110 token), for the webhook's auth header.
+HeaderName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}\Z")]
+ClientAuth = Literal["client_secret_post", "client_secret_basic"]
+ProfileSource = Literal["userinfo", "access_token", "id_token"]
+#: What an OpenID provider's standard claims fill (OpenID Connect Core §5.1), under the
+#: account's SSO mapping.
+SSO_DEFAULT_PREFILL: Final = {
+    "given_name": "firstname",
+    "family_name": "lastname",
+    "email": "email",
+    "birthdate": "birthdate",
+}
+#: Headers a webhook's auth header may not replace (the Standard Webhooks ones, framing).
+_RESERVED_HEADERS: Final = frozenset(
+    {"content-type", "content-length", "host", "transfer-encoding", "connection", "user-agent"}
+)
 
 
 class Campaign(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A campaign the player serves for the account."""
 
     title: Title
+
+
+class SsoSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The account's OAuth 2.0 / OpenID Connect client at its identity provider (channel 3).
+
+    The client secret is not here: it is kept apart, in ``player-secrets/accounts/<id>``
+    (:mod:`shared.identity.player_secrets`), and never printed back.
+
+    Attributes:
+        issuer: the IdP's issuer; its endpoints come from discovery
+            (``/.well-known/openid-configuration``, else RFC 8414's) unless given below.
+        authorization_endpoint, token_endpoint, userinfo_endpoint, jwks_uri: the endpoints
+            one by one (each overrides discovery).
+        client_id: the player's client id at the IdP.
+        scope: what is asked (``openid`` is needed for an ID token).
+        pkce: send a PKCE S256 challenge (RFC 7636).
+        client_auth: how the token request authenticates (RFC 6749 §2.3.1).
+        profile_source: where the profile is read: the userinfo endpoint, the JWT access
+            token, or the ID token (JWTs verified against the IdP's JWKS).
+        prefill: IdP claim -> form field, on top of the OpenID standard claims
+            (``given_name``, ``family_name``, ``email``, ``birthdate``).
+    """
+
+    issuer: str | None = None
+    authorization_endpoint: str | None = None
+    token_endpoint: str | None = None
+    userinfo_endpoint: str | None = None
+    jwks_uri: str | None = None
+    client_id: ClientId
+    scope: Scope = "openid profile email"
+    pkce: bool = True
+    client_auth: ClientAuth = "client_secret_post"
+    profile_source: ProfileSource = "userinfo"
+    prefill: Annotated[dict[ClaimName, FieldName], msgspec.Meta(max_length=100)] = {}
+
+
+class WebhookSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Where ``profile.updated`` events go (Standard Webhooks); the signing secret and the
+    auth header's value are kept with the other secrets, never here.
+
+    Attributes:
+        url: the customer's receiver (https; http on loopback only).
+        auth_header: the name of the extra header sent with each event, if any.
+    """
+
+    url: str
+    auth_header: HeaderName | None = None
 
 
 class PlayerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -71,6 +148,8 @@ class PlayerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
         message_wait: with ``messages``, the seconds a campaign waits for the parent
             page's ``userInfo`` (or its ``requestParticipantAction`` answer) before it shows
             that the page did not answer.
+        sso: the OAuth client at the account's identity provider (``sso``).
+        webhook: where profile changes are pushed back, if anywhere.
     """
 
     identification: Identification = "secure_token"
@@ -79,6 +158,8 @@ class PlayerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     campaigns: Annotated[dict[CampaignId, Campaign], msgspec.Meta(max_length=1000)] = {}
     profile_api: str | None = None
     message_wait: MessageWait = 120
+    sso: SsoSettings | None = None
+    webhook: WebhookSettings | None = None
 
 
 def check_origin(origin: str) -> str:
@@ -126,6 +207,29 @@ def check_origin(origin: str) -> str:
     return origin
 
 
+def check_service_url(url: str, what: str) -> str:
+    """Return ``url`` if the player may send participants' credentials or data to it.
+
+    Raises:
+        PlayerSettingsInvalid: not https (http on loopback only), user info in it, or a
+            fragment; ``what`` names the setting.
+    """
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise PlayerSettingsInvalid(f"{what} {url!r} is not a URL") from None
+    host = parts.hostname or ""
+    if parts.scheme not in ("https", "http") or not host:
+        raise PlayerSettingsInvalid(f"{what} must be an https URL, got {url!r}")
+    if parts.scheme == "http" and not is_loopback(host):
+        # Participants' tokens and profiles would cross the network in clear.
+        raise PlayerSettingsInvalid(f"{what} must be https (http on loopback only): {url!r}")
+    if parts.username is not None or "@" in parts.netloc or parts.fragment:
+        raise PlayerSettingsInvalid(f"{what} must carry no user info or fragment: {url!r}")
+    return url
+
+
 def check_profile_api(url: str) -> str:
     """Return ``url`` if the player may call it with participants' access tokens, else raise.
 
@@ -133,20 +237,27 @@ def check_profile_api(url: str) -> str:
         PlayerSettingsInvalid: not https (http on loopback only), user info in it, or a
             fragment.
     """
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises on a malformed port
-    except ValueError:
-        raise PlayerSettingsInvalid(f"profile_api {url!r} is not a URL") from None
-    host = parts.hostname or ""
-    if parts.scheme not in ("https", "http") or not host:
-        raise PlayerSettingsInvalid(f"profile_api must be an https URL, got {url!r}")
-    if parts.scheme == "http" and not is_loopback(host):
-        # Participants' access tokens would cross the network in clear.
-        raise PlayerSettingsInvalid(f"profile_api must be https (http on loopback only): {url!r}")
-    if parts.username is not None or "@" in parts.netloc or parts.fragment:
-        raise PlayerSettingsInvalid(f"profile_api must carry no user info or fragment: {url!r}")
-    return url
+    return check_service_url(url, "profile_api")
+
+
+def _check_sso(sso: SsoSettings) -> None:
+    for name in ("issuer", "authorization_endpoint", "token_endpoint", "userinfo_endpoint"):
+        value = getattr(sso, name)
+        if value is not None:
+            check_service_url(value, f"sso.{name}")
+    if sso.jwks_uri is not None:
+        check_service_url(sso.jwks_uri, "sso.jwks_uri")
+    if sso.issuer is None:
+        # Without discovery, every endpoint the flow uses must be given.
+        needed = ["authorization_endpoint", "token_endpoint"]
+        needed.append("userinfo_endpoint" if sso.profile_source == "userinfo" else "jwks_uri")
+        missing = [n for n in needed if getattr(sso, n) is None]
+        if missing:
+            raise PlayerSettingsInvalid(
+                f"sso needs an issuer (discovery) or its endpoints: {', '.join(missing)} missing"
+            )
+    if sso.profile_source == "id_token" and "openid" not in sso.scope.split():
+        raise PlayerSettingsInvalid("sso.profile_source id_token needs the scope 'openid'")
 
 
 def validate_player_settings(settings: PlayerSettings) -> PlayerSettings:
@@ -161,4 +272,15 @@ def validate_player_settings(settings: PlayerSettings) -> PlayerSettings:
         raise PlayerSettingsInvalid("parent origins are listed twice")
     if settings.profile_api is not None:
         check_profile_api(settings.profile_api)
+    if settings.sso is not None:
+        _check_sso(settings.sso)
+    elif settings.identification == "sso":
+        raise PlayerSettingsInvalid("identification sso needs the sso settings (client, IdP)")
+    if settings.webhook is not None:
+        check_service_url(settings.webhook.url, "webhook.url")
+        header = settings.webhook.auth_header
+        if header is not None and (
+            header.lower() in _RESERVED_HEADERS or header.lower().startswith("webhook-")
+        ):
+            raise PlayerSettingsInvalid(f"webhook auth header {header!r} is reserved")
     return settings

@@ -14,3 +14,7 @@ path "$kv/data/player/*" {
 path "$kv/data/player-secrets/form-keys" {
   capabilities = ["read"]
 }
+# Each account's SSO client secret and webhook secrets (written by the admin).
+path "$kv/data/player-secrets/accounts/*" {
+  capabilities = ["read"]
+}

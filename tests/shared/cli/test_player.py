@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from shared import Account, Settings, Vault
-from shared.identity import Campaign, PlayerStore
+from shared.identity import Campaign, PlayerSecretsStore, PlayerStore, SsoSettings
 from tests.support.apis import vault_cli
 
 
@@ -71,6 +71,9 @@ def test_set_then_show_round_trip(cli: Any, account: str, vault: Vault) -> None:
         "campaigns": {"1001": {"title": "Summer draw"}},
         "profile_api": "https://api.example/me",
         "message_wait": 120,
+        "sso": None,
+        "webhook": None,
+        "secrets": [],
     }
     code, out, _ = cli("player", "set", account, "--no-profile-api", "--json")
     assert code == 0
@@ -140,6 +143,96 @@ def test_message_wait_is_set_shown_and_bounded(cli: Any, account: str, vault: Va
     assert "PLAYER_SETTINGS_INVALID" in err
     assert "message_wait" in err
     assert PlayerStore(vault).get_versioned(account)[0].message_wait == 45
+
+
+def test_sso_settings_and_their_secret(
+    cli: Any, account: str, vault: Vault, tmp_path: Path
+) -> None:
+    """--sso-… options set the client; the secret goes to player-secrets (never printed);
+    without a secret, or with an http issuer off loopback, nothing is written."""
+    secret = tmp_path / "client-secret"
+    secret.write_text("s3cr3t-value\n")
+    code, _, err = cli("player", "set", account, "--sso-client-id", "player")
+    assert code == 1
+    assert "sso needs an issuer (discovery) or its endpoints" in err
+    code, _, err = cli(
+        "player", "set", account, "--sso-client-id", "player", "--sso-issuer", "https://i.example"
+    )  # fmt: skip
+    assert code == 1
+    assert "needs the client secret" in err
+    code, _, err = cli(
+        "player", "set", account, "--sso-issuer", "http://idp.example", "--sso-client-id", "p",
+        "--sso-client-secret-file", str(secret),
+    )  # fmt: skip
+    assert code == 1
+    assert "sso.issuer must be https" in err
+    assert PlayerSecretsStore(vault).get_versioned(account)[1] == 0
+    code, out, err = cli(
+        "player", "set", account, "--identification", "sso",
+        "--sso-issuer", "https://idp.example", "--sso-client-id", "player",
+        "--sso-client-secret-file", str(secret), "--sso-client-auth", "client_secret_basic",
+        "--sso-profile-source", "id_token", "--no-sso-pkce", "--sso-prefill", "nickname=pseudo",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "s3cr3t" not in out
+    assert "client secret set" in out
+    stored = PlayerStore(vault).get_versioned(account)[0]
+    assert stored.identification == "sso"
+    assert stored.sso == SsoSettings(
+        issuer="https://idp.example",
+        client_id="player",
+        client_auth="client_secret_basic",
+        profile_source="id_token",
+        pkce=False,
+        prefill={"nickname": "pseudo"},
+    )
+    assert PlayerSecretsStore(vault).get(account).sso_client_secret == "s3cr3t-value"
+    code, out, _ = cli("player", "show", account, "--json")
+    assert json.loads(out)["secrets"] == ["sso_client_secret"]
+    assert "s3cr3t" not in out
+    # A later change keeps the secret; --no-sso removes both.
+    assert cli("player", "set", account, "--sso-scope", "openid email")[0] == 0
+    assert PlayerSecretsStore(vault).get_versioned(account)[0].sso_client_secret
+    code, _, err = cli("player", "set", account, "--no-sso", "--identification", "secure_token")
+    assert code == 0, err
+    assert PlayerStore(vault).get_versioned(account)[0].sso is None
+    assert PlayerSecretsStore(vault).get_versioned(account)[0].sso_client_secret is None
+
+
+def test_webhook_settings_generate_a_secret_printed_once(
+    cli: Any, account: str, vault: Vault, tmp_path: Path
+) -> None:
+    """A new webhook gets a generated whsec_ secret, printed this once; the auth header's
+    value is kept with the secrets; a malformed secret file is refused."""
+    code, out, err = cli(
+        "player", "set", account, "--webhook-url", "https://hooks.example/in",
+        "--webhook-auth-header", "X-Api-Key: key-123", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    result = json.loads(out)
+    generated = result["webhook_secret"]
+    assert generated.startswith("whsec_")
+    assert "key-123" not in out
+    assert result["webhook"] == {"url": "https://hooks.example/in", "auth_header": "X-Api-Key"}
+    held = PlayerSecretsStore(vault).get_versioned(account)[0]
+    assert (held.webhook_secret, held.webhook_auth_value) == (generated, "key-123")
+    code, out, _ = cli("player", "show", account)
+    assert generated not in out
+    assert "signing secret set" in out
+    # Changing the URL keeps the secret (the receiver trusts it already).
+    assert cli("player", "set", account, "--webhook-url", "https://hooks.example/v2")[0] == 0
+    assert PlayerSecretsStore(vault).get_versioned(account)[0].webhook_secret == generated
+    bad = tmp_path / "bad"
+    bad.write_text("not-a-whsec")
+    code, _, err = cli("player", "set", account, "--webhook-secret-file", str(bad))
+    assert code == 1
+    assert "whsec_" in err
+    code, _, err = cli("player", "set", account, "--webhook-auth-header", "Content-Type: x")
+    assert code == 1
+    assert "reserved" in err
+    assert cli("player", "set", account, "--no-webhook")[0] == 0
+    held = PlayerSecretsStore(vault).get_versioned(account)[0]
+    assert (held.webhook_secret, held.webhook_auth_value) == (None, None)
 
 
 def test_unknown_account_is_refused(cli: Any) -> None:

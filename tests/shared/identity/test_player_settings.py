@@ -10,6 +10,8 @@ import pytest
 from shared.identity import (
     PlayerSettings,
     PlayerSettingsInvalid,
+    SsoSettings,
+    WebhookSettings,
     check_origin,
     check_profile_api,
     validate_player_settings,
@@ -146,3 +148,77 @@ def test_decoding_refuses_malformed_documents(document: dict[str, Any]) -> None:
     """A bad field name, claim path, campaign id or unknown member fails to decode."""
     with pytest.raises(msgspec.ValidationError):
         msgspec.convert(document, PlayerSettings)
+
+
+def _sso(**fields: object) -> SsoSettings:
+    return msgspec.convert({"client_id": "player", **fields}, SsoSettings)
+
+
+@pytest.mark.parametrize(
+    ("sso", "reason"),
+    [
+        ({}, r"sso needs an issuer \(discovery\) or its endpoints"),
+        ({"issuer": "http://idp.example"}, "sso.issuer must be https"),
+        ({"issuer": "https://u:p@idp.example"}, "no user info"),
+        (
+            {"authorization_endpoint": "https://i/a", "token_endpoint": "https://i/t"},
+            "userinfo_endpoint missing",
+        ),
+        (
+            {
+                "authorization_endpoint": "https://i/a",
+                "token_endpoint": "https://i/t",
+                "profile_source": "id_token",
+            },
+            "jwks_uri missing",
+        ),
+        (
+            {"issuer": "https://i", "profile_source": "id_token", "scope": "profile"},
+            r"needs the scope 'openid'",
+        ),
+    ],
+    ids=["nothing", "http", "user-info", "no-userinfo", "no-jwks", "id-token-no-openid"],
+)
+def test_sso_settings_are_checked_on_write(sso: dict[str, object], reason: str) -> None:
+    settings = PlayerSettings(sso=_sso(**sso))
+    with pytest.raises(PlayerSettingsInvalid, match=reason):
+        validate_player_settings(settings)
+
+
+def test_sso_on_loopback_http_and_by_endpoints_is_accepted() -> None:
+    sso = _sso(
+        authorization_endpoint="http://127.0.0.1:9/auth",
+        token_endpoint="http://127.0.0.1:9/token",
+        userinfo_endpoint="http://127.0.0.1:9/me",
+    )
+    settings = PlayerSettings(identification="sso", sso=sso)
+    assert validate_player_settings(settings) is settings
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"client_id": ""}, {"client_id": "a\nb"}, {"scope": "openid  email"}, {"scope": 'a"b'}],
+    ids=["empty-client", "newline-client", "double-space", "quote"],
+)
+def test_sso_values_are_bounded_by_their_types(value: dict[str, str]) -> None:
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.convert({"client_id": "player", **value}, SsoSettings)
+
+
+def test_identification_sso_needs_its_settings() -> None:
+    with pytest.raises(PlayerSettingsInvalid, match="needs the sso settings"):
+        validate_player_settings(PlayerSettings(identification="sso"))
+
+
+@pytest.mark.parametrize(
+    ("webhook", "reason"),
+    [
+        (WebhookSettings(url="http://hooks.example"), "webhook.url must be https"),
+        (WebhookSettings(url="https://h", auth_header="Content-Type"), "reserved"),
+        (WebhookSettings(url="https://h", auth_header="webhook-id"), "reserved"),
+    ],
+    ids=["http", "content-type", "standard-webhooks-header"],
+)
+def test_webhook_settings_are_checked_on_write(webhook: WebhookSettings, reason: str) -> None:
+    with pytest.raises(PlayerSettingsInvalid, match=reason):
+        validate_player_settings(PlayerSettings(webhook=webhook))

@@ -24,7 +24,14 @@ from shared import (
     Verifier,
 )
 from shared.algorithms import TRANSIT_KEY_TYPES
-from shared.identity import PlayerSettings, PlayerStore, ensure_form_keys, load_form_keys
+from shared.identity import (
+    PlayerSecrets,
+    PlayerSecretsStore,
+    PlayerSettings,
+    PlayerStore,
+    ensure_form_keys,
+    load_form_keys,
+)
 from shared.identity.form_keys import FORM_KEYS_PATH
 from shared.ops import policies
 from shared.ops.bootstrap import write_approle_credentials
@@ -126,15 +133,20 @@ def test_player_verifies_but_cannot_sign_or_manage(
 def test_player_reads_its_settings_and_form_keys_but_cannot_write_them(
     vault: Vault, settings: Settings, account_id: str, approle_dir: Path
 ) -> None:
-    """player reads ``player/<account>`` and ``player-secrets/form-keys``; writing either,
-    or reading another ``player-secrets/`` path, is refused (the admin writes them)."""
+    """player reads ``player/<account>``, ``player-secrets/form-keys`` and the account's
+    ``player-secrets/accounts/<account>``; writing any, or reading another
+    ``player-secrets/`` path, is refused (the admin writes them)."""
     ensure_form_keys(vault)
     admin = role_vault(settings, "admin", approle_dir)
-    PlayerStore(admin).put(account_id, PlayerSettings(identification="sso"), expected=0)
+    PlayerStore(admin).put(account_id, PlayerSettings(identification="messages"), expected=0)
+    PlayerSecretsStore(admin).put(account_id, PlayerSecrets(webhook_auth_value="v"), expected=0)
     admin.kv_write("player-secrets/other", {"x": "1"})
     player = role_vault(settings, "player", approle_dir)
-    assert PlayerStore(player).get_versioned(account_id)[0].identification == "sso"
+    assert PlayerStore(player).get_versioned(account_id)[0].identification == "messages"
+    assert PlayerSecretsStore(player).get(account_id).webhook_auth_value == "v"
     assert load_form_keys(player).keys
+    with pytest.raises(VaultForbidden):
+        PlayerSecretsStore(player).put(account_id, PlayerSecrets(), expected=1)
     with pytest.raises(VaultForbidden):
         player.kv_write(f"player/{account_id}", {"identification": "messages"})
     with pytest.raises(VaultForbidden):
