@@ -1,0 +1,99 @@
+"""A real OpenID provider for tests: the npm package ``oidc-provider`` (tests/support/oidc/,
+installed by scripts/test) run by Node on loopback, with its dev login and consent forms.
+
+One Node process serves every provider of :class:`OidcProvider` (the customer's IdP, and
+"another provider" for the mix-up test), each on a free port, issuer ``http://127.0.0.1:P``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.support.openbao import free_port
+
+__all__ = ["IDP_DIR", "OidcProvider", "Provider"]
+
+IDP_DIR = Path(__file__).parent / "oidc"
+
+
+class Provider:
+    """One provider of the process: its issuer and its test hooks."""
+
+    def __init__(self, port: int, clients: list[dict[str, Any]]) -> None:
+        self.port = port
+        self.issuer = f"http://127.0.0.1:{port}"
+        self.clients = clients
+
+    def token_requests(self) -> list[dict[str, Any]]:
+        """What reached the token endpoint, as sent: ``authorization`` (the header or None),
+        ``params`` (the form), ``status`` (the IdP's answer)."""
+        found: list[dict[str, Any]] = httpx.get(f"{self.issuer}/_test/token-requests").json()
+        return found
+
+    def reset(self) -> None:
+        """Forget the recorded token requests, and any delay."""
+        httpx.post(f"{self.issuer}/_test/reset").raise_for_status()
+
+    def delay(self, seconds: float) -> None:
+        """Hold every token and userinfo answer ``seconds`` (a slow IdP)."""
+        httpx.post(f"{self.issuer}/_test/delay", params={"ms": int(seconds * 1000)})
+
+
+class OidcProvider:
+    """``with OidcProvider([clients], [clients2], users={...}) as idp: idp.providers[0]``
+
+    Each argument is one provider's client list (oidc-provider's client metadata; every
+    ``redirect_uris`` must be given).
+    """
+
+    def __init__(self, *client_lists: list[dict[str, Any]], users: dict[str, Any]) -> None:
+        self.providers = [Provider(free_port(), clients) for clients in client_lists]
+        self._users = users
+        self._process: subprocess.Popen[str] | None = None
+        self.output: list[str] = []
+
+    def __enter__(self) -> OidcProvider:
+        node = shutil.which("node")
+        if node is None or not (IDP_DIR / "node_modules" / "oidc-provider").is_dir():
+            raise RuntimeError("node or oidc-provider is missing: run scripts/test (npm ci)")
+        config = {
+            "providers": [{"port": p.port, "clients": p.clients} for p in self.providers],
+            "users": self._users,
+        }
+        self._process = subprocess.Popen(
+            [node, str(IDP_DIR / "idp.mjs"), json.dumps(config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=IDP_DIR,
+        )
+        assert self._process.stdout is not None
+        ready = threading.Event()
+
+        def read(stream: Any) -> None:
+            for line in stream:
+                self.output.append(line.rstrip())
+                if line.strip() == "ready":
+                    ready.set()
+
+        threading.Thread(target=read, args=(self._process.stdout,), daemon=True).start()
+        if not ready.wait(20):
+            self.__exit__()
+            raise RuntimeError("oidc-provider did not start: " + "\n".join(self.output))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
