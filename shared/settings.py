@@ -40,6 +40,9 @@ _ENV = {
     "JWKS_ALLOW_LOOPBACK_HTTP": "jwks_allow_loopback_http",
     "REDIS_URL": "redis_url",
     "PLAYER_PUBLIC_URL": "player_public_url",
+    "WEBHOOK_RETRY_BASE_SECONDS": "webhook_retry_base",
+    "WEBHOOK_PARK_AFTER_SECONDS": "webhook_park_after",
+    "WEBHOOK_CLAIM_IDLE_SECONDS": "webhook_claim_idle",
     "AUTHZ_SINGLE_INSTANCE": "authz_single_instance",
     "AUTHZ_RATE_LIMIT_PER_SECOND": "rate_limit_per_second",
     "AUTHZ_RATE_LIMIT_BURST": "rate_limit_burst",
@@ -182,6 +185,13 @@ class Settings(Redacted, frozen=True, kw_only=True, forbid_unknown_fields=True):
     redis_url: str | None = None
     #: The player's public base URL (its pages' origin; the SSO redirect_uri's base).
     player_public_url: str | None = None
+    #: The player's webhooks: the first retry's delay, doubled at each failure (to an hour);
+    webhook_retry_base: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 5.0
+    #: how long an event is retried before it is parked (25 h: "at least a day");
+    webhook_park_after: Annotated[float, msgspec.Meta(gt=0)] = 90_000.0
+    #: and how long a delivery may stay unacknowledged before another worker takes it over
+    #: (its worker died mid-delivery).
+    webhook_claim_idle: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 60.0
     #: The Authorization API may run without ``REDIS_URL`` only when this says it is the one
     #: and only instance (one process): each instance without Redis has its own replay store.
     authz_single_instance: bool = False

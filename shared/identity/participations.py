@@ -5,10 +5,14 @@ so two workers, or two instances, racing for a participant's last participation 
 both win. The same script spends the form's ``jti`` (one form, one participation) and
 appends the submitted entry to the campaign's stream
 (``player:entries:{account:campaign}``), so a participation is never counted without its
-entry nor kept without being counted. Count keys carry a hash of the
-subject, not the subject itself; every key of a campaign shares a hash tag, so the
-script's keys live on one Redis Cluster slot. Nothing expires but spent form ids: a
-campaign's limit holds for as long as the campaign runs.
+entry nor kept without being counted. When the participant changed prefilled profile
+fields and the account has a webhook, the same script appends the ``profile.updated``
+event to the webhook outbox (:mod:`shared.identity.webhooks`): an accepted form's event is
+never lost, nor sent for a form that was refused. Count keys carry a hash of the subject,
+not the subject itself; every key of a campaign shares a hash tag. The outbox stream is one
+for all campaigns (one consumer group reads it), so a script with an event spans two slots:
+fine on one Redis (our deployments), not on a Redis Cluster. Nothing expires but spent form
+ids: a campaign's limit holds for as long as the campaign runs.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ local limit = tonumber(ARGV[1])
 if limit >= 0 and count >= limit then return -2 end
 redis.call('SET', KEYS[2], '1', 'EX', ARGV[2])
 redis.call('XADD', KEYS[3], '*', 'entry', ARGV[3])
+if ARGV[4] ~= '' then redis.call('XADD', KEYS[4], '*', 'event', ARGV[4]) end
 return redis.call('INCR', KEYS[1])
 """
 _UNAVAILABLE: Final = "participations cannot be counted right now; try again in a moment"
@@ -43,6 +48,8 @@ class Participations:
 
     def __init__(self, url: str, *, prefix: str = "player:", timeout: float = 2.0) -> None:
         self._prefix = prefix
+        #: The webhook outbox's stream (shared.identity.webhooks.Outbox reads it).
+        self.outbox_key = f"{prefix}webhooks:outbox"
         self._client: redis.asyncio.Redis = redis.asyncio.Redis.from_url(
             url,
             socket_timeout=timeout,
@@ -82,9 +89,10 @@ class Participations:
         form_id: str,
         ttl: int,
         entry: bytes,
+        event: bytes | None = None,
     ) -> int:
-        """Record one participation from the form ``form_id`` with its ``entry`` (JSON);
-        the new count.
+        """Record one participation from the form ``form_id`` with its ``entry`` (JSON),
+        and queue the webhook ``event`` (JSON) with it, atomically; the new count.
 
         Raises:
             FormUsed: this form was submitted already.
@@ -95,8 +103,13 @@ class Participations:
         try:
             result = int(
                 await self._record(
-                    keys=[count_key, form_key + form_id, self.entries_key(account, campaign)],
-                    args=[-1 if limit is None else limit, max(ttl, 1), entry],
+                    keys=[
+                        count_key,
+                        form_key + form_id,
+                        self.entries_key(account, campaign),
+                        self.outbox_key,
+                    ],
+                    args=[-1 if limit is None else limit, max(ttl, 1), entry, event or b""],
                 )
             )
         except RedisError as exc:
@@ -119,6 +132,11 @@ class Participations:
             await self._client.ping()
         except RedisError as exc:
             raise VerificationUnavailable(_UNAVAILABLE) from exc
+
+    @property
+    def client(self) -> redis.asyncio.Redis:
+        """The connection pool (the webhook outbox shares it)."""
+        return self._client
 
     async def close(self) -> None:
         """Close the connections."""

@@ -4,6 +4,7 @@ submit), built once per process from the settings."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Mapping
 
@@ -14,9 +15,11 @@ from shared.identity.form_keys import load_form_keys
 from shared.identity.form_token import FormTokens
 from shared.identity.identification import Identification, Identifier, ServedCampaign
 from shared.identity.participations import Participations
+from shared.identity.player_secrets import PlayerSecretsStore
 from shared.identity.player_store import PlayerStore
 from shared.identity.profile_api import ProfileApi
 from shared.identity.submission import Submissions, Submitted
+from shared.identity.webhooks import Deliverer, Outbox, WebhookTarget
 from shared.settings import Settings
 from shared.tokens.verification import Verifier
 from shared.vault import Vault
@@ -45,10 +48,17 @@ class Player:
         forms: FormTokens | None,
         participations: Participations,
         profiles: ProfileApi,
+        secrets: PlayerSecretsStore | None = None,
+        deliverer: Deliverer | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.verifier = verifier
         self.store = store
+        #: The accounts' SSO and webhook secrets (read through a cache).
+        self.secrets = secrets or PlayerSecretsStore(vault)
+        self._deliverer = deliverer
+        self._delivering: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
         self._vault = vault
         self._clock = clock
         self._participations = participations
@@ -68,6 +78,15 @@ class Player:
         if self._forms is None:
             self._forms = FormTokens(await asyncio.to_thread(load_form_keys, self._vault))
             self._submissions = Submissions(self._forms, self._participations, clock=self._clock)
+        if self._deliverer is not None and self._delivering is None:
+            # Every worker delivers webhooks (one consumer of the outbox's group each).
+            self._delivering = asyncio.create_task(self._deliverer.run(self._stop))
+
+    async def webhook_target(self, account: str) -> WebhookTarget:
+        """The account's webhook and secrets as they are now (Vault off the event loop)."""
+        settings = await asyncio.to_thread(self.store.get, account)
+        held = await asyncio.to_thread(self.secrets.get, account)
+        return settings.webhook, held
 
     async def check_ready(self) -> dict[str, str]:
         """Readiness: the form keys are read and Redis answers (no form could be taken
@@ -100,14 +119,23 @@ class Player:
                 "by every worker and instance)"
             )
         vault = Vault(settings)
-        return cls(
+        participations = Participations(settings.redis_url)
+        player = cls(
             vault,
             Verifier(vault, settings=settings),
             PlayerStore(vault),
             forms=None,
-            participations=Participations(settings.redis_url),
+            participations=participations,
             profiles=ProfileApi(),
         )
+        player._deliverer = Deliverer(
+            Outbox(participations.client, participations.outbox_key),
+            player.webhook_target,
+            retry_base=settings.webhook_retry_base,
+            park_after=settings.webhook_park_after,
+            claim_idle=settings.webhook_claim_idle,
+        )
+        return player
 
     async def served(self, account: str, campaign: str) -> ServedCampaign:
         """The campaign, if served (``CampaignNotFound`` otherwise)."""
@@ -139,10 +167,23 @@ class Player:
         self, account: str, campaign: str, form_token: str, fields: Mapping[str, str]
     ) -> Submitted:
         """Record a submitted form (see :meth:`Submissions.submit`)."""
-        await self.served(account, campaign)
+        served = await self.served(account, campaign)
         submissions = self._started()[1]
-        return await submissions.submit(account, campaign, form_token, fields)
+        return await submissions.submit(
+            account, campaign, form_token, fields, webhook=served.settings.webhook is not None
+        )
 
     async def close(self) -> None:
-        """Close the connections to Redis and to profile APIs."""
+        """Stop delivering webhooks; close the connections to Redis and to profile APIs."""
+        self._stop.set()
+        if self._delivering is not None:
+            if self._deliverer is not None and not self._deliverer.busy:
+                self._delivering.cancel()  # only waiting for events: nothing to finish
+            # Events being delivered are finished (or, past the deadline, taken over later
+            # by another worker: at least once).
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._delivering, 15)
+            self._delivering = None
+        if self._deliverer is not None:
+            await self._deliverer.close()
         await self._identifier.close()

@@ -20,6 +20,7 @@ from shared.identity.form_token import FormTokens
 from shared.identity.participations import Participations
 from shared.identity.player_settings import FIELD_NAME_PATTERN
 from shared.identity.prefill import MAX_VALUE_CHARS, FieldValue
+from shared.identity.webhooks.events import ProfileChange, profile_updated
 
 __all__ = ["MAX_FIELDS", "FieldChange", "Submissions", "Submitted"]
 
@@ -68,9 +69,17 @@ class Submissions:
         self._clock = clock
 
     async def submit(
-        self, account: str, campaign: str, form_token: str, fields: Mapping[str, str]
+        self,
+        account: str,
+        campaign: str,
+        form_token: str,
+        fields: Mapping[str, str],
+        *,
+        webhook: bool = False,
     ) -> Submitted:
-        """Record the participation the form ``form_token`` came with.
+        """Record the participation the form ``form_token`` came with; with ``webhook``
+        (the account has one) and prefilled fields changed, queue ``profile.updated`` with
+        it, atomically.
 
         Raises:
             FormInvalid: the token is not ours, expired, for another account or campaign,
@@ -82,6 +91,21 @@ class Submissions:
         claims = self._forms.open(form_token, account=account, campaign=campaign, now=now)
         checked = _fields(fields)
         entry = msgspec.json.encode(_Entry(sub=claims.sub, at=int(now), fields=checked))
+        changed = {
+            name: FieldChange(old=old, new=_submitted(old, checked.get(name)))
+            for name, old in claims.prefill.items()
+            if _submitted(old, checked.get(name)) != old
+        }
+        event = None
+        if webhook and changed:
+            queued = profile_updated(
+                account=account,
+                campaign=campaign,
+                sub=claims.sub,
+                changes={k: ProfileChange(old=c.old, new=c.new) for k, c in changed.items()},
+                at=now,
+            )
+            event = msgspec.json.encode(queued)
         count = await self._participations.record(
             account,
             campaign,
@@ -90,12 +114,8 @@ class Submissions:
             form_id=claims.jti,
             ttl=claims.exp - int(now) + 60,
             entry=entry,
+            event=event,
         )
-        changed = {
-            name: FieldChange(old=old, new=_submitted(old, checked.get(name)))
-            for name, old in claims.prefill.items()
-            if _submitted(old, checked.get(name)) != old
-        }
         return Submitted(
             account=account,
             campaign=campaign,
