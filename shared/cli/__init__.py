@@ -19,6 +19,7 @@ from shared.cli import (
     _token,
     _up,
     _vault,
+    _webhooks,
 )
 from shared.cli._context import Context
 from shared.cli._output import EXIT_CODES, Output, UsageError
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         _serve,
         _up,
         _keycloak_check,
+        _webhooks,
     ):
         module.register(sub, common)
     return parser

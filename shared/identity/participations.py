@@ -27,6 +27,7 @@ from redis.retry import Retry
 
 from shared.errors import VerificationUnavailable
 from shared.identity.errors import FormUsed, ParticipationLimitReached
+from shared.identity.webhooks.outbox import KEY_PREFIX, outbox_stream
 
 __all__ = ["Participations"]
 
@@ -46,10 +47,10 @@ _UNAVAILABLE: Final = "participations cannot be counted right now; try again in 
 class Participations:
     """Count and record participations in the Redis at ``url``."""
 
-    def __init__(self, url: str, *, prefix: str = "player:", timeout: float = 2.0) -> None:
+    def __init__(self, url: str, *, prefix: str = KEY_PREFIX, timeout: float = 2.0) -> None:
         self._prefix = prefix
         #: The webhook outbox's stream (shared.identity.webhooks.Outbox reads it).
-        self.outbox_key = f"{prefix}webhooks:outbox"
+        self.outbox_key = outbox_stream(prefix)
         self._client: redis.asyncio.Redis = redis.asyncio.Redis.from_url(
             url,
             socket_timeout=timeout,

@@ -26,10 +26,18 @@ from redis.exceptions import ResponseError
 
 from shared.identity.webhooks.events import Queued
 
-__all__ = ["GROUP", "Outbox"]
+__all__ = ["GROUP", "KEY_PREFIX", "Outbox", "outbox_stream"]
 
 #: The consumer group every player worker reads the stream in.
 GROUP: Final = "deliverers"
+#: The prefix of the player's Redis keys.
+KEY_PREFIX: Final = "player:"
+
+
+def outbox_stream(prefix: str = KEY_PREFIX) -> str:
+    """The outbox stream's key under the player's key ``prefix``."""
+    return f"{prefix}webhooks:outbox"
+
 
 # KEYS: stream, retry, bodies; ARGV: entry id, event id, due, event JSON, group.
 _RETRY: Final = """
