@@ -59,6 +59,10 @@ class PlayerStore:
         """
         return self._cache.get(account_id, lambda: self._read(account_id)[0])
 
+    def holds(self, account_id: str) -> bool:
+        """Whether :meth:`get` answers now from the cache (no Vault call)."""
+        return self._cache.holds(account_id)
+
     def get_versioned(self, account_id: str) -> tuple[PlayerSettings, int]:
         """The settings as stored now (not cached) and their KV version (0: none yet)."""
         return self._read(account_id)

@@ -110,6 +110,12 @@ class TtlCache(Generic[K, V]):
             self.put(key, value)
             return value
 
+    def holds(self, key: K) -> bool:
+        """Whether :meth:`get` would answer ``key`` now without loading it (fresh, or stale
+        during a failed reload's back-off): the caller may then skip a thread hop."""
+        hit = self._entries.get(key)
+        return hit is not None and self._usable(key, hit[0], self._clock())
+
     def __len__(self) -> int:
         """How many keys hold a value (fresh or stale)."""
         return len(self._entries)
