@@ -14,6 +14,7 @@ from litestar.openapi.spec import Tag
 from player.errors import API_HANDLERS
 from player.routes import ROUTES
 from shared.identity import Player
+from shared.identity.sso import SsoClient
 from shared.settings import Settings
 from shared.web.dependencies import provide
 from shared.web.openapi import openapi_config
@@ -33,7 +34,8 @@ def create_app(
 ) -> Litestar:
     """Build the player; ``settings`` default to the environment.
 
-    Handlers receive ``player`` (:class:`Player`); ``overrides`` may replace it.
+    Handlers receive ``player`` (:class:`Player`) and ``sso`` (:class:`SsoClient`);
+    ``overrides`` may replace them.
 
     Raises:
         ConfigurationError: ``REDIS_URL`` is unset, or the form keys are not in Vault
@@ -41,12 +43,13 @@ def create_app(
     """
     settings = settings or Settings.from_env()
     player = (overrides or {}).get("player") or Player.from_settings(settings)
+    sso = (overrides or {}).get("sso") or SsoClient.from_settings(settings)
     app = service_app(
         name="player",
         routes=ROUTES,
         # Litestar's map is keyed by status codes too; ours by exception classes only.
         exception_handlers=API_HANDLERS,  # type: ignore[arg-type]
-        services=provide({"player": player}, overrides),
+        services=provide({"player": player, "sso": sso}, overrides),
         threads=(),
         max_body=80 * 1024,
         openapi=openapi_config(
@@ -63,4 +66,6 @@ def create_app(
     if isinstance(player, Player):
         app.on_startup.append(player.start)
         app.on_shutdown.append(player.close)
+    if isinstance(sso, SsoClient):
+        app.on_shutdown.append(sso.close)
     return app

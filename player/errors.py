@@ -31,6 +31,11 @@ from shared.identity import (
     NotEligible,
     ParticipationLimitReached,
     ProfileUnauthorized,
+    SsoDenied,
+    SsoFailed,
+    SsoIssuerMismatch,
+    SsoStateInvalid,
+    SsoUnavailable,
 )
 from shared.web.error_table import ErrorRow, ExceptionRows, on_unexpected, row_for
 from shared.web.headers import NO_STORE
@@ -62,6 +67,11 @@ ERROR_TABLE: Final[ExceptionRows] = (
     (ParticipationLimitReached, ErrorRow(status=409, title="Participation limit reached")),
     (FormCrossSite, ErrorRow(status=403, title="Form posted from another site")),
     (FormInvalid, ErrorRow(status=400, title="Form refused")),
+    (SsoUnavailable, ErrorRow(status=503, title="Identity provider unavailable", retry_after=True)),
+    (SsoStateInvalid, ErrorRow(status=400, title="Sign-in state refused")),
+    (SsoIssuerMismatch, ErrorRow(status=400, title="Sign-in from another provider")),
+    (SsoDenied, ErrorRow(status=403, title="Sign-in refused")),
+    (SsoFailed, ErrorRow(status=502, title="Sign-in failed")),
     (RateLimited, ErrorRow(status=429, title="Too many requests", retry_after=True)),
     (RequestInvalid, ErrorRow(status=400, title="Invalid request")),
     (NotReady, ErrorRow(status=503, title="Not ready", retry_after=True)),

@@ -45,6 +45,14 @@ __all__ = [
     "QualDiv",
     "QualParent",
     "QualToken",
+    "RedirectOperation",
+    "SsoCode",
+    "SsoError",
+    "SsoErrorDescription",
+    "SsoIss",
+    "SsoPopup",
+    "SsoResult",
+    "SsoState",
 ]
 
 #: The pages' media type (sent with ``; charset=utf-8``).
@@ -84,6 +92,48 @@ QualParent = Annotated[
         "`parent_origins`.",
         examples=[Example(value="https://www.example.com")],
     ),
+]
+
+SsoPopup = Annotated[
+    str | None,
+    QueryParameter(
+        description="`1`: the sign-in runs in a popup the campaign frame opened (its end "
+        "hands the result to that frame); otherwise the whole window signs in.",
+        examples=[Example(value="1")],
+    ),
+]
+SsoResult = Annotated[
+    str | None,
+    QueryParameter(
+        description="SSO: the single-use id of a finished sign-in, for this campaign (from "
+        "the callback's redirect, or handed to the frame by its popup).",
+        examples=[Example(value="vT2p6yq4V0b3m9Qm8m3b1q7d5s2f0k9Jx4a6c8e0g1h")],
+    ),
+]
+
+
+def _callback(description: str, example: str, name: str | None = None) -> object:
+    return QueryParameter(name=name, description=description, examples=[Example(value=example)])
+
+
+SsoState = Annotated[
+    str | None, _callback("The `state` the player sent (single use).", "Xq3…", "state")
+]
+SsoCode = Annotated[
+    str | None,
+    _callback("The authorization code (redeemed once).", "SplxlOBeZQQYbYS6WxSbIA"),
+]
+SsoIss = Annotated[
+    str | None,
+    _callback("The IdP's issuer (RFC 9207): must be the one asked.", "https://id.example.com"),
+]
+SsoError = Annotated[
+    str | None,
+    _callback("The IdP's refusal (`access_denied`...).", "access_denied"),
+]
+SsoErrorDescription = Annotated[
+    str | None,
+    _callback("The IdP's words (not shown: not ours).", "End-User aborted"),
 ]
 
 NO_STORE: Final = header("Never cache: the answer is about this request.", STRING, NO_STORE_VALUE)
@@ -161,6 +211,26 @@ class PageOperation(BaseOperation):
     def headers_for(self, status: str) -> dict[str, OpenAPIHeader]:
         """The page headers, and Retry-After on a 503."""
         return {**PAGE_HEADERS, **super().headers_for(status)}
+
+
+class RedirectOperation(PageOperation):
+    """An HTML operation that may redirect (302 to the IdP, 303 back to the campaign)."""
+
+    def headers_for(self, status: str) -> dict[str, OpenAPIHeader]:
+        """The page headers, with Location (and the browser binding's cookie to the IdP)."""
+        headers = super().headers_for(status)
+        if status in ("302", "303"):
+            headers["Location"] = header(
+                "Where to go next.", STRING, "https://id.example.com/auth?…"
+            )
+        if status == "302":
+            headers["Set-Cookie"] = header(
+                "Binds the sign-in to this browser (HttpOnly, SameSite=Lax, Secure over https, "
+                "10 minutes).",
+                STRING,
+                "player_sso=…; HttpOnly; Max-Age=600; Path=/; SameSite=lax",
+            )
+        return headers
 
 
 class MessageIdentifyOperation(PageOperation):

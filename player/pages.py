@@ -12,7 +12,16 @@ from typing import Final
 
 from shared.identity import CampaignPage, MessageChannel, ServedCampaign, Submitted
 
-__all__ = ["error_page", "form_page", "gate_page", "thanks_page", "waiting_page"]
+__all__ = [
+    "error_page",
+    "form_page",
+    "gate_page",
+    "redirect_page",
+    "sso_done_page",
+    "sso_page",
+    "thanks_page",
+    "waiting_page",
+]
 
 #: The fields every identification form has, in order; prefilled fields come after.
 BASE_FIELDS: Final = ("firstname", "lastname", "email", "birthdate")
@@ -44,6 +53,14 @@ SENTENCES: Final = {
     "PARTICIPATION_LIMIT_REACHED": "You have already taken part as many times as this "
     "campaign allows.",
     "NOT_ELIGIBLE": "You do not meet the conditions to take part in this campaign.",
+    "SSO_STATE_INVALID": "This sign-in is not one this campaign started, or it was used "
+    "already: open the campaign and sign in again.",
+    "SSO_ISSUER_MISMATCH": "This sign-in came from another site than the organiser's: open "
+    "the campaign and sign in again.",
+    "SSO_DENIED": "The sign-in was cancelled or refused: sign in to take part.",
+    "SSO_FAILED": "The sign-in did not succeed: open the campaign and sign in again.",
+    "SSO_UNAVAILABLE": "The organiser's sign-in service does not answer right now. Please try "
+    "again in a moment.",
 }
 _GENERIC: Final = "This campaign cannot be shown: please try again later."
 
@@ -185,3 +202,38 @@ def thanks_page(submitted: Submitted, title: str) -> str:
         f"<h1>{escape(title)}</h1><p>Thank you for taking part!</p>{left}</main>"
     )
     return _document(title, body)
+
+
+def sso_page(served: ServedCampaign, start: str, back: str) -> str:
+    """The sign-in step of an account identifying by SSO (``data-step="sso"``): a link to
+    ``start`` (the IdP, via the player). Framed, campaign.js opens it in a popup and, on its
+    result, loads ``back`` with ``sso_result``; at the top, the link is plain navigation."""
+    title = served.details.title
+    body = (
+        f'<main data-step="sso" data-sso-back="{escape(back)}">'
+        f"<h1>{escape(title)}</h1>"
+        "<p>Sign in with your account on the organiser's site to take part.</p>"
+        f'<p><a class="button" href="{escape(start)}" target="_top" data-sso-start>'
+        "Sign in</a></p>"
+        "<p data-sso-blocked hidden>Your browser blocked the sign-in window: allow pop-ups "
+        "for this site, then sign in again.</p></main>"
+    )
+    return _document(title, body, script=True)
+
+
+def sso_done_page(result_id: str, back: str) -> str:
+    """The popup's last page (``data-step="sso-done"``): campaign.js hands ``result_id`` to
+    the campaign frame that opened it (exact origin: the player's own) and closes; without
+    that frame, it loads ``back`` here."""
+    body = (
+        f'<main data-step="sso-done" data-sso-result="{escape(result_id)}" '
+        f'data-sso-back="{escape(back)}"><h1>Signed in</h1>'
+        f'<p>Back to the campaign… <a href="{escape(back)}">Continue</a></p></main>'
+    )
+    return _document("Signed in", body, script=True)
+
+
+def redirect_page(url: str, what: str) -> str:
+    """The body of a redirect, for a browser that does not follow it."""
+    body = f'<main data-step="redirect"><p><a href="{escape(url)}">{escape(what)}</a></p></main>'
+    return _document(what, body)

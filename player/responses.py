@@ -13,7 +13,16 @@ from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import Example
 
 from player.openapi import EXAMPLE_FORM, HTML
-from player.pages import error_page, form_page, gate_page, thanks_page, waiting_page
+from player.pages import (
+    error_page,
+    form_page,
+    gate_page,
+    redirect_page,
+    sso_done_page,
+    sso_page,
+    thanks_page,
+    waiting_page,
+)
 from player.schemas import Liveness, Problem, Readiness
 from shared.identity import (
     Campaign,
@@ -34,6 +43,8 @@ __all__ = [
     "IDENTIFY_RESPONSES",
     "MESSAGE_IDENTIFY_RESPONSES",
     "PARTICIPATION_RESPONSES",
+    "SSO_CALLBACK_RESPONSES",
+    "SSO_START_RESPONSES",
 ]
 
 
@@ -112,6 +123,35 @@ _503_PAGE = _screen(
     "seconds.",
     ("Temporarily unavailable", "UNKNOWN", True),
 )
+#: A result id, as the examples show it (43 base64url characters).
+_RESULT = "vT2p6yq4V0b3m9Qm8m3b1q7d5s2f0k9Jx4a6c8e0g1h"
+_BACK = f"/play/acme/1001?sso_result={_RESULT}"
+_SSO_400 = _screen(
+    "The sign-in is refused: its `state` (or result id) is unknown, expired, used already "
+    "or from another browser (SSO_STATE_INVALID), or its answer names another identity "
+    "provider than the one asked (SSO_ISSUER_MISMATCH, RFC 9207).",
+    ("Replayed state", "SSO_STATE_INVALID", False),
+    ("Mix-up", "SSO_ISSUER_MISMATCH", False),
+)
+_SSO_403 = _screen(
+    "The participant (or the IdP) refused the sign-in (SSO_DENIED: `access_denied`).",
+    ("Refused consent", "SSO_DENIED", False),
+)
+_SSO_502 = _screen(
+    "The identity provider refused the code (`invalid_grant`: used twice, expired) or "
+    "answered something that is not what it must be (SSO_FAILED): sign in again.",
+    ("Code refused", "SSO_FAILED", False),
+)
+_SSO_503 = _screen(
+    "The identity provider is down, too slow or busy (SSO_UNAVAILABLE), or Vault, Redis "
+    "cannot be used now (UNKNOWN); try again after Retry-After seconds.",
+    ("IdP down", "SSO_UNAVAILABLE", True),
+)
+_POPUP_DONE = (
+    "In a popup: the page that hands the outcome's result id to the campaign frame that "
+    "opened it (postMessage to the player's own origin) and closes",
+    sso_done_page(_RESULT, _BACK),
+)
 
 CAMPAIGN_PAGE_RESPONSES: Final = {
     200: _html(
@@ -136,12 +176,24 @@ CAMPAIGN_PAGE_RESPONSES: Final = {
             "Messages channel: asking the parent page",
             waiting_page(_SERVED, _CHANNEL, "/play/acme/1001"),
         ),
+        ("SSO: the sign-in step", sso_page(_SERVED, "/sso/acme/1001", "/play/acme/1001")),
+    ),
+    400: _html(
+        "SSO: the `sso_result` is unknown, expired, used already or for another campaign "
+        "(SSO_STATE_INVALID), or the sign-in it names was refused for that reason (or "
+        "SSO_ISSUER_MISMATCH); on a page with a messages channel, the parent page is told.",
+        ("Unknown result", error_page("SSO_STATE_INVALID", retryable=False)),
+        (
+            "Mix-up, told to the parent",
+            error_page("SSO_ISSUER_MISMATCH", retryable=False, channel=_CHANNEL),
+        ),
     ),
     403: _screen(
         "The token is genuine, but the account's profile API refused the access token it "
         "carries (PROFILE_UNAUTHORIZED): the participant signs in again on the customer's "
-        "site.",
+        "site; or the sign-in `sso_result` names was refused (SSO_DENIED).",
         ("Profile refused", "PROFILE_UNAUTHORIZED", False),
+        ("Sign-in refused", "SSO_DENIED", False),
     ),
     404: _404_PAGE,
     422: _screen(
@@ -153,7 +205,19 @@ CAMPAIGN_PAGE_RESPONSES: Final = {
         ("No token", "TOKEN_EMPTY", False),
     ),
     500: _500_PAGE,
-    503: _503_PAGE,
+    502: _html(
+        "The sign-in `sso_result` names failed (SSO_FAILED: the code was refused, or the "
+        "IdP's answer is not what it must be).",
+        ("Sign-in failed", error_page("SSO_FAILED", retryable=False)),
+    ),
+    503: _html(
+        "Not the participant's fault (UNKNOWN): Vault, the account's JWKS endpoint, its "
+        "profile API or Redis cannot be used now; or the sign-in `sso_result` names met an "
+        "identity provider down or too slow (SSO_UNAVAILABLE). The screen offers to try "
+        "again after Retry-After seconds.",
+        ("Temporarily unavailable", error_page("UNKNOWN", retryable=True)),
+        ("IdP down", error_page("SSO_UNAVAILABLE", retryable=True)),
+    ),
 }
 
 _BLOCKED = "; on a messages page, the blocked screen, which tells the parent page the code"
@@ -338,4 +402,43 @@ HEALTH_READY_RESPONSES: Final = {
         "keys are unread (CONFIGURATION_INVALID: the player has not started).",
         (_503_UNKNOWN[0], 503, "Not ready", *_503_UNKNOWN[3:]),
     ),
+}
+
+SSO_START_RESPONSES: Final = {
+    200: _html(
+        "In a popup, the identity provider cannot be used: " + _POPUP_DONE[0] + " (the "
+        "frame shows the error screen, and tells the parent page).",
+        ("Popup: handing the error back", _POPUP_DONE[1]),
+    ),
+    302: _html(
+        "To the identity provider's authorization endpoint (`Location`), with the cookie "
+        "that binds the sign-in to this browser.",
+        ("To the IdP", redirect_page("https://id.example.com/auth?response_type=code", "Sign in")),
+    ),
+    404: _404_PAGE,
+    500: _500_PAGE,
+    502: _screen(
+        "The identity provider's metadata is not usable (SSO_FAILED: its discovery names "
+        "another issuer, lacks an endpoint, is not JSON).",
+        ("Bad discovery", "SSO_FAILED", False),
+    ),
+    503: _SSO_503,
+}
+
+SSO_CALLBACK_RESPONSES: Final = {
+    200: _html(
+        _POPUP_DONE[0] + " (the outcome: who signed in, or the error's code).",
+        ("Popup: handing the result back", _POPUP_DONE[1]),
+    ),
+    303: _html(
+        "Signed in (or not): to the campaign page with the single-use `sso_result` "
+        "(`Location`), where the form is prefilled.",
+        ("Back to the campaign", redirect_page(_BACK, "Back to the campaign")),
+    ),
+    400: _SSO_400,
+    403: _SSO_403,
+    404: _404_PAGE,
+    500: _500_PAGE,
+    502: _SSO_502,
+    503: _SSO_503,
 }

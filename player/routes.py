@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 import msgspec
 from litestar import Request, Response, get, post
 
-from player.errors import API_HANDLERS, PAGE_HANDLERS, RequestInvalid, page_error, page_headers
+from player.errors import API_HANDLERS, PAGE_HANDLERS, RequestInvalid, page_error
+from player.http import HTML, frame_ancestors, own_origin, step_page
+from player.http import page as page_response
 from player.openapi import (
     AccountId,
     CampaignId,
@@ -21,8 +23,9 @@ from player.openapi import (
     QualDiv,
     QualParent,
     QualToken,
+    SsoResult,
 )
-from player.pages import form_page, gate_page, thanks_page, waiting_page
+from player.pages import thanks_page, waiting_page
 from player.responses import (
     CAMPAIGN_PAGE_RESPONSES,
     HEALTH_READY_RESPONSES,
@@ -32,6 +35,7 @@ from player.responses import (
     PARTICIPATION_RESPONSES,
 )
 from player.schemas import IDENTIFY_BODY_MAX, IdentifyRequest
+from player.sso_routes import SSO_ROUTES, sso_step
 from shared.errors import ServiceError
 from shared.identity import (
     FormCrossSite,
@@ -40,6 +44,7 @@ from shared.identity import (
     ServedCampaign,
     message_channel,
 )
+from shared.identity.sso import SsoClient
 from shared.identity.submission import MAX_FIELDS
 from shared.web.dependencies import Injected
 from shared.web.health import NotReady, liveness_route, readiness_route
@@ -47,29 +52,17 @@ from shared.web.health import NotReady, liveness_route, readiness_route
 __all__ = ["ROUTES"]
 
 _STATIC: Final = Path(__file__).parent / "static"
-#: Litestar adds "; charset=utf-8" to text/ types.
-_HTML: Final = "text/html"
 #: A form of MAX_FIELDS fields of 1000 characters, and its token.
 _FORM_BODY_MAX: Final = MAX_FIELDS * 1100 + 70 * 1024
 #: The waiting page's form: one token (the verifier's limit is 64 KiB) and the channel.
 _MESSAGE_BODY_MAX: Final = 70 * 1024
 
 
-def _frame_ancestors(served: ServedCampaign) -> str:
-    # Exact origins only (validated on write); none: the campaign cannot be framed.
-    return " ".join(served.settings.parent_origins) or "'none'"
-
-
-def _page(html: str, served: ServedCampaign, status: int = 200) -> Response[str]:
-    return Response(
-        html, status_code=status, media_type=_HTML, headers=page_headers(_frame_ancestors(served))
-    )
-
-
 def _channel(
     served: ServedCampaign, div_id: str | None, parent_origin: str | None
 ) -> MessageChannel | None:
-    if served.settings.identification != "messages":
+    # A messages page speaks to its parent; an SSO page only tells it a refusal's code.
+    if served.settings.identification not in ("messages", "sso"):
         return None
     return message_channel(served.settings, div_id, parent_origin)
 
@@ -80,13 +73,10 @@ async def _step(
     """The identification step for ``token``: the form, the gate or the error screen (the
     blocked one, which tells the parent page, on a messages page)."""
     try:
-        page = await player.page(served, token)
+        shown = await player.page(served, token)
     except ServiceError as exc:
-        return page_error(exc, _frame_ancestors(served), channel)
-    if page.form_token is None:
-        return _page(gate_page(page), served)
-    action = f"/play/{served.account}/{served.campaign}/participations"
-    return _page(form_page(page, action), served)
+        return page_error(exc, frame_ancestors(served), channel)
+    return step_page(shown)
 
 
 @get(
@@ -97,11 +87,13 @@ async def _step(
     "prefilled form, the gate screen (`data-gate`), or the error screen carrying the "
     "token's code (`data-code`). For an account identifying by messages, with no token: "
     "the waiting page, whose script asks the parent page (`qual_parent`, exactly one of "
-    "the account's `parent_origins`) for the participant's JWT. Framable only by the "
-    "account's `parent_origins`.",
+    "the account's `parent_origins`) for the participant's JWT. For an account identifying "
+    'by SSO, with no token: the sign-in step (`data-step="sso"`), or, with `sso_result`, '
+    "the outcome of a finished sign-in (the prefilled form or the error screen). Framable "
+    "only by the account's `parent_origins`.",
     tags=["Player"],
     exception_handlers=PAGE_HANDLERS,
-    media_type=_HTML,
+    media_type=HTML,
     responses=CAMPAIGN_PAGE_RESPONSES,
     operation_class=PageOperation,
 )
@@ -109,25 +101,22 @@ async def campaign_page(
     account: AccountId,
     campaign: CampaignId,
     player: Injected[Player],
+    sso: Injected[SsoClient],
     *,
     qual_token: QualToken = None,
     qual_div: QualDiv = None,
     qual_parent: QualParent = None,
+    sso_result: SsoResult = None,
 ) -> Response[str]:
     """The identification step of a campaign."""
     served = await player.served(account, campaign)
     channel = _channel(served, qual_div, qual_parent)
+    if qual_token is None and served.settings.identification == "sso":
+        return await sso_step(player, sso, served, sso_result, channel)
     if qual_token is None and channel is not None:
         action = f"/play/{served.account}/{served.campaign}"
-        return _page(waiting_page(served, channel, action), served)
+        return page_response(waiting_page(served, channel, action), served)
     return await _step(player, served, qual_token, channel)
-
-
-def _own_origin(request: Request[Any, Any, Any], public_url: str | None) -> str:
-    if public_url:
-        parts = urlsplit(public_url)
-        return f"{parts.scheme}://{parts.netloc}"
-    return f"{request.url.scheme}://{request.headers.get('host', '')}"
 
 
 def _check_same_origin(request: Request[Any, Any, Any], public_url: str | None) -> None:
@@ -138,7 +127,7 @@ def _check_same_origin(request: Request[Any, Any, Any], public_url: str | None) 
     if site is not None and site not in ("same-origin", "none"):
         raise FormCrossSite("this form can only be sent from the campaign's own page")
     origin = request.headers.get("origin")
-    if origin is not None and origin != _own_origin(request, public_url):
+    if origin is not None and origin != own_origin(request, public_url):
         raise FormCrossSite("this form can only be sent from the campaign's own page")
 
 
@@ -169,7 +158,7 @@ def _form(body: bytes, max_fields: int) -> dict[str, str]:
     tags=["Player"],
     exception_handlers=PAGE_HANDLERS,
     request_max_body_size=_MESSAGE_BODY_MAX,
-    media_type=_HTML,
+    media_type=HTML,
     status_code=200,
     responses=MESSAGE_IDENTIFY_RESPONSES,
     operation_class=MessageIdentifyOperation,
@@ -189,7 +178,7 @@ async def identify_from_message(
         if unknown:
             raise RequestInvalid(f"the form has unknown fields: {sorted(unknown)}")
     except ServiceError as exc:
-        return page_error(exc, _frame_ancestors(served))
+        return page_error(exc, frame_ancestors(served))
     channel = _channel(served, fields.get("qual_div"), fields.get("qual_parent"))
     return await _step(player, served, fields.get("qual_token") or None, channel)
 
@@ -204,7 +193,7 @@ async def identify_from_message(
     tags=["Player"],
     exception_handlers=PAGE_HANDLERS,
     request_max_body_size=_FORM_BODY_MAX,
-    media_type=_HTML,
+    media_type=HTML,
     status_code=200,
     responses=PARTICIPATION_RESPONSES,
     operation_class=ParticipationOperation,
@@ -223,8 +212,8 @@ async def submit_participation(
         form_token = fields.pop("form_token", "")
         submitted = await player.submit(account, campaign, form_token, fields)
     except ServiceError as exc:
-        return page_error(exc, _frame_ancestors(served))
-    return _page(thanks_page(submitted, served.details.title), served)
+        return page_error(exc, frame_ancestors(served))
+    return page_response(thanks_page(submitted, served.details.title), served)
 
 
 @post(
@@ -305,6 +294,7 @@ async def health_ready(player: Injected[Player]) -> dict[str, str]:
 
 ROUTES = [
     campaign_page,
+    *SSO_ROUTES,
     identify_from_message,
     submit_participation,
     identify,

@@ -48,6 +48,11 @@ part (the module is named on the right)::
     ├── FormInvalid                   FORM_INVALID (a form's token refused) shared.identity
     │   ├── FormUsed                  FORM_USED         (submitted already)
     │   └── FormCrossSite             FORM_CROSS_SITE   (posted from another site)
+    ├── SsoFailed                     SSO_FAILED (single sign-on failed) shared.identity
+    │   ├── SsoStateInvalid           SSO_STATE_INVALID (unknown, used, other browser)
+    │   ├── SsoIssuerMismatch         SSO_ISSUER_MISMATCH (RFC 9207 mix-up)
+    │   ├── SsoDenied                 SSO_DENIED        (access_denied)
+    │   └── SsoUnavailable            SSO_UNAVAILABLE   (IdP down or slow; retryable)
     └── KeycloakError                 KEYCLOAK_ERROR             shared.keycloak
         ├── KeycloakUnavailable       KEYCLOAK_UNAVAILABLE (retryable)
         ├── KeycloakRefused           KEYCLOAK_REFUSED  (a 4xx; its OAuth error kept)

@@ -9,12 +9,70 @@
  * within data-qual-wait seconds: the page says so and tells the parent `error` TOKEN_EMPTY.
  * Error page: tells the parent `error` with the page's code.
  *
+ * Pages of the SSO channel (below) use it for their popup's result only.
+ *
  * Every message goes to the exact parent origin, never '*'; a message is taken only from
  * that origin, from the parent window itself, in the expected shape; anything else is
  * ignored. Plain JavaScript, no dependencies, no build step.
  */
 (function (window, document) {
   "use strict";
+
+  var RESULT = /^[A-Za-z0-9_-]{43}$/; // a sign-in result id (32 random bytes, base64url)
+
+  /*
+   * Single sign-on (channel 3). A framed sign-in step opens the IdP in a popup (IdPs refuse
+   * to be framed) and waits for the popup's result id: only from that popup window, only
+   * from the player's own origin; then loads the campaign page with it. At the top, the
+   * "Sign in" link is plain navigation. The popup's last page hands the id to its opener
+   * (targetOrigin: the player's own origin, so another site that opened it hears nothing)
+   * and closes; with no opener, it goes on to the campaign page itself.
+   */
+  var done = document.querySelector('main[data-step="sso-done"]');
+  if (done) {
+    var result = done.getAttribute("data-sso-result");
+    var opener = window.opener;
+    if (opener && opener !== window && RESULT.test(result)) {
+      opener.postMessage({ qual: 1, type: "ssoResult", result: result }, window.location.origin);
+      window.close();
+      return;
+    }
+    window.location.replace(done.getAttribute("data-sso-back"));
+    return;
+  }
+  var signIn = document.querySelector('main[data-step="sso"]');
+  if (signIn) {
+    if (window.parent === window) {
+      return; // not framed: the link signs in in this window
+    }
+    var popup = null;
+    var link = signIn.querySelector("[data-sso-start]");
+    link.addEventListener("click", function (event) {
+      event.preventDefault();
+      popup = window.open(
+        link.getAttribute("href") + "?popup=1",
+        "qual_sso",
+        "popup,width=520,height=720"
+      );
+      signIn.querySelector("[data-sso-blocked]").hidden = !!popup;
+    });
+    window.addEventListener("message", function (event) {
+      if (!popup || event.source !== popup || event.origin !== window.location.origin) {
+        return;
+      }
+      var data = event.data;
+      if (!data || typeof data !== "object" || data.qual !== 1 || data.type !== "ssoResult") {
+        return;
+      }
+      if (typeof data.result !== "string" || !RESULT.test(data.result)) {
+        return;
+      }
+      var back = signIn.getAttribute("data-sso-back");
+      var glue = back.indexOf("?") < 0 ? "?" : "&";
+      window.location.assign(back + glue + "sso_result=" + encodeURIComponent(data.result));
+    });
+    return;
+  }
 
   var MAX_TOKEN = 65536; // the verifier's own limit: a longer JWT is not worth posting
   var main = document.querySelector("main[data-qual-parent]");

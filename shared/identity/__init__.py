@@ -11,6 +11,11 @@ from shared.identity.errors import (
     ParticipationLimitReached,
     PlayerSettingsInvalid,
     ProfileUnauthorized,
+    SsoDenied,
+    SsoFailed,
+    SsoIssuerMismatch,
+    SsoStateInvalid,
+    SsoUnavailable,
 )
 from shared.identity.form_keys import ensure_form_keys, load_form_keys
 from shared.identity.form_token import FORM_TTL, FormClaims, FormKeys, FormTokens
@@ -62,7 +67,12 @@ __all__ = [
     "ProfileApi",
     "ProfileUnauthorized",
     "ServedCampaign",
+    "SsoDenied",
+    "SsoFailed",
+    "SsoIssuerMismatch",
     "SsoSettings",
+    "SsoStateInvalid",
+    "SsoUnavailable",
     "Submissions",
     "Submitted",
     "WebhookSettings",

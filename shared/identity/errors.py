@@ -18,6 +18,11 @@ __all__ = [
     "ParticipationLimitReached",
     "PlayerSettingsInvalid",
     "ProfileUnauthorized",
+    "SsoDenied",
+    "SsoFailed",
+    "SsoIssuerMismatch",
+    "SsoStateInvalid",
+    "SsoUnavailable",
 ]
 
 
@@ -71,3 +76,39 @@ class FormCrossSite(FormInvalid):
     """The form was posted from another site than the player's own pages (CSRF)."""
 
     code = "FORM_CROSS_SITE"
+
+
+class SsoFailed(ServiceError):
+    """Single sign-on at the account's identity provider failed (channel 3): the code was
+    refused (``invalid_grant``), or an answer or a token of the IdP is not what it must be.
+    Not retryable as is: the participant signs in again."""
+
+    code = "SSO_FAILED"
+
+
+class SsoStateInvalid(SsoFailed):
+    """The callback's ``state`` is unknown, expired, used already, or was made for another
+    browser (its cookie does not match): a forged or replayed answer, refused."""
+
+    code = "SSO_STATE_INVALID"
+
+
+class SsoIssuerMismatch(SsoFailed):
+    """The authorization response names another issuer than the one asked (RFC 9207), or
+    none although the IdP says it always does: a mix-up, refused."""
+
+    code = "SSO_ISSUER_MISMATCH"
+
+
+class SsoDenied(SsoFailed):
+    """The participant (or the IdP) refused the sign-in (``access_denied``)."""
+
+    code = "SSO_DENIED"
+
+
+class SsoUnavailable(SsoFailed):
+    """The identity provider cannot be used now: down, too slow, or answering 5xx.
+    Retryable."""
+
+    code = "SSO_UNAVAILABLE"
+    retryable = True

@@ -20,13 +20,13 @@ from shared.accounts.document import check_account_id
 from shared.errors import AccountInvalid, AccountNotFound, TokenInvalidClaims
 from shared.identity.errors import CampaignNotFound
 from shared.identity.participations import Participations
-from shared.identity.player_settings import Campaign, PlayerSettings
+from shared.identity.player_settings import SSO_DEFAULT_PREFILL, Campaign, PlayerSettings
 from shared.identity.player_store import PlayerStore
-from shared.identity.prefill import FieldValue, prefill
+from shared.identity.prefill import FieldValue, field_value, prefill
 from shared.identity.profile_api import DATA_MEMBERS, ProfileApi
 from shared.tokens.verification import VerifiedToken, Verifier
 
-__all__ = ["Gift", "Identification", "Identifier", "ServedCampaign"]
+__all__ = ["Gift", "Identification", "Identifier", "ServedCampaign", "sso_identification"]
 
 logger = logging.getLogger("shared.identity")
 
@@ -174,6 +174,31 @@ class Identifier:
         """Close the profile API's and Redis's connections."""
         await self._profiles.close()
         await self._participations.close()
+
+
+def sso_identification(served: ServedCampaign, profile: Mapping[str, Any]) -> Identification:
+    """The identification of a participant the account's identity provider signed in
+    (channel 3): ``sub`` and the profile's claims mapped to fields (OpenID's standard claims,
+    then the account's SSO ``prefill`` on top). The IdP says who, not what they may win or
+    how often they may play: no prize, no limit."""
+    sso = served.settings.sso
+    mapping = {**SSO_DEFAULT_PREFILL, **(sso.prefill if sso is not None else {})}
+    fields: dict[str, FieldValue] = {}
+    for claim, field in mapping.items():
+        value = field_value(profile.get(claim))
+        if value is not None:
+            fields[field] = value
+    return Identification(
+        subject=str(profile["sub"]),
+        prefill=fields,
+        can_play=True,
+        gate=None,
+        gift=None,
+        encrypted=False,
+        key_version=None,
+        limit=None,
+        participations=0,
+    )
 
 
 def _limit(raw: object) -> tuple[int | None, bool]:

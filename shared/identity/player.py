@@ -151,6 +151,11 @@ class Player:
         if token is None:
             raise TokenEmpty("no token came with the campaign")
         identification = await self._identifier.identify(served, token)
+        return self.page_for(served, identification)
+
+    def page_for(self, served: ServedCampaign, identification: Identification) -> CampaignPage:
+        """The identification step of ``served`` for an identification made already (a
+        token's, or a single sign-on's): the form's token when the participant may play."""
         form_token = None
         if identification.can_play:
             form_token, _ = self._started()[0].issue(

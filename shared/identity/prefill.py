@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from shared.identity.player_settings import FIELD_NAME_PATTERN
 
-__all__ = ["DEFAULT_SOURCES", "MAX_VALUE_CHARS", "FieldValue", "prefill"]
+__all__ = ["DEFAULT_SOURCES", "MAX_VALUE_CHARS", "FieldValue", "field_value", "prefill"]
 
 FieldValue = str | bool
 #: The data objects whose members fill fields of their own name by default, in order.
@@ -25,7 +25,8 @@ MAX_VALUE_CHARS: Final = 1000
 _FIELD = re.compile(FIELD_NAME_PATTERN)
 
 
-def _value(raw: object) -> FieldValue | None:
+def field_value(raw: object) -> FieldValue | None:
+    """A claim as a form field's value: a scalar, not too long; None to skip it."""
     if isinstance(raw, bool):
         return raw
     if isinstance(raw, int | float):
@@ -55,11 +56,11 @@ def prefill(claims: Mapping[str, Any], mapping: Mapping[str, str]) -> dict[str, 
         if not isinstance(data, Mapping):
             continue
         for name, raw in data.items():
-            value = _value(raw)
+            value = field_value(raw)
             if value is not None and isinstance(name, str) and _FIELD.match(name):
                 fields[name] = value
     for path, field in mapping.items():
-        value = _value(_lookup(claims, path))
+        value = field_value(_lookup(claims, path))
         if value is not None:
             fields[field] = value
     return fields

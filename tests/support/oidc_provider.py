@@ -8,11 +8,13 @@ One Node process serves every provider of :class:`OidcProvider` (the customer's 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import threading
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import httpx
 
@@ -40,6 +42,34 @@ class Provider:
     def reset(self) -> None:
         """Forget the recorded token requests, and any delay."""
         httpx.post(f"{self.issuer}/_test/reset").raise_for_status()
+
+    def sign_in(
+        self, http: httpx.Client, url: str, login: str = "ada", *, consent: bool = True
+    ) -> str:
+        """Follow ``url`` (an authorization request) through the dev login and consent
+        forms as a browser would, with ``http``'s cookies; the URL the IdP sends the browser
+        back to (the callback, with ``code`` or ``error``). ``consent=False`` cancels there."""
+        location = url
+        for _ in range(12):
+            if not location.startswith(self.issuer):
+                return location
+            answer = http.get(location)
+            if answer.status_code in (302, 303):
+                location = urljoin(location, answer.headers["location"])
+                continue
+            action = re.search(r'<form[^>]*action="([^"]+)"', answer.text)
+            prompt = re.search(r'name="prompt" value="(\w+)"', answer.text)
+            assert action, answer.text[:500]
+            assert prompt, answer.text[:500]
+            if prompt.group(1) == "consent" and not consent:
+                abort = re.search(r'href="([^"]+/abort)"', answer.text)
+                assert abort
+                answer = http.get(abort.group(1))
+            else:
+                form = {"prompt": prompt.group(1), "login": login, "password": "any"}
+                answer = http.post(action.group(1), data=form)
+            location = urljoin(action.group(1), answer.headers["location"])
+        raise AssertionError("the IdP kept the browser in its forms")
 
     def delay(self, seconds: float) -> None:
         """Hold every token and userinfo answer ``seconds`` (a slow IdP)."""
@@ -97,3 +127,5 @@ class OidcProvider:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
+        if self._process is not None and self._process.stdout is not None:
+            self._process.stdout.close()
