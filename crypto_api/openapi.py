@@ -102,8 +102,9 @@ class EncryptOperation(DocumentedOperation):
             _JWT: OpenAPIMediaType(
                 schema=Schema(
                     type=OpenAPIType.STRING,
-                    description="The compact JWS, alone (surrounding whitespace is ignored); "
-                    "the answer is then application/jwt too.",
+                    description="The compact JWS, alone (one final newline is the "
+                    "body's framing and is removed; any other whitespace refuses the "
+                    "token); the answer is then application/jwt too.",
                 ),
                 examples={"raw": Example(summary="A raw JWS", value=EXAMPLE_JWS)},
             ),

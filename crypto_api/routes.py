@@ -39,6 +39,7 @@ from crypto_api.schemas import (
     EncryptResponse,
 )
 from shared.server.encrypt_service import EncryptService
+from shared.tokens.compact import without_line_ending
 from shared.web.dependencies import Injected
 from shared.web.headers import CACHE_A_MINUTE, NO_STORE
 from shared.web.health import check_ready, liveness_route, readiness_route
@@ -127,7 +128,11 @@ async def encrypt(
         if too_large is not None:
             raise too_large
         token = (
-            body.decode("ascii", "replace").strip() if raw else _decode(body, EncryptRequest).token
+            # A text body's final newline is its framing (curl --data-binary @file): only
+            # that is removed; any other whitespace is the token's, and refuses it.
+            without_line_ending(body.decode("ascii", "replace"))
+            if raw
+            else _decode(body, EncryptRequest).token
         )
         encrypt_service.charge(account)
         return encrypt_service.encrypt(account, token)

@@ -44,6 +44,7 @@ from shared.client import (
     encrypt_file,
     first_tokens,
 )
+from shared.tokens.compact import without_line_ending
 
 __all__ = ["register", "register_token_encrypt"]
 
@@ -98,7 +99,7 @@ def _waiting(exc: ApiError, delay: float) -> None:
 def _token_encrypt(ctx: Context, args: argparse.Namespace) -> None:
     token: str = args.token
     if token == "-":  # noqa: S105 - the stdin marker, not a secret
-        token = sys.stdin.read().strip()
+        token = without_line_ending(sys.stdin.read())  # echo's newline is stdin's framing
     key = _key(ctx, args)
     grant: Grant = (
         ClientAssertionGrant(key, args.alg, kid=args.kid)

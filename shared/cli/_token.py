@@ -21,7 +21,7 @@ from shared.cli._context import Context
 from shared.cli._output import UsageError
 from shared.cli._signing import signing_key
 from shared.errors import AccountNotFound
-from shared.tokens.compact import parse_compact
+from shared.tokens.compact import parse_compact, without_line_ending
 from shared.tokens.sealing import seal
 from shared.tokens.verification import Verifier
 
@@ -31,7 +31,8 @@ _SIGNING_ALGS = sorted(set(METHOD_ALGORITHMS["public_key"] + METHOD_ALGORITHMS["
 
 
 def _token_arg(value: str) -> str:
-    return sys.stdin.read().strip() if value == "-" else value
+    # `echo TOKEN | tokenctl ... -`: the line ending is stdin's framing, not the token's.
+    return without_line_ending(sys.stdin.read()) if value == "-" else value
 
 
 def _no_constant(name: str) -> Any:

@@ -18,7 +18,7 @@ from joserfc.util import urlsafe_b64decode, urlsafe_b64encode
 from shared.algorithms import REFUSED_HEADER_PARAMS
 from shared.errors import TokenEmpty, TokenInvalidFormat
 
-__all__ = ["CompactToken", "Limits", "parse_compact"]
+__all__ = ["CompactToken", "Limits", "parse_compact", "without_line_ending"]
 
 _B64URL: Final = re.compile(r"^[A-Za-z0-9_-]*$")
 #: Header parameters that must be strings when present (RFC 7515 §4.1, RFC 7516 §4.1).
@@ -111,11 +111,20 @@ def _check_header(header: dict[str, Any], *, jwe: bool) -> None:
         raise TokenInvalidFormat(f"unsupported critical header parameters {header['crit']!r}")
 
 
+def without_line_ending(text: str) -> str:
+    """``text`` without one final line ending (``\n`` or ``\r\n``): the framing a
+    transport adds (``echo`` into stdin, a text body); nothing else is removed."""
+    return text.removesuffix("\n").removesuffix("\r")
+
+
 def parse_compact(token: object, limits: Limits = Limits()) -> CompactToken:
     """Check the form of a compact JWS or JWE and decode its header (and JWS payload).
 
-    Surrounding whitespace is ignored (tokens get pasted); anything else out of place
-    refuses the token.
+    The compact form has nothing but its base64url segments and dots (RFC 7515 §3.1, RFC
+    7519 §7.2): surrounding whitespace refuses the token like anything else out of place,
+    so every component agrees on what a token is (a cache keyed on one spelling, a log or
+    a WAF on another, are classic bugs). Transports strip their own framing, explicitly:
+    the CLI's ``-`` its stdin line ending, a raw ``application/jwt`` body its final newline.
 
     Raises:
         TokenEmpty: ``token`` is None, empty or whitespace only.
@@ -132,7 +141,12 @@ def parse_compact(token: object, limits: Limits = Limits()) -> CompactToken:
         raise TokenEmpty("the token is empty" + (" (only whitespace)" if token else ""))
     if not isinstance(token, str):
         raise TokenInvalidFormat(f"token must be a string, not {type(token).__name__}")
-    text = token.strip()
+    text = token
+    if text != text.strip():
+        raise TokenInvalidFormat(
+            "token has whitespace around it: the compact form has none (RFC 7515 §3.1); "
+            "strip it where your transport adds it"
+        )
     if len(text) > limits.max_token_bytes:
         raise TokenInvalidFormat(
             f"token is {len(text)} bytes; the limit is {limits.max_token_bytes}"

@@ -57,6 +57,30 @@ def test_application_jwt_bodies(crypto: Crypto, ec: Account, verifier: Verifier)
     assert verifier.verify(response.text, account_id=ec.id, campaign_id="1001").encrypted
 
 
+@pytest.mark.parametrize(
+    ("framing", "status"),
+    [("{}\n", 200), ("{}\r\n", 200), (" {}", 422), ("{}\n\n", 422), ("{} ", 422)],
+    ids=["newline", "crlf", "leading-space", "two-newlines", "trailing-space"],
+)
+def test_a_raw_body_loses_its_final_newline_and_nothing_else(
+    crypto: Crypto, ec: Account, framing: str, status: int
+) -> None:
+    """`curl --data-binary @token.txt` sends the file's final newline: that framing is
+    removed; any other whitespace refuses the token (TOKEN_INVALID_FORMAT), as the library
+    does everywhere (issue 18)."""
+    response = crypto.http.post(
+        "/v1/encrypt",
+        content=framing.format(sign(claims(), "ES256", "ec-p256")),
+        headers={
+            "Authorization": f"Bearer {crypto.bearer(ec.id)}",
+            "Content-Type": "application/jwt",
+        },
+    )
+    assert response.status_code == status, response.text
+    if status != 200:
+        assert response.json()["code"] == "TOKEN_INVALID_FORMAT"
+
+
 def test_independent_library_decrypts_and_encrypts(
     crypto: Crypto,
     make_account: Callable[..., Account],

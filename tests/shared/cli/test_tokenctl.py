@@ -288,6 +288,32 @@ def test_token_sign_seal_verify_round_trip(cli: Any, account_id: str) -> None:
     assert (data["encrypted"], data["key_version"]) == (True, 1)
 
 
+@pytest.mark.parametrize(
+    ("framing", "code"),
+    [
+        ("{}\n", 0),  # echo TOKEN | tokenctl token verify ... -
+        ("{}\r\n", 0),
+        ("{}", 0),  # printf %s
+        (" {}\n", 1),  # the token's own whitespace is refused, not stripped
+        ("{}\n\n", 1),
+        ("{}\t\n", 1),
+    ],
+    ids=["echo", "crlf", "printf", "leading-space", "two-newlines", "tab"],
+)
+def test_stdin_strips_its_line_ending_and_nothing_else(
+    cli: Any, account_id: str, framing: str, code: int
+) -> None:
+    """`-` removes stdin's one final line ending; any other whitespace is the token's, and
+    the library refuses it as TOKEN_INVALID_FORMAT (issue 18)."""
+    create_ec_account(cli, account_id)
+    token = signed(cli, claims(campaign="777"))
+    argv = ("token", "verify", "--account", account_id, "--campaign", "777", "-")
+    got, _, err = cli(*argv, stdin=framing.format(token))
+    assert got == code, err
+    if code:
+        assert err.startswith("error: TOKEN_INVALID_FORMAT:")
+
+
 def test_token_verify_reads_stdin_and_fails_with_code(cli: Any, account_id: str) -> None:
     """A token of '-' is read from stdin; a refusal prints the code and exits 1."""
     create_ec_account(cli, account_id)

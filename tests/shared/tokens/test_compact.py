@@ -332,13 +332,32 @@ def test_jwe_with_empty_encrypted_key_parses() -> None:
 
 
 @pytest.mark.parametrize(
-    "token",
-    [f"  {jws()}\n", jws().encode(), bytearray(jws().encode()), f"\t{jws().encode().decode()}\r\n"],
-    ids=["padded-str", "bytes", "bytearray", "tabs-and-crlf"],
+    "token", [jws().encode(), bytearray(jws().encode())], ids=["bytes", "bytearray"]
 )
-def test_surrounding_whitespace_and_bytes_are_accepted(token: object) -> None:
-    """Pasted tokens: surrounding whitespace is ignored and ASCII bytes are accepted."""
+def test_ascii_bytes_are_accepted(token: object) -> None:
+    """A token given as ASCII bytes parses like the string."""
     assert parse_compact(token).text == jws()
+
+
+@pytest.mark.parametrize(
+    "token",
+    [f"  {jws()}", f"{jws()}\n", f"\t{jws()}\r\n", f" {jws()} ", f"{jws()}\u00a0".encode()],
+    ids=["leading-spaces", "trailing-newline", "tabs-and-crlf", "both", "nbsp-bytes"],
+)
+def test_surrounding_whitespace_is_refused(token: object) -> None:
+    """RFC 7515 §3.1: the compact form has no whitespace; a component that stripped it
+    would disagree with one that did not on what the token is (issue 18)."""
+    with pytest.raises(TokenInvalidFormat) as refused:
+        parse_compact(token)
+    if isinstance(token, str):
+        assert "whitespace around it" in refused.value.detail
+
+
+@pytest.mark.parametrize("token", ["", " ", "\n", "\t \r\n"])
+def test_blank_is_still_empty(token: str) -> None:
+    """Nothing but whitespace is no token at all (a blank field): TOKEN_EMPTY."""
+    with pytest.raises(TokenEmpty):
+        parse_compact(token)
 
 
 def test_unregistered_non_critical_header_parameter_is_accepted() -> None:
