@@ -71,6 +71,10 @@ class Provider:
             location = urljoin(action.group(1), answer.headers["location"])
         raise AssertionError("the IdP kept the browser in its forms")
 
+    def hold(self) -> None:
+        """Make the next redirect back to a client a page with its link (``a#held``)."""
+        httpx.post(f"{self.issuer}/_test/hold").raise_for_status()
+
     def delay(self, seconds: float) -> None:
         """Hold every token and userinfo answer ``seconds`` (a slow IdP)."""
         httpx.post(f"{self.issuer}/_test/delay", params={"ms": int(seconds * 1000)})

@@ -11,6 +11,9 @@
 //                               is asserted on the wire, not inferred from the answer)
 //   POST /_test/reset           forget them, and the delay
 //   POST /_test/delay?ms=N      hold every token and userinfo answer N ms (a slow IdP)
+//   POST /_test/hold            the next redirect back to a client becomes a page with the
+//                               link instead (<a id="held" href=...>): a test gets the
+//                               callback URL without the browser using it
 import Provider from 'oidc-provider';
 
 const config = JSON.parse(process.argv[2]);
@@ -25,7 +28,7 @@ function claimsOf(accountId) {
 
 async function start(entry) {
   const issuer = `http://127.0.0.1:${entry.port}`;
-  const state = { tokenRequests: [], delay: 0 };
+  const state = { tokenRequests: [], delay: 0, hold: false };
   const provider = new Provider(issuer, {
     clients: entry.clients,
     // Any login is accepted by the dev interactions; its claims come from `users`.
@@ -80,6 +83,10 @@ async function start(entry) {
       } else if (ctx.path === '/_test/reset' && ctx.method === 'POST') {
         state.tokenRequests = [];
         state.delay = 0;
+        state.hold = false;
+        ctx.status = 204;
+      } else if (ctx.path === '/_test/hold' && ctx.method === 'POST') {
+        state.hold = true;
         ctx.status = 204;
       } else if (ctx.path === '/_test/delay' && ctx.method === 'POST') {
         state.delay = Number(ctx.query.ms || 0);
@@ -94,6 +101,15 @@ async function start(entry) {
       await new Promise((resolve) => setTimeout(resolve, state.delay));
     }
     await next();
+    const location = ctx.response.get('location');
+    if (state.hold && ctx.status >= 300 && ctx.status < 400 && location.includes('/oauth/callback')) {
+      state.hold = false;
+      const href = location.replace(/&/g, '&amp;').replace(/"/g, '&quot;');
+      ctx.status = 200;
+      ctx.remove('location');
+      ctx.type = 'html';
+      ctx.body = `<!doctype html><p><a id="held" href="${href}">back to the client</a></p>`;
+    }
     if (ctx.path === '/token' && ctx.method === 'POST') {
       state.tokenRequests.push({
         authorization: ctx.get('authorization') || null,
