@@ -39,9 +39,12 @@ from tests.support.asgi_server import AsgiServer
 from tests.support.authz import serve
 from tests.support.crypto import serve_crypto
 from tests.support.jwks_server import JwksServer
+from tests.support.oidc_provider import OidcProvider
+from tests.support.openbao import free_port
 from tests.support.player import docs_player
 from tests.support.profile_server import ProfileServer
 from tests.support.redis_server import RedisServer
+from tests.support.sso import USERS, clients, put_sso_account
 from tests.support.tokens import claims, private_key, sign
 
 OPENAPI = Path(__file__).resolve().parent.parent / "openapi"
@@ -597,6 +600,76 @@ def test_crypto_answers_as_documented(
     assert check.seen == check.documented()
 
 
+def _sso_answers(
+    check: Conformance,
+    client: TestClient[Any],
+    app_settings: Settings,
+    vault: Vault,
+    make_account: Callable[..., Account],
+    account_id: str,
+) -> None:
+    """Every documented answer of the SSO routes, and the campaign page's SSO ones, from a
+    real player and a real OpenID provider."""
+    page, start, callback = (
+        "/play/{account}/{campaign}",
+        "/sso/{account}/{campaign}",
+        "/oauth/callback",
+    )
+    with OidcProvider(clients(["http://testserver.local/oauth/callback"]), users=USERS) as idp:
+        issuer = idp.providers[0].issuer
+        ids = {
+            name: make_account(id=f"{account_id}-{name}").id
+            for name in ("sso", "down", "bad", "gone")
+        }
+        put_sso_account(vault, ids["sso"], issuer)
+        put_sso_account(vault, ids["down"], f"http://127.0.0.1:{free_port()}")
+        put_sso_account(vault, ids["bad"], issuer + "/")  # discovery names another issuer
+        put_sso_account(vault, ids["gone"], issuer)
+
+        def started(name: str, **query: str) -> httpx.Response:
+            return client.get(f"/sso/{ids[name]}/1001", params=query, follow_redirects=False)
+
+        def answer(state_of: httpx.Response, **params: str) -> httpx.Response:
+            state = re.search(r"state=([^&]+)", state_of.headers["location"])
+            assert state, state_of.headers["location"]
+            query = {"state": state.group(1), "iss": issuer, **params}
+            return client.get(callback, params=query, follow_redirects=False)
+
+        to_idp = started("sso")
+        check("GET", start, to_idp, 302)
+        check("GET", start, started("down", popup="1"), 200)
+        check("GET", start, client.get(f"/sso/{account_id}/1001"), 404)  # not an SSO account
+        check("GET", start, started("bad"), 502)
+        check("GET", start, started("down"), 503)
+        with httpx.Client(follow_redirects=False) as idp_browser:
+            back = idp.providers[0].sign_in(idp_browser, to_idp.headers["location"])
+        signed_in = client.get(back, follow_redirects=False)
+        check("GET", callback, signed_in, 303)
+        check("GET", page, client.get(signed_in.headers["location"]), 200)
+        check("GET", callback, answer(started("sso", popup="1"), code="not-a-code"), 200)
+        check("GET", callback, client.get(callback, params={"state": "A" * 43}), 400)
+        check("GET", callback, answer(started("sso"), error="access_denied"), 403)
+        check("GET", callback, answer(started("sso"), code="not-a-code"), 502)
+        popup = answer(started("sso", popup="1"), code="not-a-code")
+        failed = re.search(r'data-sso-result="([^"]+)"', popup.text)
+        assert failed, popup.text
+        at = f"/play/{ids['sso']}/1001"
+        check("GET", page, client.get(at, params={"sso_result": failed.group(1)}), 502)
+        check("GET", page, client.get(at, params={"sso_result": "A" * 43}), 400)
+        # Started on one worker, the campaign gone when the answer reaches another (its
+        # caches fresh): not found.
+        pending = started("gone")
+        PlayerStore(vault).put(
+            ids["gone"], PlayerSettings(campaigns={"2002": Campaign(title="Other")}), expected=1
+        )
+        with TestClient(player.app.create_app(app_settings)) as other_worker:
+            other_worker.cookies = client.cookies
+            state = re.search(r"state=([^&]+)", pending.headers["location"])
+            assert state
+            gone = other_worker.get(callback, params={"state": state.group(1), "iss": issuer})
+        check("GET", callback, gone, 404)
+
+
 def test_player_answers_as_documented(
     settings: Settings,
     vault: Vault,
@@ -732,6 +805,8 @@ def test_player_answers_as_documented(
             check("POST", identify, identified({**body, "token": expired}), 422)
             check("GET", "/health/live", client.get("/health/live"), 200)
             check("GET", "/health/ready", client.get("/health/ready"), 200)
+            app_settings = Settings(**{**fields, "redis_url": redis_server.url})
+            _sso_answers(check, client, app_settings, vault, make_account, account_id)
             not_allowed = client.get(identify)
             assert not_allowed.status_code == 405
             assert not_allowed.headers["allow"]
@@ -748,6 +823,9 @@ def test_player_answers_as_documented(
             counted_too = token(sub="counted-too", limit={"nb": 3})
             check("POST", page, from_parent(f"qual_token={counted_too}{channel}"), 503)
             check("GET", "/health/ready", client.get("/health/ready"), 503)
+            # The sign-in's state cannot be read: retryable.
+            down = client.get("/oauth/callback", params={"state": "A" * 43})
+            check("GET", "/oauth/callback", down, 503)
     finally:
         redis_server.stop()
         profiles.stop()
@@ -769,6 +847,14 @@ def test_player_answers_as_documented(
             headers={"Content-Type": "application/x-www-form-urlencoded"},
         )
         check("POST", page, exploded, 500)
+        check("GET", "/sso/{account}/{campaign}", client.get(f"/sso/{account_id}/1001"), 500)
+    exploding_sso = player.app.create_app(
+        Settings(**{**fields, "redis_url": redis_server.url}),
+        overrides={"player": Exploding(), "sso": Exploding()},
+    )
+    with TestClient(exploding_sso) as client:
+        exploded = client.get("/oauth/callback", params={"state": "A" * 43})
+        check("GET", "/oauth/callback", exploded, 500)
     assert check.seen == check.documented()
 
 
