@@ -45,6 +45,8 @@ def _serve(ctx: Context, args: argparse.Namespace) -> None:
             "another with --port P"
         )
     settings = Settings.from_env()  # fail now, in one line, rather than in every worker
+    if args.workers is None:
+        args.workers = _default_workers(ctx, args.api, settings)
     if args.api == "authz":
         # Each worker (instance) without Redis would keep its own replay store: a client
         # assertion could then be used once per worker.
@@ -61,6 +63,20 @@ def _serve(ctx: Context, args: argparse.Namespace) -> None:
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _default_workers(ctx: Context, api: str, settings: Settings) -> int:
+    """Every core (DESIGN §9); the Authorization API without ``REDIS_URL`` runs one worker,
+    since each would keep a replay store of its own (and says so)."""
+    cores = os.cpu_count() or 1
+    if api == "authz" and not settings.redis_url:
+        if cores > 1 and settings.authz_single_instance:
+            ctx.out.note(
+                f"one worker, not {cores}: without REDIS_URL each authz worker would keep "
+                "its own replay store; set REDIS_URL to use every core"
+            )
+        return 1  # without AUTHZ_SINGLE_INSTANCE either, the replay check refuses next
+    return cores
 
 
 def _run(args: argparse.Namespace) -> None:
@@ -82,6 +98,16 @@ def _run(args: argparse.Namespace) -> None:
     )
 
 
+def _workers(value: str) -> int:
+    try:
+        workers = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of workers: {value!r}") from None
+    if not 1 <= workers <= 256:
+        raise argparse.ArgumentTypeError(f"--workers is 1 to 256, got {workers}")
+    return workers
+
+
 def register(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
 ) -> None:
@@ -96,5 +122,10 @@ def register(
     serve.add_argument("api", choices=sorted(_FACTORIES))
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1, help="worker processes (1)")
+    serve.add_argument(
+        "--workers",
+        type=_workers,
+        default=None,
+        help="worker processes (default: one per core; authz without REDIS_URL: one)",
+    )
     serve.set_defaults(handler=_serve)

@@ -84,6 +84,57 @@ def test_one_authz_worker_without_redis_needs_the_single_instance_setting(
     assert "Traceback" not in result.stderr
 
 
+def _first_note(argv: list[str], env: dict[str, str]) -> list[str]:
+    """The notes `tokenctl serve` prints before it serves; the server is then stopped."""
+    process = subprocess.Popen(
+        [tokenctl(), "serve", *argv, "--port", str(free_port())],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        lines = []
+        for line in process.stderr:
+            lines.append(line.strip())
+            if line.startswith("serving "):
+                return lines
+        raise AssertionError(lines)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)  # drains and closes stderr
+
+
+def test_workers_default_to_the_cores(settings: Settings, redis_server: RedisServer) -> None:
+    """Without --workers, one worker per core (DESIGN §9); the Authorization API without
+    REDIS_URL (one instance, AUTHZ_SINGLE_INSTANCE=1) runs one, and says why."""
+    cores = os.cpu_count() or 1
+    env = clean_env(settings)
+    crypto = _first_note(["crypto"], {**env, "AUTHZ_ISSUER": "http://127.0.0.1:1"})
+    assert crypto[-1].endswith(f"({cores} worker(s))"), crypto
+    alone = _first_note(["authz"], {**env, "AUTHZ_SINGLE_INSTANCE": "1"})
+    assert alone[-1].endswith("(1 worker(s))"), alone
+    if cores > 1:
+        assert "without REDIS_URL each authz worker would keep its own replay store" in alone[0]
+    shared = _first_note(["authz"], {**env, "REDIS_URL": redis_server.url})
+    assert shared[-1].endswith(f"({cores} worker(s))"), shared
+
+
+@pytest.mark.parametrize("workers", ["0", "-1", "x", "1000"])
+def test_impossible_worker_counts_are_usage_errors(settings: Settings, workers: str) -> None:
+    result = subprocess.run(
+        [tokenctl(), "serve", "crypto", "--workers", workers],
+        env=clean_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "--workers" in result.stderr or "workers" in result.stderr
+
+
 def test_serve_authz_with_workers(
     settings: Settings, make_account: Callable[..., Account], redis_server: RedisServer
 ) -> None:
