@@ -122,8 +122,9 @@ class IdpHttp:
         """GET ``url`` and decode its JSON answer (any JSON: callers check the shape).
 
         Raises:
-            SsoUnavailable: down, slow, too large, a 5xx, 408 or 429 (retryable).
-            SsoFailed: any other status, a redirect, or not JSON (``what`` names it).
+            SsoUnavailable: down, slow, a 5xx, 408 or 429 (retryable).
+            SsoFailed: any other status, a redirect, too large, or not JSON (``what``
+                names the endpoint).
         """
         headers = {"Authorization": f"Bearer {bearer}"} if bearer else None
         try:
@@ -131,6 +132,8 @@ class IdpHttp:
                 response = await self._client.get(url, headers=headers)
         except TimeoutError as exc:
             raise SsoUnavailable(f"the identity provider's {what} is too slow") from exc
+        except TooLarge:
+            raise SsoFailed(f"the identity provider's {what} is too large") from None
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             # InvalidURL is not an HTTPError: a stored URL httpx refuses is an outage too.
             raise SsoUnavailable(f"the identity provider's {what} cannot be reached") from exc
