@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import msgspec
 
-from shared.accounts.document import check_account_id
-from shared.errors import AccountConflict, VaultError, VaultNotFound
-from shared.identity.errors import PlayerSettingsInvalid
-from shared.tokens.cache import TtlCache
+from shared.identity.kv_documents import KvDocuments
 from shared.vault import Vault
 
 __all__ = ["SECRETS_PREFIX", "PlayerSecrets", "PlayerSecretsStore"]
@@ -38,42 +35,12 @@ class PlayerSecrets(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
         return [name for name in self.__struct_fields__ if getattr(self, name) is not None]
 
 
-class PlayerSecretsStore:
+class PlayerSecretsStore(KvDocuments[PlayerSecrets]):
     """Read and write accounts' player secrets; the player's reads are cached (TTL,
     stale-if-error), as its settings are."""
 
     def __init__(self, vault: Vault) -> None:
-        self._vault = vault
-        settings = vault.settings
-        self._cache: TtlCache[str, PlayerSecrets] = TtlCache(
-            settings.cache_ttl, stale_if_error=settings.cache_stale_if_error, refresh_ahead=0.75
-        )
-
-    def _read(self, account_id: str) -> tuple[PlayerSecrets, int]:
-        check_account_id(account_id)
-        try:
-            data, version = self._vault.kv_read(SECRETS_PREFIX + account_id)
-        except VaultNotFound:
-            return PlayerSecrets(), 0
-        try:
-            return msgspec.convert(data, PlayerSecrets), version
-        except msgspec.ValidationError as exc:
-            raise PlayerSettingsInvalid(
-                f"stored player secrets of {account_id!r} are malformed: {exc}"
-            ) from exc
-
-    def get(self, account_id: str) -> PlayerSecrets:
-        """The account's secrets, from the cache when fresh (none set when no document).
-
-        Raises:
-            PlayerSettingsInvalid: the stored document is malformed.
-            VaultError: Vault refused or could not be reached, with nothing cached.
-        """
-        return self._cache.get(account_id, lambda: self._read(account_id)[0])
-
-    def get_versioned(self, account_id: str) -> tuple[PlayerSecrets, int]:
-        """The secrets as stored now (not cached) and their KV version (0: none yet)."""
-        return self._read(account_id)
+        super().__init__(vault, SECRETS_PREFIX, PlayerSecrets, "player secrets")
 
     def put(self, account_id: str, secrets: PlayerSecrets, *, expected: int) -> None:
         """Store ``secrets``; ``expected`` is the version they were built from.
@@ -81,15 +48,4 @@ class PlayerSecretsStore:
         Raises:
             AccountConflict: they changed meanwhile (re-read and retry).
         """
-        check_account_id(account_id)
-        try:
-            self._vault.kv_write(
-                SECRETS_PREFIX + account_id, msgspec.to_builtins(secrets), cas=expected
-            )
-        except VaultError as exc:
-            if "check-and-set" in exc.detail:
-                raise AccountConflict(
-                    f"player secrets of {account_id!r} changed meanwhile"
-                ) from exc
-            raise
-        self._cache.invalidate(account_id)
+        self._write(account_id, secrets, expected=expected)
