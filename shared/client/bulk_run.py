@@ -225,6 +225,14 @@ class BulkRun:
                 on_wait=self._waited,
             )
         except ApiRefused as exc:
+            if exc.status is not None and exc.status >= 500:
+                # One poisoned row can fail a whole batch (a bug on the server's side, not
+                # an outage: retrying it unchanged would fail again). Halve the batch until
+                # the row is alone: it is recorded refused with the code, the rest done.
+                if len(items) == 1:
+                    return [ItemError(code=exc.code, detail=exc.detail)]
+                half = len(items) // 2
+                return self._call(items[:half]) + self._call(items[half:])
             if exc.status != 413:
                 raise
             if len(items) == 1:  # too large on its own: that is the token's problem

@@ -23,6 +23,7 @@ from shared import Settings, Verifier
 from shared.cli._progress_bar import ProgressBar
 from shared.client import BulkOptions, RetryPolicy, rows
 from shared.client import bulk_encrypt as bulk
+from shared.client.errors import ApiRefused
 from shared.wire import Encrypted, ItemError
 from tests.support.apis import (
     Apis,
@@ -664,6 +665,39 @@ def test_items_answered_unknown_are_retried_never_written(tmp_path: Path) -> Non
     )
     assert sorted(by_row(read_out(tmp_path / "never.jsonl"))) == [1, 2]
     assert len(never.calls) == 3
+
+
+class PoisonedRows:
+    """A batch holding a poisoned token fails as a whole with a 500 (a server-side bug the
+    real API has no row to trigger), else every token gets a fake JWE."""
+
+    def __init__(self, poisoned: set[str]) -> None:
+        self.poisoned = poisoned
+        self.calls: list[list[str]] = []
+
+    def encrypt_batch(self, tokens: Sequence[str]) -> list[Encrypted | ItemError]:
+        self.calls.append(list(tokens))
+        if self.poisoned.intersection(tokens):
+            raise ApiRefused("INTERNAL", "an unexpected failure", status=500)
+        return [Encrypted(token=f"jwe-of-{token}", kid="k/1") for token in tokens]
+
+
+def test_a_poisoned_row_is_isolated_by_bisection_and_the_rest_finished(
+    tmp_path: Path,
+) -> None:
+    """A batch answered 500 is halved until each poisoned row is alone: those rows are
+    recorded refused with the code, every other row is encrypted, the run completes."""
+    tokens = [f"t{n}" for n in range(64)]
+    source = write_jsonl(tmp_path / "in.jsonl", [{"token": t} for t in tokens])
+    fake = PoisonedRows({"t5", "t40"})
+    options = BulkOptions(batch_size=64, retry=RetryPolicy(retries=1, base_delay=0.01))
+    summary = bulk.encrypt_file(source, tmp_path / "out.jsonl", fake, options=options)
+    assert summary.complete, summary
+    lines = read_out(tmp_path / "out.jsonl")
+    refused = {line["row"]: line["error"]["code"] for line in lines if "error" in line}
+    assert refused == {6: "INTERNAL", 41: "INTERNAL"}
+    assert sorted(by_row(lines)) == list(range(1, 65))
+    assert len(fake.calls) <= 1 + 2 * 2 * 6  # log2(64) levels, two halves, two rows
 
 
 class TtyBuffer(io.StringIO):
