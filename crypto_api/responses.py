@@ -244,6 +244,18 @@ ACCOUNT_JWKS_RESPONSES: Final = {
             "account 'nobody' is unknown or disabled",
         ),
     ),
+    429: _problem(
+        "This address asked for key sets too often (RATE_LIMITED, per address: "
+        "`CRYPTO_JWKS_RATE_LIMIT_*`): wait Retry-After seconds. A key set is cacheable for a "
+        "minute.",
+        (
+            "Rate limited",
+            429,
+            "Too many requests",
+            "RATE_LIMITED",
+            "this address may fetch 5 key sets/s (burst 20) per instance; retry later",
+        ),
+    ),
     500: _500,
     503: _problem(
         "Vault cannot be asked and the keys are not cached (UNKNOWN); retry after "

@@ -210,13 +210,17 @@ async def encrypt_batch(
     operation_class=AccountJwksOperation,
 )
 async def account_jwks(
+    request: Request[Any, Any, Any],
     account_id: Annotated[
         str, Parameter(description="The account id.", examples=[Example(value="acme")])
     ],
     encrypt_service: Injected[EncryptService],
 ) -> Response[Any]:
     """The account's public encryption keys (``use: enc``, ``RSA-OAEP-256``), latest first."""
-    document = await anyio.to_thread.run_sync(encrypt_service.account_jwks, account_id)
+    # The address as the server sees it (behind a proxy, the one its X-Forwarded-For names,
+    # when uvicorn trusts that proxy: --forwarded-allow-ips).
+    client = request.client.host if request.client else None
+    document = await anyio.to_thread.run_sync(encrypt_service.account_jwks, account_id, client)
     return Response(document, headers={"Cache-Control": CACHE_A_MINUTE})
 
 

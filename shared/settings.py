@@ -56,6 +56,8 @@ _ENV = {
     "CRYPTO_RATE_LIMIT_BURST": "crypto_rate_burst",
     "CRYPTO_BATCH_RATE_LIMIT_PER_SECOND": "crypto_batch_rate_per_second",
     "CRYPTO_BATCH_RATE_LIMIT_BURST": "crypto_batch_rate_burst",
+    "CRYPTO_JWKS_RATE_LIMIT_PER_SECOND": "crypto_jwks_rate_per_second",
+    "CRYPTO_JWKS_RATE_LIMIT_BURST": "crypto_jwks_rate_burst",
     # The optional Keycloak backend (shared/keycloak/): who issues bearers, whom the Crypto
     # API trusts, where the realm is, and tokenctl's admin credentials.
     "AUTHZ_BACKEND": "authz_backend",
@@ -223,6 +225,12 @@ class Settings(Redacted, frozen=True, kw_only=True, forbid_unknown_fields=True):
     #: ``rate_limits.batch``.
     crypto_batch_rate_per_second: Annotated[float, msgspec.Meta(ge=0)] = 5000.0
     crypto_batch_rate_burst: Annotated[int, msgspec.Meta(ge=1)] = 10_000
+    #: Per client address, the public account key sets (``GET /v1/accounts/{id}/jwks.json``):
+    #: no credential is needed, and each unknown id costs a Vault read once per cache TTL,
+    #: so one address may not enumerate ids at will. A key set is fetched rarely (it is
+    #: cacheable for a minute): 5 a second after a burst of 20 is plenty for one client.
+    crypto_jwks_rate_per_second: Annotated[float, msgspec.Meta(ge=0)] = 5.0
+    crypto_jwks_rate_burst: Annotated[int, msgspec.Meta(ge=1)] = 20
     #: Who issues bearers: ``builtin`` (Transit-signed, the default) or ``keycloak``.
     authz_backend: Literal["builtin", "keycloak"] = "builtin"
     #: Whose bearers the Crypto API accepts: ``builtin``, ``keycloak`` or both (comma list).
@@ -272,6 +280,7 @@ class Settings(Redacted, frozen=True, kw_only=True, forbid_unknown_fields=True):
             "assertion_rate_per_second",
             "crypto_rate_per_second",
             "crypto_batch_rate_per_second",
+            "crypto_jwks_rate_per_second",
         ):
             if not math.isfinite(getattr(self, field)):
                 raise ValueError(f"{_FIELD_TO_ENV[field]} must be a finite number (0 disables)")

@@ -572,6 +572,12 @@ def test_crypto_answers_as_documented(
             # The batch budget is apart: its first token still passes.
             check("POST", "/v1/encrypt/batch", limited.batch(bearer, [token]), 200)
             check("POST", "/v1/encrypt/batch", limited.batch(bearer, [token]), 429)
+        with serve_crypto(
+            settings, authz, crypto_jwks_rate_per_second=0.001, crypto_jwks_rate_burst=1
+        ) as keys_limited:
+            keys = keys_limited.http.get
+            check("GET", jwks, keys(f"/v1/accounts/{es256.id}/jwks.json"), 200)
+            check("GET", jwks, keys(f"/v1/accounts/{es256.id}/jwks.json"), 429)
         down_settings = Settings(
             vault_addr=NOWHERE,
             vault_timeout=1.0,

@@ -57,6 +57,9 @@ class EncryptService:
         self._batch_limiter = batch_limiter or RateLimiter(
             settings.crypto_batch_rate_per_second, settings.crypto_batch_rate_burst
         )
+        self._jwks_limiter = RateLimiter(
+            settings.crypto_jwks_rate_per_second, settings.crypto_jwks_rate_burst
+        )
         self.batch_max = settings.batch_max
         self._sealer = Sealer(keys, settings)
         self._jwks: TtlCache[str, dict[str, list[dict[str, Any]]]] = TtlCache(
@@ -179,13 +182,24 @@ class EncryptService:
             return {"status": "ready", "vault": "unavailable, serving cached keys"}
         return {"status": "ready", "vault": "ok"}
 
-    def account_jwks(self, account_id: str) -> dict[str, list[dict[str, Any]]]:
+    def account_jwks(
+        self, account_id: str, client: str | None = None
+    ) -> dict[str, list[dict[str, Any]]]:
         """The account's live public encryption keys as a JWKS, latest first.
 
         Raises:
-            AccountNotFound: unknown or disabled account.
+            RateLimited: ``client`` (an address) asked too often.
+            AccountNotFound: unknown or disabled account (one answer for both).
             VerificationUnavailable: Vault cannot be asked and nothing is cached.
         """
+        wait = self._jwks_limiter.acquire(client or "unknown")
+        if wait is not None:
+            limiter = self._jwks_limiter
+            raise RateLimited(
+                f"this address may fetch {limiter.rate:g} key sets/s (burst {limiter.burst}) "
+                "per instance; retry later",
+                max(1, int(wait + 0.999)),
+            )
         self._verifier.active_account(account_id)
         return self._jwks.get(account_id, lambda: self._load_jwks(account_id))
 

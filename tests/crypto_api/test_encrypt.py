@@ -266,6 +266,34 @@ def test_account_jwks(crypto: Crypto, ec: Account, keystore: KeyStore) -> None:
     )
 
 
+def test_account_jwks_is_limited_per_address(
+    make_crypto: Callable[..., Any], ec: Account, store: AccountStore, make_account: Any
+) -> None:
+    """The public key sets need no credential: one address gets a burst, then 429 with
+    Retry-After, while another address is served; unknown and disabled ids answer alike."""
+    disabled = make_account(algorithms=("ES256",), key="ec-p256", id=f"{ec.id}-gone")
+    store.disable(disabled.id)
+    with make_crypto(crypto_jwks_rate_per_second=0.01, crypto_jwks_rate_burst=3) as crypto:
+
+        def get(account_id: str, address: str) -> Any:
+            return crypto.http.get(
+                f"/v1/accounts/{account_id}/jwks.json", headers={"X-Forwarded-For": address}
+            )
+
+        first = get(ec.id, "192.0.2.1")
+        assert first.status_code == 200
+        assert first.headers["cache-control"].startswith("public")
+        unknown, gone = get("no-such-account", "192.0.2.1"), get(disabled.id, "192.0.2.1")
+        assert (unknown.status_code, gone.status_code) == (404, 404)
+        assert unknown.json()["detail"].replace("no-such-account", "X") == (
+            gone.json()["detail"].replace(disabled.id, "X")
+        )
+        limited = get(ec.id, "192.0.2.1")
+        assert_problem(limited, 429, "RATE_LIMITED")
+        assert int(limited.headers["retry-after"]) >= 1
+        assert get(ec.id, "192.0.2.2").status_code == 200  # another address
+
+
 def test_oversized_body(crypto: Crypto, ec: Account) -> None:
     """A body beyond the limit is a 413 problem (with a valid bearer: without one, 401)."""
     response = crypto.http.post(

@@ -169,7 +169,7 @@ class Refusing:
     def authenticate(self, authorization: str | None) -> str:
         raise self.error
 
-    def account_jwks(self, account_id: str) -> Any:
+    def account_jwks(self, account_id: str, client: str | None = None) -> Any:
         raise self.error
 
 
