@@ -150,6 +150,7 @@ class Stack:
                 "AUTHZ_JWKS_URL": f"{self.authz_url}/.well-known/jwks.json",
                 "CRYPTO_RATE_LIMIT_PER_SECOND": "0",
                 "CRYPTO_BATCH_RATE_LIMIT_PER_SECOND": "0",
+                "CRYPTO_JWKS_RATE_LIMIT_PER_SECOND": "0",
             },
         )
         wait_ready(f"{self.authz_url}/health/ready", self.processes["authz"])

@@ -144,6 +144,7 @@ def services(admin: Vault, addr: str, **overrides: Any) -> Iterator[Stack]:
                 authz,
                 crypto_rate_per_second=0.0,
                 crypto_batch_rate_per_second=0.0,
+                crypto_jwks_rate_per_second=0.0,
             )
         )
         result = Stack(admin=admin, authz=authz, crypto=crypto, warm=warm, cold=cold)
