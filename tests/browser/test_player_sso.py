@@ -30,7 +30,7 @@ from tests.support.customer_site import CustomerSite, messages_page
 from tests.support.oidc_provider import OidcProvider, Provider
 from tests.support.openbao import free_port
 from tests.support.redis_server import RedisServer
-from tests.support.sso import BASIC, CAMPAIGN, POST, USERS, Client, clients, put_sso_account
+from tests.support.sso import BASIC, CAMPAIGN, POST, Client, identity_providers, put_sso_account
 
 #: The player's sign-in deadline in these tests (seconds): a slow IdP shows quickly.
 DEADLINE = 1.5
@@ -42,7 +42,7 @@ CALLBACK = f"http://{PLAYER}/oauth/callback"
 @pytest.fixture(scope="module")
 def idp() -> Iterator[OidcProvider]:
     """The customer's IdP and another provider (the mix-up), once for the module."""
-    with OidcProvider(clients([CALLBACK]), clients([CALLBACK]), users=USERS) as provider:
+    with identity_providers(CALLBACK) as provider:
         yield provider
 
 
@@ -189,6 +189,13 @@ def _framed(page: Page, site: CustomerSite, account_id: str) -> Frame:
     return frame
 
 
+def _popup(page: Page, frame: Frame) -> Page:
+    """Click the framed campaign's "Sign in": the popup it opens."""
+    with page.expect_popup() as opened:
+        frame.click("a[data-sso-start]")
+    return opened.value
+
+
 def _errors(page: Page) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = page.evaluate(
         "events.filter(e => e.type === 'error').map(e => e.data)"
@@ -209,9 +216,7 @@ def test_a_framed_campaign_signs_in_in_a_popup(
     account_id = account(provider.issuer)
     with _page(browser) as page:
         frame = _framed(page, site, account_id)
-        with page.expect_popup() as opened:
-            frame.click("a[data-sso-start]")
-        popup = opened.value
+        popup = _popup(page, frame)
         assert urlsplit(popup.url).netloc in (PLAYER, urlsplit(provider.issuer).netloc)
         _login(popup)
         popup.wait_for_event("close", timeout=15_000)
@@ -233,9 +238,7 @@ def test_a_refused_consent_in_a_popup_reaches_the_frame_and_the_page(
     account_id = account(provider.issuer)
     with _page(browser) as page:
         frame = _framed(page, site, account_id)
-        with page.expect_popup() as opened:
-            frame.click("a[data-sso-start]")
-        _login(opened.value, consent=False)
+        _login(_popup(page, frame), consent=False)
         html = _step(frame, "error")
         assert _code(html) == "SSO_DENIED"
         assert "cancelled or refused" in html
@@ -367,9 +370,7 @@ def test_a_down_idp_reaches_the_frame_and_the_page(
     account_id = account(f"http://127.0.0.1:{free_port()}")
     with _page(browser) as page:
         frame = _framed(page, site, account_id)
-        with page.expect_popup() as opened:
-            frame.click("a[data-sso-start]")
-        opened.value.wait_for_event("close", timeout=15_000)
+        _popup(page, frame).wait_for_event("close", timeout=15_000)
         html = _step(frame, "error")
         assert _code(html) == "SSO_UNAVAILABLE"
         page.wait_for_function("events.some(e => e.type === 'error')", timeout=15_000)

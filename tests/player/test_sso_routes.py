@@ -25,7 +25,7 @@ from shared.vault import Vault
 from tests.support.oidc_provider import OidcProvider, Provider
 from tests.support.openbao import free_port
 from tests.support.redis_server import RedisServer
-from tests.support.sso import BASIC, CAMPAIGN, POST, USERS, Client, clients, put_sso_account
+from tests.support.sso import BASIC, CAMPAIGN, POST, Client, identity_providers, put_sso_account
 
 CALLBACK = "http://testserver.local/oauth/callback"
 
@@ -33,7 +33,7 @@ CALLBACK = "http://testserver.local/oauth/callback"
 @pytest.fixture(scope="module")
 def idp() -> Iterator[OidcProvider]:
     """The customer's IdP and another provider, started once for the module."""
-    with OidcProvider(clients([CALLBACK]), clients([CALLBACK]), users=USERS) as provider:
+    with identity_providers(CALLBACK) as provider:
         yield provider
 
 

@@ -14,8 +14,18 @@ from shared.identity import (
     SsoSettings,
 )
 from shared.vault import Vault
+from tests.support.oidc_provider import OidcProvider
 
-__all__ = ["BASIC", "CAMPAIGN", "POST", "USERS", "Client", "clients", "put_sso_account"]
+__all__ = [
+    "BASIC",
+    "CAMPAIGN",
+    "POST",
+    "USERS",
+    "Client",
+    "clients",
+    "identity_providers",
+    "put_sso_account",
+]
 
 CAMPAIGN = "1001"
 #: The IdP's people: any login signs in; these have a profile.
@@ -61,6 +71,12 @@ BASIC = Client("player:basic+id%2", "s3cr:et+with%25/and=", "client_secret_basic
 def clients(redirect_uris: list[str]) -> list[dict[str, Any]]:
     """Both clients, for one provider."""
     return [POST.metadata(redirect_uris), BASIC.metadata(redirect_uris)]
+
+
+def identity_providers(callback: str) -> OidcProvider:
+    """The customer's IdP and another provider (the mix-up), both knowing both clients with
+    ``callback`` as their redirect URI: ``with identity_providers(url) as idp: ...``."""
+    return OidcProvider(clients([callback]), clients([callback]), users=USERS)
 
 
 def put_sso_account(

@@ -22,7 +22,7 @@ import logging
 import secrets
 import warnings
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from urllib.parse import quote_plus
 
 import anyio
@@ -103,6 +103,9 @@ class _Result(msgspec.Struct, frozen=True, kw_only=True):
     campaign: str
     identification: Identification | None = None
     code: str | None = None
+
+
+_Kept = TypeVar("_Kept", PendingSignIn, _Result)
 
 
 def _digest(value: str) -> str:
@@ -235,16 +238,7 @@ class SsoClient:
                 in another browser (``binding``, its cookie, does not match).
             SsoUnavailable: Redis is down.
         """
-        state = params.get("state", "")
-        if not _well_formed(state):
-            raise SsoStateInvalid("this sign-in answer is not one the campaign asked for")
-        try:
-            raw = await self._store().getdel(self._key("state", state))
-        except RedisError as exc:
-            raise SsoUnavailable(_STORE_DOWN) from exc
-        if raw is None:
-            raise SsoStateInvalid("this sign-in is unknown, expired or finished already")
-        pending = msgspec.json.decode(raw, type=PendingSignIn)
+        pending = await self._spend("state", params.get("state", ""), PendingSignIn)
         if binding is None or not secrets.compare_digest(_digest(binding), pending.binding):
             raise SsoStateInvalid("this sign-in was started in another browser")
         return pending
@@ -404,20 +398,29 @@ class SsoClient:
             SsoFailed: the sign-in failed (the subclass of the code it failed with).
             SsoUnavailable: Redis is down.
         """
-        if not _well_formed(result_id):
-            raise SsoStateInvalid("this sign-in result is not one the campaign made")
-        try:
-            raw = await self._store().getdel(self._key("result", result_id))
-        except RedisError as exc:
-            raise SsoUnavailable(_STORE_DOWN) from exc
-        if raw is None:
-            raise SsoStateInvalid("this sign-in result is unknown, expired or used already")
-        result = msgspec.json.decode(raw, type=_Result)
+        result = await self._spend("result", result_id, _Result)
         if (result.account, result.campaign) != (served.account, served.campaign):
             raise SsoStateInvalid("this sign-in result is for another campaign")
         if result.identification is None:
             raise _ERRORS.get(result.code or "", SsoFailed)("the sign-in did not succeed")
         return result.identification
+
+    async def _spend(self, kind: str, value: str, into: type[_Kept]) -> _Kept:
+        """What is kept under ``value`` (a state or a result id), deleted as it is read.
+
+        Raises:
+            SsoStateInvalid: ``value`` is malformed, unknown, expired or spent.
+            SsoUnavailable: Redis is down.
+        """
+        if not _well_formed(value):
+            raise SsoStateInvalid(f"this sign-in {kind} is not one the campaign made")
+        try:
+            raw = await self._store().getdel(self._key(kind, value))
+        except RedisError as exc:
+            raise SsoUnavailable(_STORE_DOWN) from exc
+        if raw is None:
+            raise SsoStateInvalid(f"this sign-in {kind} is unknown, expired or used already")
+        return msgspec.json.decode(raw, type=into)
 
     def _key(self, kind: str, value: str) -> str:
         # A hash: what is in Redis cannot be replayed at the callback.
