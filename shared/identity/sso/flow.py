@@ -16,6 +16,7 @@ would be misread by a conforming IdP): :func:`_basic_form_encoded` replaces it.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import logging
@@ -283,7 +284,8 @@ class SsoClient:
         code: str,
         metadata: ProviderMetadata,
     ) -> Mapping[str, Any]:
-        secret = self._client_secret(account)
+        # Vault's client blocks: off the event loop (cached reads return at once anyway).
+        secret = await asyncio.to_thread(self._client_secret, account)
         extra = {} if pending.verifier is None else {"code_verifier": pending.verifier}
         try:
             with anyio.fail_after(self.http.deadline):
