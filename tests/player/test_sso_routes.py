@@ -357,3 +357,44 @@ def test_a_down_or_slow_idp_is_a_retryable_screen(
     assert slow.status_code == 503
     assert _code(slow.text) == "SSO_UNAVAILABLE"
     assert took < 2.5
+
+
+def test_a_popup_result_is_single_use_and_for_its_campaign(
+    client: TestClient[Any],
+    idp_browser: httpx.Client,
+    provider: Provider,
+    account: Callable[..., str],
+    make_account: Callable[..., Account],
+    vault: Vault,
+) -> None:
+    """In a popup the callback renders the page handing a result id to the frame (framed
+    nowhere, no form in it); the campaign page takes it once, and only for its campaign
+    (another account's campaign refuses it, and it is spent)."""
+    account_id = account(provider.issuer)
+    other_id = make_account(id=f"{account_id}-other").id
+    put_sso_account(vault, other_id, provider.issuer)
+
+    def popup_result() -> str:
+        start = _start(client, account_id, popup="1")
+        done = _callback(client, provider.sign_in(idp_browser, start.headers["location"]))
+        assert done.status_code == 200
+        assert 'data-step="sso-done"' in done.text
+        assert "form_token" not in done.text
+        assert "frame-ancestors 'none'" in done.headers["content-security-policy"]
+        found = re.search(r'data-sso-result="([^"]+)"', done.text)
+        assert found
+        return found.group(1)
+
+    at = f"/play/{account_id}/{CAMPAIGN}"
+    stolen = popup_result()
+    elsewhere = client.get(f"/play/{other_id}/{CAMPAIGN}", params={"sso_result": stolen})
+    assert elsewhere.status_code == 400
+    assert _code(elsewhere.text) == "SSO_STATE_INVALID"
+    assert _code(client.get(at, params={"sso_result": stolen}).text) == "SSO_STATE_INVALID"
+    result = popup_result()
+    first = client.get(at, params={"sso_result": result})
+    assert 'data-step="form"' in first.text
+    assert _value(first.text, "firstname") == "Ada"
+    again = client.get(at, params={"sso_result": result})
+    assert again.status_code == 400
+    assert _code(again.text) == "SSO_STATE_INVALID"
