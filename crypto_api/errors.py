@@ -26,6 +26,7 @@ from shared.errors import (
     VaultUnavailable,
     VerificationUnavailable,
 )
+from shared.identity.errors import SsoUnavailable
 from shared.keycloak import KeycloakUnavailable
 from shared.server.bearer_check import BearerInvalid, BearerMissing, BearerScopeMissing
 from shared.web.body_limits import too_large
@@ -100,6 +101,7 @@ ERROR_TABLE: Final[ExceptionRows] = (
     (VaultUnavailable, _UNAVAILABLE),
     (ReplayStoreUnavailable, _UNAVAILABLE),
     (KeycloakUnavailable, _UNAVAILABLE),
+    (SsoUnavailable, _UNAVAILABLE),
     (ServiceError, ErrorRow(status=500, title="Error")),
 )
 
