@@ -380,6 +380,7 @@ def running(settings: Settings, vault: Vault) -> Iterator[Stack]:
             authz,
             crypto_rate_per_second=0.0,
             crypto_batch_rate_per_second=0.0,
+            crypto_jwks_rate_per_second=0.0,
             batch_max=BATCH_MAX,
         ) as crypto,
     ):
