@@ -131,6 +131,12 @@ def _check_same_origin(request: Request[Any, Any, Any], public_url: str | None) 
         raise FormCrossSite("this form can only be sent from the campaign's own page")
 
 
+async def _posted_form(request: Request[Any, Any, Any], max_fields: int) -> dict[str, str]:
+    """The fields of a form one of the player's own pages posted (refused from elsewhere)."""
+    _check_same_origin(request, request.app.state.get("public_url"))
+    return _form(await request.body(), max_fields)
+
+
 def _form(body: bytes, max_fields: int) -> dict[str, str]:
     try:
         pairs = parse_qsl(
@@ -172,8 +178,7 @@ async def identify_from_message(
     """Verify the JWT the parent page sent and render the step."""
     served = await player.served(account, campaign)
     try:
-        _check_same_origin(request, request.app.state.get("public_url"))
-        fields = _form(await request.body(), 3)
+        fields = await _posted_form(request, 3)
         unknown = set(fields) - {"qual_token", "qual_div", "qual_parent"}
         if unknown:
             raise RequestInvalid(f"the form has unknown fields: {sorted(unknown)}")
@@ -207,8 +212,7 @@ async def submit_participation(
     """Record a submitted form."""
     served = await player.served(account, campaign)
     try:
-        _check_same_origin(request, request.app.state.get("public_url"))
-        fields = _form(await request.body(), MAX_FIELDS + 1)
+        fields = await _posted_form(request, MAX_FIELDS + 1)
         form_token = fields.pop("form_token", "")
         submitted = await player.submit(account, campaign, form_token, fields)
     except ServiceError as exc:

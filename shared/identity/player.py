@@ -49,14 +49,13 @@ class Player:
         participations: Participations,
         profiles: ProfileApi,
         secrets: PlayerSecretsStore | None = None,
-        deliverer: Deliverer | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.verifier = verifier
         self.store = store
         #: The accounts' SSO and webhook secrets (read through a cache).
         self.secrets = secrets or PlayerSecretsStore(vault)
-        self._deliverer = deliverer
+        self._deliverer: Deliverer | None = None
         self._delivering: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
         self._vault = vault
@@ -83,10 +82,11 @@ class Player:
             self._delivering = asyncio.create_task(self._deliverer.run(self._stop))
 
     async def webhook_target(self, account: str) -> WebhookTarget:
-        """The account's webhook and secrets as they are now (Vault off the event loop)."""
-        settings = await asyncio.to_thread(self.store.get, account)
-        held = await asyncio.to_thread(self.secrets.get, account)
-        return settings.webhook, held
+        """The account's webhook and secrets as they are now (Vault off the event loop,
+        both in one thread hop)."""
+        return await asyncio.to_thread(
+            lambda: (self.store.get(account).webhook, self.secrets.get(account))
+        )
 
     async def check_ready(self) -> dict[str, str]:
         """Readiness: the form keys are read and Redis answers (no form could be taken
@@ -128,14 +128,21 @@ class Player:
             participations=participations,
             profiles=ProfileApi(),
         )
-        player._deliverer = Deliverer(
-            Outbox(participations.client, participations.outbox_key),
-            player.webhook_target,
-            retry_base=settings.webhook_retry_base,
-            park_after=settings.webhook_park_after,
-            claim_idle=settings.webhook_claim_idle,
+        # The deliverer reads targets through the player (its caches): made after it.
+        player.deliver_webhooks(
+            Deliverer(
+                Outbox(participations.client, participations.outbox_key),
+                player.webhook_target,
+                retry_base=settings.webhook_retry_base,
+                park_after=settings.webhook_park_after,
+                claim_idle=settings.webhook_claim_idle,
+            )
         )
         return player
+
+    def deliver_webhooks(self, deliverer: Deliverer) -> None:
+        """Have this player's worker run ``deliverer`` from :meth:`start` on."""
+        self._deliverer = deliverer
 
     async def served(self, account: str, campaign: str) -> ServedCampaign:
         """The campaign, if served (``CampaignNotFound`` otherwise)."""
