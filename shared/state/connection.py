@@ -104,14 +104,18 @@ def redis_client(url: str, *, timeout: float = 1.0, retries: int = 1) -> redis.R
     target = redis_target(url)
     if isinstance(target, str):
         return redis.Redis.from_url(target, **_options(timeout, retries))
-    sentinel = redis.sentinel.Sentinel(list(target.sentinels), **_sentinel_options(target, timeout))
-    return sentinel.master_for(
+    # redis-py's Sentinel classes are untyped.
+    sentinel = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+        list(target.sentinels), **_sentinel_options(target, timeout)
+    )
+    master: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
         target.service,
         db=target.db,
         username=target.username,
         password=target.password,
         **_options(timeout, retries),
     )
+    return master
 
 
 def async_redis_client(url: str, *, timeout: float = 1.0, retries: int = 1) -> redis.asyncio.Redis:
@@ -119,13 +123,14 @@ def async_redis_client(url: str, *, timeout: float = 1.0, retries: int = 1) -> r
     target = redis_target(url)
     if isinstance(target, str):
         return redis.asyncio.Redis.from_url(target, **_options(timeout, retries))
-    sentinel = redis.asyncio.sentinel.Sentinel(
+    sentinel = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]
         list(target.sentinels), **_sentinel_options(target, timeout)
     )
-    return sentinel.master_for(
+    master: redis.asyncio.Redis = sentinel.master_for(
         target.service,
         db=target.db,
         username=target.username,
         password=target.password,
         **_options(timeout, retries),
     )
+    return master
