@@ -1,17 +1,23 @@
 """Redis clients from ``REDIS_URL``: a single node, or the master a Sentinel set-up names.
 
 ``redis://``, ``rediss://`` and ``unix://`` URLs are redis-py's own (``Redis.from_url``).
-``redis+sentinel://[[user]:password@]host:port[,host:port...]/service[/db]`` asks those
-Sentinels for the current master of ``service`` and follows a failover: a connection that
-breaks is re-opened to whichever node the Sentinels name master then. The password (and
-user) are the data nodes'; ``?sentinel_password=`` gives the Sentinels' own when they need
-one. redis-py has no URL form for Sentinel, hence this one (the scheme other clients use).
+``redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/service[/db]`` asks those
+Sentinels (port 26379 by default; an IPv6 address in brackets) for the current master of
+``service`` and follows a failover: a connection that breaks, or that finds its node
+demoted (``READONLY``), is re-opened to whichever node the Sentinels name master then. The
+password (and user) are the data nodes'; ``?sentinel_password=`` gives the Sentinels' own
+when they need one. redis-py has no URL form for Sentinel, hence this one (the scheme other
+clients use); docs/decisions.md says why and what a failover costs.
+
+A URL that is none of these raises :class:`~shared.errors.ConfigurationError` when the
+client is built (at an app's start), with a message naming ``REDIS_URL`` and never
+repeating a password.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Final
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import redis
@@ -25,7 +31,15 @@ from shared.errors import ConfigurationError
 
 __all__ = ["SentinelTarget", "async_redis_client", "redis_client", "redis_target"]
 
-SENTINEL_SCHEME = "redis+sentinel"
+SENTINEL_SCHEME: Final = "redis+sentinel"
+#: redis-py's own schemes, handed to ``Redis.from_url`` as they are.
+NODE_SCHEMES: Final = frozenset({"redis", "rediss", "unix"})
+SENTINEL_PORT: Final = 26379
+_FORM: Final = (
+    "REDIS_URL: a Sentinel URL reads "
+    "redis+sentinel://[[user]:password@]host[:port][,host[:port]]/service[/db]"
+)
+_QUERY: Final = frozenset({"sentinel_password"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,101 +50,195 @@ class SentinelTarget:
     service: str
     db: int = 0
     username: str | None = None
-    password: str | None = None
-    sentinel_password: str | None = None
+    # Passwords stay out of logs and tracebacks.
+    password: str | None = field(default=None, repr=False)
+    sentinel_password: str | None = field(default=None, repr=False)
 
 
 def redis_target(url: str) -> str | SentinelTarget:
     """``url`` itself for a single node, or the parsed Sentinel target.
 
     Raises:
-        ConfigurationError: a ``redis+sentinel://`` URL without Sentinels or service.
+        ConfigurationError: not a Redis URL, or a ``redis+sentinel://`` URL not of the form
+            above (no Sentinel, a bad port, no service, a bad database, an unknown option).
     """
-    parts = urlsplit(url)
-    if parts.scheme != SENTINEL_SCHEME:
+    scheme, sep, _ = url.partition("://")
+    if not sep or scheme.lower() not in NODE_SCHEMES | {SENTINEL_SCHEME}:
+        raise ConfigurationError(
+            "REDIS_URL must start with redis://, rediss://, unix:// or redis+sentinel://"
+        )
+    if scheme.lower() in {"redis", "rediss"}:
+        # redis-py would read ``/x`` as database 0 without a word.
+        database = urlsplit(url).path.strip("/")
+        if database and not database.isdigit():
+            raise ConfigurationError("REDIS_URL: the path is a database number (/0 by default)")
+    if scheme.lower() != SENTINEL_SCHEME:
         return url
-    hosts = parts.netloc.rpartition("@")[2]
-    sentinels: list[tuple[str, int]] = []
-    for item in filter(None, hosts.split(",")):
-        host, _, port = item.rpartition(":") if ":" in item else (item, "", "26379")
-        if not host or not port.isdigit():
-            raise ConfigurationError(f"REDIS_URL: {item!r} is not a Sentinel's host:port")
-        sentinels.append((host.strip("[]"), int(port)))
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # unbalanced brackets
+        raise ConfigurationError(_FORM) from None
+    userinfo, _, hosts = parts.netloc.rpartition("@")
+    sentinels = tuple(_sentinel(item) for item in hosts.split(",") if item.strip())
     path = [unquote(p) for p in parts.path.split("/") if p]
     if not sentinels or not path or len(path) > 2 or (len(path) == 2 and not path[1].isdigit()):
-        raise ConfigurationError(
-            "REDIS_URL: a Sentinel URL reads redis+sentinel://host:port[,host:port]/service[/db]"
-        )
-    userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
+        raise ConfigurationError(_FORM)
+    if parts.fragment:
+        raise ConfigurationError(_FORM)
+    try:
+        query = parse_qs(parts.query, strict_parsing=bool(parts.query), keep_blank_values=True)
+    except ValueError:
+        raise ConfigurationError(f"{_FORM}?sentinel_password=...") from None
+    unknown = sorted(set(query) - _QUERY)
+    if unknown:
+        raise ConfigurationError(f"REDIS_URL: unknown Sentinel option(s) {', '.join(unknown)}")
     user, _, password = userinfo.partition(":")
-    query = parse_qs(parts.query)
     return SentinelTarget(
-        sentinels=tuple(sentinels),
+        sentinels=sentinels,
         service=path[0],
         db=int(path[1]) if len(path) == 2 else 0,
         username=unquote(user) or None,
         password=unquote(password) or None,
-        sentinel_password=query.get("sentinel_password", [None])[0],
+        sentinel_password=query.get("sentinel_password", [""])[-1] or None,
     )
 
 
-def _options(timeout: float, retries: int) -> dict[str, Any]:
+def _sentinel(item: str) -> tuple[str, int]:
+    """``host[:port]`` or ``[v6][:port]`` as (host, port)."""
+    item = item.strip()
+    if item.startswith("["):
+        host, bracket, rest = item[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise ConfigurationError(f"REDIS_URL: {item!r} is not a Sentinel's [address]:port")
+        port = rest[1:] if rest else str(SENTINEL_PORT)
+    elif item.count(":") > 1:
+        raise ConfigurationError(f"REDIS_URL: write the IPv6 Sentinel {item!r} in brackets")
+    else:
+        host, _, port = item.partition(":") if ":" in item else (item, "", str(SENTINEL_PORT))
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigurationError(f"REDIS_URL: {item!r} is not a Sentinel's host:port")
+    return host, int(port)
+
+
+def _options(
+    timeout: float, connect_timeout: float | None, retries: int, health_check_interval: int
+) -> dict[str, Any]:
     return {
         "socket_timeout": timeout,
-        "socket_connect_timeout": timeout,
+        "socket_connect_timeout": timeout if connect_timeout is None else connect_timeout,
+        "health_check_interval": health_check_interval,
         # redis-py's default retries with back-off: seconds of waiting while Redis is down.
-        # One immediate retry after a broken connection re-opens it (to the new master after
-        # a failover) and nothing more.
+        # Immediate retries after a broken connection re-open it (to the new master after
+        # a failover) and nothing more; a timeout is not retried (it could double the wait).
         "retry": Retry(NoBackoff(), retries, supported_errors=(redis.ConnectionError,)),
     }
 
 
-def _sentinel_options(target: SentinelTarget, timeout: float) -> dict[str, Any]:
-    sentinel_kwargs: dict[str, Any] = {
-        "socket_timeout": timeout,
-        "socket_connect_timeout": timeout,
-    }
+def _sentinel_kwargs(target: SentinelTarget, timeout: float) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
     if target.sentinel_password:
-        sentinel_kwargs["password"] = target.sentinel_password
-    return {"sentinel_kwargs": sentinel_kwargs}
+        kwargs["password"] = target.sentinel_password
+    return kwargs
 
 
-def redis_client(url: str, *, timeout: float = 1.0, retries: int = 1) -> redis.Redis:
+class _SentinelMaster(redis.Redis):
+    """The service's master; closing it closes its connections to the Sentinels too."""
+
+    sentinels_client: redis.sentinel.Sentinel | None = None
+
+    def close(self) -> None:
+        """Close the master's connections, then the Sentinels'."""
+        try:
+            super().close()
+        finally:
+            if self.sentinels_client is not None:
+                self.sentinels_client.close()
+
+
+class _AsyncSentinelMaster(redis.asyncio.Redis):
+    """As :class:`_SentinelMaster`, for asyncio."""
+
+    sentinels_client: redis.asyncio.sentinel.Sentinel | None = None
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        """Close the master's connections, then the Sentinels'."""
+        try:
+            await super().aclose(close_connection_pool)
+        finally:
+            if self.sentinels_client is not None:
+                await self.sentinels_client.aclose()
+
+
+def redis_client(
+    url: str,
+    *,
+    timeout: float = 1.0,
+    connect_timeout: float | None = None,
+    retries: int = 1,
+    health_check_interval: int = 0,
+) -> redis.Redis:
     """A synchronous client for ``url`` (see the module for the URL forms).
 
-    ``timeout`` bounds each connect and each command; a command whose connection broke is
-    retried ``retries`` times, at once.
+    ``timeout`` bounds each command (and each connect, unless ``connect_timeout`` is given);
+    a command whose connection broke is retried ``retries`` times, at once. For a Sentinel
+    URL, asking the Sentinels for the master is bounded by ``timeout`` per Sentinel.
+
+    Raises:
+        ConfigurationError: ``url`` is not a Redis URL of a form above.
     """
     target = redis_target(url)
+    options = _options(timeout, connect_timeout, retries, health_check_interval)
     if isinstance(target, str):
-        return redis.Redis.from_url(target, **_options(timeout, retries))
+        try:
+            return redis.Redis.from_url(target, **options)
+        except ValueError as exc:  # redis-py's parse errors name the part, not the URL
+            raise ConfigurationError(f"REDIS_URL: {exc}") from None
     # redis-py's Sentinel classes are untyped.
     sentinel = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
-        list(target.sentinels), **_sentinel_options(target, timeout)
+        list(target.sentinels), sentinel_kwargs=_sentinel_kwargs(target, timeout)
     )
-    master: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
+    master: _SentinelMaster = sentinel.master_for(  # type: ignore[no-untyped-call]
         target.service,
+        redis_class=_SentinelMaster,
         db=target.db,
         username=target.username,
         password=target.password,
-        **_options(timeout, retries),
+        **options,
     )
+    master.sentinels_client = sentinel
     return master
 
 
-def async_redis_client(url: str, *, timeout: float = 1.0, retries: int = 1) -> redis.asyncio.Redis:
-    """An asyncio client for ``url``; as :func:`redis_client`."""
+def async_redis_client(
+    url: str,
+    *,
+    timeout: float = 1.0,
+    connect_timeout: float | None = None,
+    retries: int = 1,
+    health_check_interval: int = 0,
+) -> redis.asyncio.Redis:
+    """An asyncio client for ``url``; as :func:`redis_client`.
+
+    Raises:
+        ConfigurationError: ``url`` is not a Redis URL of a form above.
+    """
     target = redis_target(url)
+    options = _options(timeout, connect_timeout, retries, health_check_interval)
     if isinstance(target, str):
-        return redis.asyncio.Redis.from_url(target, **_options(timeout, retries))
+        try:
+            return redis.asyncio.Redis.from_url(target, **options)
+        except ValueError as exc:
+            raise ConfigurationError(f"REDIS_URL: {exc}") from None
     sentinel = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]
-        list(target.sentinels), **_sentinel_options(target, timeout)
+        list(target.sentinels), sentinel_kwargs=_sentinel_kwargs(target, timeout)
     )
-    master: redis.asyncio.Redis = sentinel.master_for(
+    master: _AsyncSentinelMaster = sentinel.master_for(
         target.service,
+        redis_class=_AsyncSentinelMaster,
         db=target.db,
         username=target.username,
         password=target.password,
-        **_options(timeout, retries),
+        **options,
     )
+    master.sentinels_client = sentinel
     return master
