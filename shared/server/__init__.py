@@ -4,8 +4,9 @@ signer. Never imported by the player's core (``shared.tokens``) or by ``shared.c
 
 The face is lazy (:mod:`shared._lazy`): an issuer backend importing
 ``shared.server.oauth_error`` loads that module, not the token service and Redis with it.
-``replay_store()`` is not on the face: a lazy name equal to its module's would be shadowed
-by the module once imported.
+The rate limits' buckets live in :mod:`shared.state` (``shared.server.rate_limits`` still
+names them). ``replay_store()`` is not on the face: a lazy name equal to its module's would
+be shadowed by the module once imported.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ if _typing.TYPE_CHECKING:
     from shared.server.bearer_issuer import BearerIssuer, IssuedBearer
     from shared.server.encrypt_service import EncryptService
     from shared.server.oauth_error import OAuthError
-    from shared.server.rate_limits import RateLimiter
     from shared.server.replay_store import ReplayStore
     from shared.server.token_service import TokenService
 
@@ -32,7 +32,6 @@ _FACE: dict[str, str] = {
     "EncryptService": "shared.server.encrypt_service",
     "IssuedBearer": "shared.server.bearer_issuer",
     "OAuthError": "shared.server.oauth_error",
-    "RateLimiter": "shared.server.rate_limits",
     "ReplayStore": "shared.server.replay_store",
     "TokenService": "shared.server.token_service",
     "TrustedIssuer": "shared.server.bearer_check",
@@ -46,7 +45,6 @@ __all__ = [
     "EncryptService",
     "IssuedBearer",
     "OAuthError",
-    "RateLimiter",
     "ReplayStore",
     "TokenService",
     "TrustedIssuer",

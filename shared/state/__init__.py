@@ -8,5 +8,21 @@ participation counts, SSO sign-ins and the webhook outbox) connects through
 from __future__ import annotations
 
 from shared.state.connection import async_redis_client, redis_client, redis_target
+from shared.state.rate_limits import (
+    Limiter,
+    Limiters,
+    RateLimiter,
+    RedisBuckets,
+    RedisRateLimiter,
+)
 
-__all__ = ["async_redis_client", "redis_client", "redis_target"]
+__all__ = [
+    "Limiter",
+    "Limiters",
+    "RateLimiter",
+    "RedisBuckets",
+    "RedisRateLimiter",
+    "async_redis_client",
+    "redis_client",
+    "redis_target",
+]
