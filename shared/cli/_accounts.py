@@ -31,7 +31,7 @@ from shared.cli._context import Context
 from shared.cli._keycloak import fail_after, inspection_data, inspection_text, mirror, provisioner
 from shared.cli._output import UsageError
 from shared.cli._signing import check_secret_text
-from shared.errors import AccountInvalid
+from shared.errors import AccountInvalid, ConfigurationError
 from shared.server.account_changes import publish_account_changed
 
 __all__ = ["register"]
@@ -366,8 +366,8 @@ def _announce(ctx: Context, account_id: str, data: dict[str, Any]) -> str:
         return f"takes effect {ttl} (REDIS_URL is not set here: no API process was told at once)"
     try:
         listeners: int | None = publish_account_changed(settings.redis_url, account_id)
-    except (redis.RedisError, ValueError) as exc:
-        # ValueError: a REDIS_URL redis-py cannot parse (no scheme). The Vault write is
+    except (redis.RedisError, ConfigurationError) as exc:
+        # ConfigurationError: a REDIS_URL that is not one (no scheme). The Vault write is
         # done: say so and how it falls back, never a traceback that reads as a failure.
         listeners = None
         told = f"Redis could not be told ({type(exc).__name__}): takes effect {ttl}"

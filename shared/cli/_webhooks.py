@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-import redis.asyncio
 from redis.exceptions import RedisError
 
 from shared.accounts.document import check_account_id
@@ -23,6 +22,7 @@ from shared.cli._context import Context
 from shared.errors import ConfigurationError, VerificationUnavailable
 from shared.identity.webhooks import Outbox, Queued, outbox_stream
 from shared.settings import Settings
+from shared.state import async_redis_client
 
 __all__ = ["register"]
 
@@ -37,7 +37,8 @@ def _with_outbox(work: Callable[[Outbox], Awaitable[T]]) -> T:
         )
 
     async def run() -> T:
-        client = redis.asyncio.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        # Retries with back-off, as redis-py's default: waits out a Sentinel failover.
+        client = async_redis_client(url, timeout=5, retries=3, backoff=0.5)
         try:
             return await work(Outbox(client, outbox_stream()))
         except RedisError as exc:

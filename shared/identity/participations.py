@@ -21,13 +21,12 @@ import hashlib
 from typing import Final
 
 import redis.asyncio
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
-from redis.retry import Retry
 
 from shared.errors import VerificationUnavailable
 from shared.identity.errors import FormUsed, ParticipationLimitReached
 from shared.identity.webhooks.outbox import KEY_PREFIX, outbox_stream
+from shared.state import async_redis_client
 
 __all__ = ["Participations"]
 
@@ -51,12 +50,7 @@ class Participations:
         self._prefix = prefix
         #: The webhook outbox's stream (shared.identity.webhooks.Outbox reads it).
         self.outbox_key = outbox_stream(prefix)
-        self._client: redis.asyncio.Redis = redis.asyncio.Redis.from_url(
-            url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
-        )
+        self._client: redis.asyncio.Redis = async_redis_client(url, timeout=timeout, retries=1)
         self._record = self._client.register_script(_RECORD)
 
     def _keys(self, account: str, campaign: str, subject: str) -> tuple[str, str]:

@@ -19,11 +19,10 @@ import threading
 from collections.abc import Callable
 from typing import Any, Final, Protocol
 
-import redis
-
 from shared.accounts.document import check_account_id
 from shared.errors import AccountInvalid
 from shared.settings import Settings
+from shared.state import redis_client
 from shared.tokens.verification import Verifier
 
 __all__ = [
@@ -69,10 +68,10 @@ def publish_account_changed(redis_url: str, account_id: str) -> int:
 
     Raises:
         redis.RedisError: Redis cannot be reached (the caller says what that means).
+        ConfigurationError: ``redis_url`` is not a Redis URL.
     """
-    client = redis.Redis.from_url(
-        redis_url, socket_timeout=_TIMEOUT, socket_connect_timeout=_TIMEOUT
-    )
+    # Retries with back-off, as redis-py's default: a CLI may wait out a Sentinel failover.
+    client = redis_client(redis_url, timeout=_TIMEOUT, retries=3, backoff=0.5)
     try:
         return int(client.publish(CHANNEL, message_for(account_id)))
     finally:
@@ -140,10 +139,10 @@ class AccountChangeListener:
             return  # stopped
 
     def _listen(self, *, missed: bool) -> None:
-        client = redis.Redis.from_url(
+        client = redis_client(
             self._url,
-            socket_timeout=self._poll + _TIMEOUT,
-            socket_connect_timeout=_TIMEOUT,
+            timeout=self._poll + _TIMEOUT,
+            connect_timeout=_TIMEOUT,
             health_check_interval=30,
         )
         # redis-py leaves PubSub untyped.

@@ -24,11 +24,10 @@ from collections.abc import Callable
 from typing import Protocol
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from shared.errors import ConfigurationError, ReplayStoreUnavailable
 from shared.settings import Settings
+from shared.state import redis_client
 
 __all__ = [
     "MemoryReplayStore",
@@ -148,14 +147,9 @@ class RedisReplayStore:
 
     def __init__(self, url: str, *, prefix: str = "replay:", timeout: float = 1.0) -> None:
         self._prefix = prefix
-        self._client = redis.Redis.from_url(
-            url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            # The default retries ten times with back-off: seconds of waiting while Redis is
-            # down. A second try after a timeout could also double the wait.
-            retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
-        )
+        # One immediate retry after a broken connection, none after a timeout (see
+        # shared.state): a failover re-opens the connection to the new master.
+        self._client = redis_client(url, timeout=timeout, retries=1)
 
     def first_use(self, key: str, expires_at: float) -> bool:
         """See :meth:`ReplayStore.first_use`.

@@ -24,7 +24,7 @@ import redis
 import redis.asyncio
 import redis.asyncio.sentinel
 import redis.sentinel
-from redis.backoff import NoBackoff
+from redis.backoff import AbstractBackoff, ExponentialBackoff, NoBackoff
 from redis.retry import Retry
 
 from shared.errors import ConfigurationError
@@ -121,16 +121,22 @@ def _sentinel(item: str) -> tuple[str, int]:
 
 
 def _options(
-    timeout: float, connect_timeout: float | None, retries: int, health_check_interval: int
+    timeout: float,
+    connect_timeout: float | None,
+    retries: int,
+    backoff: float,
+    health_check_interval: int,
 ) -> dict[str, Any]:
+    wait: AbstractBackoff = ExponentialBackoff(cap=10.0, base=backoff) if backoff else NoBackoff()
     return {
         "socket_timeout": timeout,
         "socket_connect_timeout": timeout if connect_timeout is None else connect_timeout,
         "health_check_interval": health_check_interval,
-        # redis-py's default retries with back-off: seconds of waiting while Redis is down.
-        # Immediate retries after a broken connection re-open it (to the new master after
-        # a failover) and nothing more; a timeout is not retried (it could double the wait).
-        "retry": Retry(NoBackoff(), retries, supported_errors=(redis.ConnectionError,)),
+        # redis-py's default retries with back-off: seconds of waiting while Redis is down,
+        # which a service answering 503 must not spend. By default a retry after a broken
+        # connection re-opens it at once (to the new master after a failover) and nothing
+        # more; a timeout is not retried (it could double the wait).
+        "retry": Retry(wait, retries, supported_errors=(redis.ConnectionError,)),
     }
 
 
@@ -175,19 +181,22 @@ def redis_client(
     timeout: float = 1.0,
     connect_timeout: float | None = None,
     retries: int = 1,
+    backoff: float = 0.0,
     health_check_interval: int = 0,
 ) -> redis.Redis:
     """A synchronous client for ``url`` (see the module for the URL forms).
 
     ``timeout`` bounds each command (and each connect, unless ``connect_timeout`` is given);
-    a command whose connection broke is retried ``retries`` times, at once. For a Sentinel
-    URL, asking the Sentinels for the master is bounded by ``timeout`` per Sentinel.
+    a command whose connection broke is retried ``retries`` times, at once, or after
+    ``backoff`` seconds doubled at each retry (a CLI may wait out a failover; a service
+    answers 503 instead). For a Sentinel URL, asking the Sentinels for the master is
+    bounded by ``timeout`` per Sentinel.
 
     Raises:
         ConfigurationError: ``url`` is not a Redis URL of a form above.
     """
     target = redis_target(url)
-    options = _options(timeout, connect_timeout, retries, health_check_interval)
+    options = _options(timeout, connect_timeout, retries, backoff, health_check_interval)
     if isinstance(target, str):
         try:
             return redis.Redis.from_url(target, **options)
@@ -215,6 +224,7 @@ def async_redis_client(
     timeout: float = 1.0,
     connect_timeout: float | None = None,
     retries: int = 1,
+    backoff: float = 0.0,
     health_check_interval: int = 0,
 ) -> redis.asyncio.Redis:
     """An asyncio client for ``url``; as :func:`redis_client`.
@@ -223,7 +233,7 @@ def async_redis_client(
         ConfigurationError: ``url`` is not a Redis URL of a form above.
     """
     target = redis_target(url)
-    options = _options(timeout, connect_timeout, retries, health_check_interval)
+    options = _options(timeout, connect_timeout, retries, backoff, health_check_interval)
     if isinstance(target, str):
         try:
             return redis.asyncio.Redis.from_url(target, **options)

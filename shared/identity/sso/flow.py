@@ -31,9 +31,7 @@ import httpx
 import msgspec
 import redis.asyncio
 from authlib.integrations.base_client import OAuthError  # type: ignore[import-untyped]
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
-from redis.retry import Retry
 
 from shared.errors import ServiceError
 from shared.identity.errors import (
@@ -50,6 +48,7 @@ from shared.identity.player_settings import SsoSettings
 from shared.identity.sso.http import IdpHttp, TooLarge, check_status
 from shared.identity.sso.provider import ProviderMetadata, Providers
 from shared.settings import Settings
+from shared.state import async_redis_client
 from shared.vault import Vault
 
 with warnings.catch_warnings():
@@ -156,12 +155,7 @@ class SsoClient:
         # proper refuses to start without REDIS_URL.
         self._redis: redis.asyncio.Redis | None = None
         if redis_url is not None:
-            self._redis = redis.asyncio.Redis.from_url(
-                redis_url,
-                socket_timeout=timeout,
-                socket_connect_timeout=timeout,
-                retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
-            )
+            self._redis = async_redis_client(redis_url, timeout=timeout, retries=1)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SsoClient:

@@ -163,7 +163,7 @@ def test_a_redis_url_without_a_scheme_is_said_not_raised(
     monkeypatch.setenv("REDIS_URL", "localhost:6379")
     code, out, err = cli("accounts", "disable", account.id)
     assert (code, err) == (0, "")
-    assert "Redis could not be told (ValueError): takes effect within 30 s" in out
+    assert "Redis could not be told (ConfigurationError): takes effect within 30 s" in out
 
 
 class Heard:
