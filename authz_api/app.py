@@ -18,10 +18,10 @@ from shared.errors import ConfigurationError
 from shared.keycloak import AssertionSigner, KeycloakBackend, KeycloakRealm, python_keycloak
 from shared.server.account_changes import listen_for_account_changes
 from shared.server.bearer_issuer import BearerIssuer
-from shared.server.rate_limits import RateLimiter
 from shared.server.replay_store import check_replay_settings, replay_store
 from shared.server.token_service import IssuerBackend, TokenService
 from shared.settings import Settings
+from shared.state.rate_limits import Limiters
 from shared.tokens.verification import Verifier
 from shared.vault import Vault
 from shared.web.dependencies import provide
@@ -75,21 +75,28 @@ def create_app(
         cache_ttl=settings.cache_ttl,
         stale_if_error=settings.cache_stale_if_error,
     )
+    # With REDIS_URL every instance draws from one budget per key; while Redis is down each
+    # limit falls back to a per-process bucket (docs/decisions.md: why for each).
+    limiters = Limiters(settings.redis_url)
     service = TokenService(
         verifier,
         bearers,
         replay_store(settings),
-        RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+        limiters.limiter(
+            "authz:account", settings.rate_limit_per_second, settings.rate_limit_burst
+        ),
         token_endpoint=f"{issuer}/oauth/token",
         # Before authentication, per address: generous (several customers may share a NAT).
-        address_limiter=RateLimiter(
-            settings.rate_limit_per_second * 4, settings.rate_limit_burst * 4
+        address_limiter=limiters.limiter(
+            "authz:address", settings.rate_limit_per_second * 4, settings.rate_limit_burst * 4
         ),
-        jwt_bearer_limiter=RateLimiter(
-            settings.jwt_bearer_rate_per_second, settings.jwt_bearer_rate_burst
+        jwt_bearer_limiter=limiters.limiter(
+            "authz:jwt-bearer",
+            settings.jwt_bearer_rate_per_second,
+            settings.jwt_bearer_rate_burst,
         ),
-        assertion_limiter=RateLimiter(
-            settings.assertion_rate_per_second, settings.assertion_rate_burst
+        assertion_limiter=limiters.limiter(
+            "authz:assertion", settings.assertion_rate_per_second, settings.assertion_rate_burst
         ),
         backend=_backend(settings, vault, bearers, issuer),
     )
@@ -102,5 +109,6 @@ def create_app(
         max_body=MAX_BODY_BYTES,
         openapi=openapi_config(settings.docs_assets),
     )
+    app.on_shutdown.append(limiters.aclose)
     listen_for_account_changes(app, settings, verifier)
     return app

@@ -19,8 +19,8 @@ from shared.keycloak import KeycloakRealm, keycloak_trusted_issuer
 from shared.server.account_changes import listen_for_account_changes
 from shared.server.bearer_check import BearerChecker
 from shared.server.encrypt_service import EncryptService
-from shared.server.rate_limits import RateLimiter
 from shared.settings import Settings
+from shared.state.rate_limits import Limiters
 from shared.tokens.compact import Limits
 from shared.tokens.verification import Verifier
 from shared.vault import Vault
@@ -59,6 +59,9 @@ def create_app(
     builtin = "builtin" in trusted
     vault = Vault(settings)
     verifier = Verifier(vault, settings=settings)
+    # With REDIS_URL every instance draws from one budget per account (and per address for
+    # the key sets); while Redis is down, from a per-process bucket (docs/decisions.md).
+    limiters = Limiters(settings.redis_url)
     service = EncryptService(
         verifier,
         KeyStore(vault),
@@ -69,7 +72,17 @@ def create_app(
             audience=settings.crypto_audience,
             trusted=realms,
         ),
-        limiter=RateLimiter(settings.crypto_rate_per_second, settings.crypto_rate_burst),
+        limiter=limiters.limiter(
+            "crypto:account", settings.crypto_rate_per_second, settings.crypto_rate_burst
+        ),
+        batch_limiter=limiters.limiter(
+            "crypto:batch",
+            settings.crypto_batch_rate_per_second,
+            settings.crypto_batch_rate_burst,
+        ),
+        jwks_limiter=limiters.limiter(
+            "crypto:jwks", settings.crypto_jwks_rate_per_second, settings.crypto_jwks_rate_burst
+        ),
     )
     # A batch of the largest tokens, with JSON overhead.
     max_body = settings.batch_max * (Limits().max_token_bytes + 16) + 1024
@@ -82,5 +95,6 @@ def create_app(
         max_body=max_body,
         openapi=openapi_config(settings.docs_assets),
     )
+    app.on_shutdown.append(limiters.aclose)
     listen_for_account_changes(app, settings, verifier)
     return app

@@ -23,8 +23,8 @@ from shared.errors import (
     VerificationUnavailable,
 )
 from shared.server.bearer_check import BearerChecker
-from shared.server.rate_limits import RateLimiter
 from shared.settings import Settings
+from shared.state.rate_limits import Limiter, RateLimiter
 from shared.tokens.cache import TtlCache
 from shared.tokens.sealing import Sealer
 from shared.tokens.verification import Verifier
@@ -33,6 +33,11 @@ from shared.wire import Encrypted, ItemError
 __all__ = ["ACCOUNT_JWKS_ALG", "EncryptService"]
 
 ACCOUNT_JWKS_ALG: Final = "RSA-OAEP-256"
+
+
+def _scope(limiter: Limiter) -> str:
+    # Without Redis each instance has a budget of its own: the caller should know.
+    return " per instance" if isinstance(limiter, RateLimiter) else ""
 
 
 class EncryptService:
@@ -45,20 +50,27 @@ class EncryptService:
         settings: Settings,
         *,
         bearers: BearerChecker,
-        limiter: RateLimiter,
-        batch_limiter: RateLimiter | None = None,
+        limiter: Limiter,
+        batch_limiter: Limiter | None = None,
+        jwks_limiter: Limiter | None = None,
     ) -> None:
         self._verifier = verifier
         self._keys = keys
         self._bearers = bearers
         self._limiter = limiter
-        #: The tokens of batch calls, a budget apart from single calls (by default the
-        #: settings' ``crypto_batch_rate_*``).
-        self._batch_limiter = batch_limiter or RateLimiter(
-            settings.crypto_batch_rate_per_second, settings.crypto_batch_rate_burst
+        #: The tokens of batch calls, a budget apart from single calls, and the key sets
+        #: per address (by default per process, from the settings' ``crypto_batch_rate_*``
+        #: and ``crypto_jwks_rate_*``).
+        #: ``is None``, not ``or``: a RateLimiter without buckets yet is falsy (``len``).
+        self._batch_limiter = (
+            RateLimiter(settings.crypto_batch_rate_per_second, settings.crypto_batch_rate_burst)
+            if batch_limiter is None
+            else batch_limiter
         )
-        self._jwks_limiter = RateLimiter(
-            settings.crypto_jwks_rate_per_second, settings.crypto_jwks_rate_burst
+        self._jwks_limiter = (
+            RateLimiter(settings.crypto_jwks_rate_per_second, settings.crypto_jwks_rate_burst)
+            if jwks_limiter is None
+            else jwks_limiter
         )
         self.batch_max = settings.batch_max
         self._sealer = Sealer(keys, settings)
@@ -119,8 +131,8 @@ class EncryptService:
         if wait is not None:
             what = "batch tokens" if batch else "calls"
             raise RateLimited(
-                f"this account's rate limit is {rate:g} {what}/s (burst {burst}) per "
-                "instance; retry later",
+                f"this account's rate limit is {rate:g} {what}/s (burst {burst})"
+                f"{_scope(limiter)}; retry later",
                 max(1, int(wait + 0.999)),
             )
 
@@ -196,8 +208,8 @@ class EncryptService:
         if wait is not None:
             limiter = self._jwks_limiter
             raise RateLimited(
-                f"this address may fetch {limiter.rate:g} key sets/s (burst {limiter.burst}) "
-                "per instance; retry later",
+                f"this address may fetch {limiter.rate:g} key sets/s (burst {limiter.burst})"
+                f"{_scope(limiter)}; retry later",
                 max(1, int(wait + 0.999)),
             )
         self._verifier.active_account(account_id)

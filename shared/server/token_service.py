@@ -41,8 +41,8 @@ from shared.errors import (
 from shared.server.bearer_issuer import BearerIssuer, IssuedBearer
 from shared.server.client_assertion import ClientAssertion, audience_matches, check_client_assertion
 from shared.server.oauth_error import OAuthError
-from shared.server.rate_limits import RateLimiter
 from shared.server.replay_store import ReplayStore
+from shared.state.rate_limits import Limiter
 from shared.tokens.compact import parse_compact
 from shared.tokens.verification import Verifier
 from shared.wire import (
@@ -177,12 +177,12 @@ class TokenService:
         verifier: Verifier,
         bearers: BearerIssuer,
         replay: ReplayStore,
-        limiter: RateLimiter,
+        limiter: Limiter,
         *,
         token_endpoint: str,
-        address_limiter: RateLimiter | None = None,
-        jwt_bearer_limiter: RateLimiter | None = None,
-        assertion_limiter: RateLimiter | None = None,
+        address_limiter: Limiter | None = None,
+        jwt_bearer_limiter: Limiter | None = None,
+        assertion_limiter: Limiter | None = None,
         backend: IssuerBackend | None = None,
     ) -> None:
         self._verifier = verifier
@@ -249,7 +249,7 @@ class TokenService:
             raise _unavailable(exc) from exc
 
     @staticmethod
-    def _throttle(limiter: RateLimiter | None, key: str, what: str) -> None:
+    def _throttle(limiter: Limiter | None, key: str, what: str) -> None:
         if limiter is None:
             return
         wait = limiter.acquire(key)
