@@ -115,23 +115,29 @@ def test_metrics(authz: Authz, ec: Account) -> None:
 
 
 def test_access_log_is_json_without_tokens(
-    authz: Authz, ec: Account, caplog: pytest.LogCaptureFixture
+    authz: Authz,
+    ec: Account,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """Each request leaves one structured access record (method, path, status, client_id) and
-    no record anywhere contains the assertion or the bearer."""
+    """Each request leaves one structured access line on stderr (method, path, status,
+    client_id) and no line or record anywhere contains the assertion or the bearer."""
     token = sign(claims(), "ES256", "ec-p256")
+    capsys.readouterr()
     with caplog.at_level(logging.INFO):
         bearer = authz.jwt_bearer(ec.id, token).json()["access_token"]
         authz.http.post("/oauth/token?assertion=" + token, data={"grant_type": "x"})
-    access = [r for r in caplog.records if r.name == "access"]
-    ok = next(r for r in access if getattr(r, "status", None) == 200)
-    assert (ok.method, ok.path, ok.client_id) == ("POST", "/oauth/token", ec.id)  # type: ignore[attr-defined]
+        time.sleep(0.2)  # the server's loop writes its lines at the end of its turn
+    stderr = capsys.readouterr().err
+    access = [json.loads(line) for line in stderr.splitlines() if '"logger":"access"' in line]
+    ok = next(line for line in access if line["status"] == 200)
+    assert (ok["method"], ok["path"], ok["client_id"]) == ("POST", "/oauth/token", ec.id)
+    assert (ok["level"], ok["msg"]) == ("info", "request")
+    refused = next(line for line in access if line["status"] == 400)
+    assert refused["path"] == "/oauth/token"  # without the query string
     # Every record the service wrote (httpx here is the test's own client, logging its URL).
     formatted = [JsonFormatter().format(r) for r in caplog.records if r.name != "httpx"]
-    line = json.loads(JsonFormatter().format(ok))
-    assert line["path"] == "/oauth/token"
-    assert line["status"] == 200
-    for text in formatted:
+    for text in [*formatted, stderr]:
         assert token not in text
         assert bearer not in text
         assert token.split(".")[2] not in text
