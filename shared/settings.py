@@ -34,12 +34,15 @@ _ENV = {
     "VAULT_TRANSIT_MOUNT": "transit_mount",
     "VAULT_CLIENT_TIMEOUT": "vault_timeout",
     "VAULT_CACERT": "vault_cacert",
+    "VERIFY_DEADLINE_SECONDS": "verify_deadline",
     "AUTHZ_ISSUER": "authz_issuer",
     "CRYPTO_AUDIENCE": "crypto_audience",
     "AUTHZ_JWKS_URL": "authz_jwks_url",
     "JWKS_ALLOW_LOOPBACK_HTTP": "jwks_allow_loopback_http",
     "REDIS_URL": "redis_url",
     "PLAYER_PUBLIC_URL": "player_public_url",
+    "PLAYER_RATE_LIMIT_PER_SECOND": "player_rate_per_second",
+    "PLAYER_RATE_LIMIT_BURST": "player_rate_burst",
     "WEBHOOK_RETRY_BASE_SECONDS": "webhook_retry_base",
     "WEBHOOK_PARK_AFTER_SECONDS": "webhook_park_after",
     "WEBHOOK_CLAIM_IDLE_SECONDS": "webhook_claim_idle",
@@ -177,6 +180,10 @@ class Settings(Redacted, frozen=True, kw_only=True, forbid_unknown_fields=True):
     cache_ttl: Annotated[float, msgspec.Meta(ge=0)] = 30.0
     #: How long a cached entry may still be served while Vault cannot be reached.
     cache_stale_if_error: Annotated[float, msgspec.Meta(ge=0)] = 3600.0
+    #: The longest one verification (or one encryption) waits for Vault, all its reads
+    #: together; then it is answered UNKNOWN / 503 (retryable). None: the Vault timeout
+    #: plus a second (see :attr:`verification_deadline`).
+    verify_deadline: Annotated[float, msgspec.Meta(gt=0, le=600)] | None = None
     authz_issuer: str | None = None
     crypto_audience: str = "crypto-api"
     authz_jwks_url: str | None = None
@@ -187,6 +194,13 @@ class Settings(Redacted, frozen=True, kw_only=True, forbid_unknown_fields=True):
     redis_url: str | None = None
     #: The player's public base URL (its pages' origin; the SSO redirect_uri's base).
     player_public_url: str | None = None
+    #: The player's identifications (``/v1/identify``, a campaign page or message with a
+    #: token) and participations per account, refilled each second (0 disables): one budget
+    #: for every instance (Redis). The Crypto API's default pace for single calls, at which
+    #: a customer makes JWEs anyway; it keeps one account's flood of tokens from taking
+    #: every worker's CPU from the others.
+    player_rate_per_second: Annotated[float, msgspec.Meta(ge=0)] = 500.0
+    player_rate_burst: Annotated[int, msgspec.Meta(ge=1)] = 1000
     #: The player's webhooks: the first retry's delay, doubled at each failure (to an hour);
     webhook_retry_base: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 5.0
     #: how long an event is retried before it is parked (25 h: "at least a day");
@@ -281,6 +295,7 @@ class Settings(Redacted, frozen=True, kw_only=True, forbid_unknown_fields=True):
             "crypto_rate_per_second",
             "crypto_batch_rate_per_second",
             "crypto_jwks_rate_per_second",
+            "player_rate_per_second",
         ):
             if not math.isfinite(getattr(self, field)):
                 raise ValueError(f"{_FIELD_TO_ENV[field]} must be a finite number (0 disables)")
@@ -310,6 +325,14 @@ class Settings(Redacted, frozen=True, kw_only=True, forbid_unknown_fields=True):
         if self.keycloak_url and self.keycloak_realm:
             return f"{self.keycloak_url.rstrip('/')}/realms/{self.keycloak_realm}"
         return None
+
+    @property
+    def verification_deadline(self) -> float:
+        """``VERIFY_DEADLINE_SECONDS``, by default ``VAULT_CLIENT_TIMEOUT`` + 1 s: one
+        Vault read that times out still gets its own answer (a 503 saying so)."""
+        if self.verify_deadline is not None:
+            return self.verify_deadline
+        return self.vault_timeout + 1.0
 
     @property
     def vault_addrs(self) -> tuple[str, ...]:

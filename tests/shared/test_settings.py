@@ -227,6 +227,21 @@ def test_the_crypto_batch_budget_is_read_and_defaults_above_the_single_calls() -
     assert (d.crypto_rate_per_second, d.crypto_rate_burst) == (500.0, 1000)
 
 
+def test_the_player_budget_is_read_and_defaults_to_the_crypto_single_calls() -> None:
+    """PLAYER_RATE_LIMIT_* land in their fields (500/s, burst 1,000 by default); an
+    infinite rate is refused like the others' (0 disables)."""
+    s = Settings.from_env(
+        environ={"PLAYER_RATE_LIMIT_PER_SECOND": "0", "PLAYER_RATE_LIMIT_BURST": "7"}
+    )
+    assert (s.player_rate_per_second, s.player_rate_burst) == (0.0, 7)
+    d = Settings.from_env(environ={})
+    assert (d.player_rate_per_second, d.player_rate_burst) == (500.0, 1000)
+    with pytest.raises(ConfigurationError, match="PLAYER_RATE_LIMIT_PER_SECOND"):
+        Settings.from_env(environ={"PLAYER_RATE_LIMIT_PER_SECOND": "inf"})
+    with pytest.raises(ConfigurationError, match="PLAYER_RATE_LIMIT_BURST"):
+        Settings.from_env(environ={"PLAYER_RATE_LIMIT_BURST": "0"})
+
+
 @pytest.mark.parametrize(
     ("variable", "value"),
     [
