@@ -71,6 +71,10 @@ class Sealer:
         """True when at least one account's key is cached."""
         return len(self._cache) > 0
 
+    def holds(self, account_id: str) -> bool:
+        """Whether the account's key is at hand (cached, usable): sealing asks no Vault."""
+        return self._cache.holds(account_id)
+
     def latest_key(self, account_id: str) -> PublicKey:
         """The account's current encryption key (cached)."""
         return self._imported(account_id)[0]
