@@ -1,8 +1,10 @@
-"""Per-account JWE keys in Transit: create, rotate, list, retire, read public parts, decrypt.
+"""Per-account JWE keys in Transit: create, rotate, schedule, list, retire, read public
+parts, decrypt.
 
 One RSA Transit key per account (``account-<id>``). Rotation adds a version; new JWEs use
-the latest. Retirement raises ``min_decryption_version``: Transit then refuses to decrypt
-anything made under the versions below it. The private key never leaves Vault.
+the latest; a schedule (Transit's ``auto_rotate_period``) makes Vault rotate by itself.
+Retirement raises ``min_decryption_version``: Transit then refuses to decrypt anything made
+under the versions below it. The private key never leaves Vault.
 
 Transit stops listing a version once it is retired (its creation time with it), so
 :meth:`KeyStore.retire` first copies the retired versions' creation times to KV, at
@@ -24,10 +26,15 @@ from shared.algorithms import TRANSIT_KEY_TYPES
 from shared.errors import AccountNotFound, KeyOperationRefused, VaultError, VaultNotFound
 from shared.vault import Vault
 
-__all__ = ["KeySet", "KeyStore", "KeyVersion", "PublicKey"]
+__all__ = ["MIN_ROTATION_PERIOD", "KeySet", "KeyStore", "KeyVersion", "PublicKey"]
 
 #: Transit key settings that let the private key out of Vault.
 _LEAKY_FLAGS = ("exportable", "allow_plaintext_backup")
+
+#: The shortest ``auto_rotate_period`` Transit accepts (seconds; 0 turns rotation off).
+MIN_ROTATION_PERIOD = 3600
+#: A cap of ours: Go's durations (Transit's) overflow past about 292 years.
+_MAX_ROTATION_PERIOD = 100 * 365 * 86400
 
 
 class KeyVersion(msgspec.Struct, frozen=True):
@@ -65,6 +72,8 @@ class KeySet(msgspec.Struct, frozen=True):
     min_decryption_version: int
     versions: tuple[KeyVersion, ...]
     public_keys: tuple[PublicKey, ...]
+    #: Seconds between Vault's automatic rotations; 0: only by hand.
+    auto_rotate_period: int = 0
 
     @property
     def latest(self) -> PublicKey:
@@ -162,6 +171,7 @@ class KeyStore:
             min_decryption_version=min_dec,
             versions=versions,
             public_keys=public,
+            auto_rotate_period=int(data.get("auto_rotate_period") or 0),
         )
 
     def _retired_times(self, account_id: str) -> dict[int, str]:
@@ -192,6 +202,25 @@ class KeyStore:
         """Add a new version; returns the key set after rotation."""
         self.get(account_id)  # a clear AccountNotFound rather than creating by accident
         self._vault.transit_rotate(transit_key_name(account_id))
+        return self.get(account_id)
+
+    def schedule(self, account_id: str, every: int) -> KeySet:
+        """Have Vault rotate the key every ``every`` seconds (0: stop rotating by itself).
+
+        Vault rotates once the latest version is ``every`` old (its periodic check), so a
+        new period applies to the current version's age at once.
+
+        Raises:
+            KeyOperationRefused: ``every`` is neither 0 nor at least an hour (Transit's
+                own minimum).
+        """
+        if every != 0 and not MIN_ROTATION_PERIOD <= every <= _MAX_ROTATION_PERIOD:
+            raise KeyOperationRefused(
+                f"a rotation period is 0 (off) or from {MIN_ROTATION_PERIOD} s (1h) to "
+                f"{_MAX_ROTATION_PERIOD} s (100 years); got {every} s"
+            )
+        self.get(account_id)  # AccountNotFound rather than Vault's bare 404 or a new key
+        self._vault.transit_configure(transit_key_name(account_id), auto_rotate_period=every)
         return self.get(account_id)
 
     def retire(self, account_id: str, below: int) -> KeySet:

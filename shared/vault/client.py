@@ -132,6 +132,33 @@ class Vault(VaultConnection):
         )
         return int(result["data"]["version"])
 
+    def kv_versions(self, path: str) -> dict[int, str]:
+        """When each retained, undeleted version at ``path`` was written (KV metadata's
+        ``created_time``), by version; raises :class:`VaultNotFound`."""
+        result = self._call(
+            lambda: self._client.secrets.kv.v2.read_secret_metadata(
+                path=path, mount_point=self.settings.kv_mount
+            )
+        )
+        versions = dict(result["data"].get("versions") or {})
+        return {
+            int(n): str(info["created_time"])
+            for n, info in versions.items()
+            if not info.get("deletion_time") and not info.get("destroyed")
+        }
+
+    def kv_read_version(self, path: str, version: int) -> dict[str, Any]:
+        """The data of one version at ``path``; raises :class:`VaultNotFound`."""
+        result = self._call(
+            lambda: self._client.secrets.kv.v2.read_secret_version(
+                path=path,
+                version=version,
+                mount_point=self.settings.kv_mount,
+                raise_on_deleted_version=True,
+            )
+        )
+        return dict(result["data"]["data"])
+
     def kv_list(self, path: str) -> list[str]:
         """Child keys under ``path``; empty when there are none."""
         try:
@@ -176,12 +203,22 @@ class Vault(VaultConnection):
             repeatable=False,
         )
 
-    def transit_configure(self, name: str, *, min_decryption_version: int) -> None:
-        """Set ``min_decryption_version`` (retires the versions below it)."""
+    def transit_configure(
+        self,
+        name: str,
+        *,
+        min_decryption_version: int | None = None,
+        auto_rotate_period: int | None = None,
+    ) -> None:
+        """Set ``min_decryption_version`` (retires the versions below it) and/or
+        ``auto_rotate_period`` (seconds between automatic rotations; 0 disables them)."""
         self._call(
             lambda: self._client.secrets.transit.update_key_configuration(
                 name,
                 min_decryption_version=min_decryption_version,
+                # Sent as a duration: Transit reads a bare number as seconds too, but "Ns"
+                # leaves no doubt about the unit.
+                auto_rotate_period=None if auto_rotate_period is None else f"{auto_rotate_period}s",
                 mount_point=self.settings.transit_mount,
             )
         )

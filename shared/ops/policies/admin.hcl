@@ -34,10 +34,12 @@ path "$transit/keys/+" {
 path "$transit/keys/+/rotate" {
   capabilities = ["update"]
 }
-# Retirement only: not exportable, deletion_allowed or auto-rotation.
+# Retirement and the rotation schedule only: not exportable, deletion_allowed or
+# min_encryption_version.
 path "$transit/keys/+/config" {
   capabilities = ["update"]
   allowed_parameters = {
     "min_decryption_version" = []
+    "auto_rotate_period" = []
   }
 }

@@ -158,8 +158,8 @@ def test_player_reads_its_settings_and_form_keys_but_cannot_write_them(
 def test_admin_manages_keys_but_cannot_decrypt_export_or_weaken(
     settings: Settings, sealed: tuple[Account, str], approle_dir: Path
 ) -> None:
-    """admin creates, rotates and retires; Vault refuses it decrypt, export, trim, and any
-    key config other than min_decryption_version."""
+    """admin creates, rotates, schedules and retires; Vault refuses it decrypt, export, trim,
+    and any key config other than min_decryption_version and auto_rotate_period."""
     account, jwe = sealed
     vault = role_vault(settings, "admin", approle_dir)
     store = AccountStore(vault)
@@ -169,6 +169,7 @@ def test_admin_manages_keys_but_cannot_decrypt_export_or_weaken(
     keys = KeyStore(vault)
     assert keys.rotate(account.id).latest_version == 2
     assert keys.retire(account.id, 2).min_decryption_version == 2
+    assert keys.schedule(account.id, 30 * 86400).auto_rotate_period == 30 * 86400
     with pytest.raises(VaultForbidden):
         keys.decrypt(account.id, 2, base64.urlsafe_b64decode(jwe.split(".")[1] + "=="))
     client = hvac.Client(url=settings.vault_addr, token=vault.settings.vault_token)
@@ -177,6 +178,8 @@ def test_admin_manages_keys_but_cannot_decrypt_export_or_weaken(
         client.secrets.transit.update_key_configuration(name, exportable=True)
     with pytest.raises(hvac.exceptions.Forbidden):
         client.secrets.transit.update_key_configuration(name, deletion_allowed=True)
+    with pytest.raises(hvac.exceptions.Forbidden):
+        client.secrets.transit.update_key_configuration(name, min_encryption_version=2)
     with pytest.raises(hvac.exceptions.Forbidden):
         client.secrets.transit.trim_key(name, min_version=2)
     with pytest.raises(hvac.exceptions.Forbidden):
