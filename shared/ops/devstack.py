@@ -79,7 +79,14 @@ cluster_addr = "http://127.0.0.1:{ports.vault + 1}"
 
 def redis_config(data: Path) -> str:
     """Redis on a Unix socket only (``port 0``), its append-only file in ``data/redis``:
-    participations and used forms survive a restart, as they would in production."""
+    participations, used forms and the webhook outbox survive a restart, as they would in
+    production.
+
+    ``appendfsync everysec``: Redis writes each command to the file before it answers, so
+    a killed Redis loses nothing it acknowledged; the machine crashing (or a disk stalling
+    over a second, when Redis holds writes back) can lose up to about 2 s of writes not yet
+    on disk (docs/decisions.md).
+    """
     directory = data / "redis"
     return f"""# Written by `tokenctl up` on every start: edits are lost.
 port 0
@@ -87,6 +94,7 @@ unixsocket {json.dumps(str(directory / "redis.sock"))}
 unixsocketperm 700
 dir {json.dumps(str(directory))}
 appendonly yes
+appendfsync everysec
 save ""
 daemonize no
 """
