@@ -123,6 +123,14 @@ _503_PAGE = _screen(
     "seconds.",
     ("Temporarily unavailable", "UNKNOWN", True),
 )
+_429_DETAIL: Final = (
+    "Too many identifications for this account's campaigns right now (RATE_LIMITED: "
+    "PLAYER_RATE_LIMIT_*, one budget per account for every instance)"
+)
+_429_PAGE = _screen(
+    _429_DETAIL + "; the screen offers to try again after Retry-After seconds.",
+    ("Too many requests", "RATE_LIMITED", True),
+)
 #: A result id, as the examples show it (43 base64url characters).
 _RESULT = "vT2p6yq4V0b3m9Qm8m3b1q7d5s2f0k9Jx4a6c8e0g1h"
 _BACK = f"/play/acme/1001?sso_result={_RESULT}"
@@ -204,6 +212,7 @@ CAMPAIGN_PAGE_RESPONSES: Final = {
         ("Expired token", "TOKEN_EXPIRED", False),
         ("No token", "TOKEN_EMPTY", False),
     ),
+    429: _429_PAGE,
     500: _500_PAGE,
     502: _html(
         "The sign-in `sso_result` names failed (SSO_FAILED: the code was refused, or the "
@@ -247,6 +256,13 @@ MESSAGE_IDENTIFY_RESPONSES: Final = {
         (
             "Expired token, told to the parent",
             error_page("TOKEN_EXPIRED", retryable=False, channel=_CHANNEL),
+        ),
+    ),
+    429: _html(
+        _429_DETAIL + _BLOCKED + ".",
+        (
+            "Too many requests, told to the parent",
+            error_page("RATE_LIMITED", retryable=True, channel=_CHANNEL),
         ),
     ),
     500: _500_PAGE,
@@ -301,6 +317,7 @@ PARTICIPATION_RESPONSES: Final = {
         "The form is too large (PAYLOAD_TOO_LARGE); it was not read.",
         ("Form too large", "PAYLOAD_TOO_LARGE", False),
     ),
+    429: _429_PAGE,
     500: _500_PAGE,
     503: _503_PAGE,
 }
@@ -375,6 +392,16 @@ IDENTIFY_RESPONSES: Final = {
         "refuses us (JWKS_REFUSED: fix the endpoint, do not retry).",
         ("Expired token", 422, "Token refused", "TOKEN_EXPIRED", "token expired 120 s ago"),
         ("Wrong key", 422, "Token refused", "TOKEN_INVALID_SIGNATURE", "signature does not verify"),
+    ),
+    429: _problem(
+        _429_DETAIL + "; retry after Retry-After seconds.",
+        (
+            "Too many requests",
+            429,
+            "Too many requests",
+            "RATE_LIMITED",
+            "this account's campaigns may identify 500 participants/s (burst 1000); retry later",
+        ),
     ),
     500: _problem(
         "An unexpected failure (logged on our side).",

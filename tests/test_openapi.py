@@ -819,6 +819,30 @@ def test_player_answers_as_documented(
             check.generic_error(not_allowed, "Problem", "application/problem+json")
             check.generic_error(client.get("/nowhere"), "Problem", "application/problem+json")
 
+            # A budget of one identification per account: the next ones wait (429).
+            limited = {"player_rate_per_second": 0.001, "player_rate_burst": 1}
+            slow_app = player.app.create_app(
+                Settings(**{**fields, "redis_url": redis_server.url, **limited})
+            )
+            with TestClient(slow_app) as slow:
+                first = slow.get(at, params={"qual_token": token(sub="first")})
+                check("GET", page, first, 200)
+                check("GET", page, slow.get(at, params={"qual_token": token()}), 429)
+                check("POST", identify, slow.post(identify, json=body), 429)
+                waited = slow.post(
+                    f"{at}/participations",
+                    content="form_token=x",
+                    headers={"Content-Type": "application/x-www-form-urlencoded"},
+                )
+                check("POST", form, waited, 429)
+                for status in (200, 429):
+                    parent = slow.post(
+                        f"/play/{messaging.id}/{campaign}",
+                        content=f"qual_token={token()}{channel}",
+                        headers={"Content-Type": "application/x-www-form-urlencoded"},
+                    )
+                    check("POST", page, parent, status)
+
             # Redis gone: what needs a participation count is UNKNOWN, to retry.
             pending = shown(sub="pending", limit={"nb": 3})
             redis_server.stop()

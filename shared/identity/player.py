@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 
 import msgspec
 
-from shared.errors import ConfigurationError, TokenEmpty
+from shared.errors import ConfigurationError, RateLimited, TokenEmpty
 from shared.identity.form_keys import load_form_keys
 from shared.identity.form_token import FormTokens
 from shared.identity.identification import Identification, Identifier, ServedCampaign
@@ -21,6 +21,7 @@ from shared.identity.profile_api import ProfileApi
 from shared.identity.submission import Submissions, Submitted
 from shared.identity.webhooks import Deliverer, Outbox, WebhookTarget
 from shared.settings import Settings
+from shared.state.rate_limits import Limiter, Limiters
 from shared.tokens.verification import Verifier
 from shared.vault import Vault
 
@@ -49,6 +50,7 @@ class Player:
         participations: Participations,
         profiles: ProfileApi,
         secrets: PlayerSecretsStore | None = None,
+        limiter: Limiter | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.verifier = verifier
@@ -61,6 +63,8 @@ class Player:
         self._vault = vault
         self._clock = clock
         self._participations = participations
+        #: Identifications and participations per account (None: no limit).
+        self._limiter = limiter
         self._identifier = Identifier(verifier, store, profiles, participations)
         self._forms = forms
         self._submissions = (
@@ -120,6 +124,11 @@ class Player:
             )
         vault = Vault(settings)
         participations = Participations(settings.redis_url)
+        # One budget per account for every worker and instance; while Redis is down, one
+        # per process (docs/decisions.md).
+        limiter = Limiters(settings.redis_url).limiter(
+            "player:account", settings.player_rate_per_second, settings.player_rate_burst
+        )
         player = cls(
             vault,
             Verifier(vault, settings=settings),
@@ -127,6 +136,7 @@ class Player:
             forms=None,
             participations=participations,
             profiles=ProfileApi(),
+            limiter=limiter,
         )
         # The deliverer reads targets through the player (its caches): made after it.
         player.deliver_webhooks(
@@ -151,12 +161,14 @@ class Player:
     async def identify(self, account: str, campaign: str, token: object) -> Identification:
         """The identification of ``token`` for the campaign (``POST /v1/identify``)."""
         served = await self.served(account, campaign)
+        await self._charge(served)
         return await self._identifier.identify(served, token)
 
     async def page(self, served: ServedCampaign, token: str | None) -> CampaignPage:
         """The identification step of ``served`` for ``token`` (none: ``TOKEN_EMPTY``)."""
         if token is None:
             raise TokenEmpty("no token came with the campaign")
+        await self._charge(served)
         identification = await self._identifier.identify(served, token)
         return self.page_for(served, identification)
 
@@ -180,10 +192,31 @@ class Player:
     ) -> Submitted:
         """Record a submitted form (see :meth:`Submissions.submit`)."""
         served = await self.served(account, campaign)
+        await self._charge(served)
         submissions = self._started()[1]
         return await submissions.submit(
             account, campaign, form_token, fields, webhook=served.settings.webhook is not None
         )
+
+    async def _charge(self, served: ServedCampaign) -> None:
+        """One token of the account's budget, before any verification: charged once the
+        campaign is known (an unknown id makes no bucket), whoever sends the request (the
+        player has no caller to authenticate; the limit bounds what one account's traffic
+        costs the others).
+
+        Raises:
+            RateLimited: with the seconds to wait.
+        """
+        if self._limiter is None:
+            return
+        wait = await self._limiter.acquire_async(served.account)
+        if wait is not None:
+            limiter = self._limiter
+            raise RateLimited(
+                f"this account's campaigns may identify {limiter.rate:g} participants/s "
+                f"(burst {limiter.burst}); retry later",
+                max(1, int(wait + 0.999)),
+            )
 
     async def close(self) -> None:
         """Stop delivering webhooks; close the connections to Redis and to profile APIs."""
@@ -199,3 +232,5 @@ class Player:
         if self._deliverer is not None:
             await self._deliverer.close()
         await self._identifier.close()
+        if self._limiter is not None:
+            await self._limiter.aclose()

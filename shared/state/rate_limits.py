@@ -105,6 +105,11 @@ class Limiter(Protocol):
         """As :meth:`acquire`, for callers on the event loop."""
         ...
 
+    async def aclose(self) -> None:
+        """Close the connections to Redis, if any (shared with the other limiters made by
+        the same :class:`Limiters`: call it once, for the last)."""
+        ...
+
 
 def _check(rate: float, burst: int) -> None:
     if not math.isfinite(rate):
@@ -207,6 +212,9 @@ class RateLimiter:
         """:meth:`acquire`: it never waits on I/O (the lock is held for microseconds), so it
         is safe on the event loop."""
         return self.acquire(key, cost, rate=rate, burst=burst)
+
+    async def aclose(self) -> None:
+        """Nothing to close."""
 
 
 class RedisBuckets:
@@ -360,6 +368,10 @@ class RedisRateLimiter:
                 self._buckets.answered()
                 return None if wait <= 0 else wait / 1_000_000
         return self._outage(key, cost, rate, burst)
+
+    async def aclose(self) -> None:
+        """Close the connections of the buckets (shared with the other limiters on them)."""
+        await self._buckets.aclose()
 
     def _outage(self, key: str, cost: int, rate: float | None, burst: int | None) -> float | None:
         if self.on_outage == "refuse":
