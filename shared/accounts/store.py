@@ -10,7 +10,13 @@ from datetime import UTC, datetime
 
 import msgspec
 
-from shared.accounts.document import Account, RateLimits, check_account_id, validate_account
+from shared.accounts.document import (
+    Account,
+    RateLimits,
+    TokenPolicy,
+    check_account_id,
+    validate_account,
+)
 from shared.accounts.keys import KeyStore
 from shared.errors import (
     AccountConflict,
@@ -132,6 +138,39 @@ class AccountStore:
         """Mark the account disabled: its tokens are refused from then on."""
         current, version = self._read(account_id)
         return self.update(msgspec.structs.replace(current, status="disabled"), expected=version)
+
+    def policy_history(
+        self, account_id: str
+    ) -> tuple[list[tuple[datetime, TokenPolicy | None]], bool]:
+        """The account's token policy as each retained KV version set it, newest first, with
+        the time it was written (KV's ``created_time``); ``None`` for a version that cannot
+        be read back as an account. Reading stops after the first version without a lifetime
+        bound (what came before it no longer matters to :mod:`shared.accounts.retirement`).
+
+        Returns:
+            The versions read, and whether all of them bound lifetimes back to the
+            account's creation (KV version 1 read; not when it was trimmed or deleted).
+
+        Raises:
+            AccountNotFound: no such account.
+        """
+        check_account_id(account_id)
+        path = _PREFIX + account_id
+        try:
+            written = self._vault.kv_versions(path)
+        except VaultNotFound:
+            raise AccountNotFound(f"no account {account_id!r}") from None
+        history: list[tuple[datetime, TokenPolicy | None]] = []
+        for version in sorted(written, reverse=True):
+            try:
+                policy = msgspec.convert(self._vault.kv_read_version(path, version), Account).policy
+            except (VaultNotFound, msgspec.ValidationError):
+                policy = None
+            at = datetime.fromisoformat(written[version].replace("Z", "+00:00"))
+            history.append((at, policy))
+            if policy is None or not policy.require_exp or policy.max_lifetime is None:
+                return history, False
+        return history, 1 in written
 
     def list(self) -> list[str]:
         """All account ids, sorted."""
