@@ -100,6 +100,10 @@ class TcpProxy:
                 _reset(client)
                 continue
             upstream.settimeout(None)
+            for sock in (client, upstream):
+                # Forward each chunk as it comes: Nagle's algorithm would hold a small one
+                # back until the peer's delayed ACK (40 ms on Linux loopback).
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
                 if stopping.is_set():  # stop() ran meanwhile: it must not miss these
                     _reset(client)

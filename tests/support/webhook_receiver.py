@@ -41,6 +41,9 @@ class WebhookReceiver:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # The headers and the body go in two writes: with Nagle's algorithm, the body
+            # waits for the client's delayed ACK (40 ms a request on Linux loopback).
+            disable_nagle_algorithm = True
 
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
