@@ -83,6 +83,11 @@ class SafeRetirement(msgspec.Struct, frozen=True):
     verdicts: tuple[VersionVerdict, ...]
 
 
+def _when(moment: datetime) -> str:
+    """A time for people: to the second (the decision itself uses the exact one)."""
+    return moment.isoformat(timespec="seconds")
+
+
 def _unbounded(policy: TokenPolicy | None) -> str | None:
     """Why ``policy`` does not bound a token's lifetime, or None when it does."""
     if policy is None:
@@ -154,14 +159,15 @@ def plan(
             reason = f"when version {version + 1} became current is not known"
         elif bound.since is not None and (own is None or own < bound.since + lag):
             reason = (
-                f"it was in use before the lifetime bound held ({bound.since.isoformat()} "
+                f"it was in use before the lifetime bound held ({_when(bound.since)} "
                 "plus the sealing lag): tokens sealed then without 'iat' are not bounded"
             )
         else:
             unneeded = successor + lag + horizon
-            reason = (
-                f"version {version + 1} became current at {successor.isoformat()}; its "
-                f"tokens are all expired from {unneeded.isoformat()}"
+            reason = f"version {version + 1} became current at {_when(successor)}, so " + (
+                f"its tokens have all expired (by {_when(unneeded)})"
+                if now >= unneeded
+                else f"its tokens may be valid until {_when(unneeded)}"
             )
         ok = unneeded is not None and now >= unneeded
         if ok and blocked is not None:

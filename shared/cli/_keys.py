@@ -1,20 +1,81 @@
-"""``tokenctl keys …``: list, rotate and retire an account's JWE key versions."""
+"""``tokenctl keys …``: list, rotate, schedule and retire an account's JWE key versions."""
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+from datetime import UTC, datetime
 
 from shared.accounts.keys import KeySet, KeyStore
+from shared.accounts.retirement import SafeRetirement, retire_safely
 from shared.accounts.store import AccountStore
 from shared.cli._context import Context
+from shared.cli._output import UsageError
 from shared.errors import AccountNotFound
 
 __all__ = ["register"]
 
 
+_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+
+
+def parse_period(text: str) -> int:
+    """Seconds in a rotation period: ``30d``, ``12h``, ``1h30m``, ``3600`` (seconds), or
+    ``0``/``off``.
+
+    Raises:
+        UsageError: anything else.
+    """
+    value = text.strip().lower()
+    if value in {"0", "off"}:
+        return 0
+    if value.isdigit():
+        return int(value)
+    match = _DURATION.fullmatch(value)
+    if not value or match is None:
+        raise UsageError(
+            f"--every takes a duration such as 30d, 12h or 1h30m (units d, h, m, s), "
+            f"or 0/off to stop rotating; got {text!r}"
+        )
+    return sum(int(n) * unit for n, unit in zip(match.groups(), _UNITS.values(), strict=True) if n)
+
+
+def format_period(seconds: int) -> str:
+    """``2592000`` → ``30d``, ``5400`` → ``1h30m``; ``0`` → ``off``."""
+    if seconds == 0:
+        return "off"
+    parts = []
+    for unit, size in _UNITS.items():
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
+
+
+def _seconds(value: str) -> float:
+    """``--sealing-lag``'s parser: a finite number of seconds, 0 or more."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from None
+    if not 0 <= seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"a number of seconds, 0 or more; got {value!r}")
+    return seconds
+
+
+def _rotation(keys: KeySet) -> str:
+    if keys.auto_rotate_period == 0:
+        return f"rotation: by hand only (tokenctl keys schedule {keys.account_id} --every 30d)"
+    return (
+        f"rotation: Vault rotates every {format_period(keys.auto_rotate_period)} "
+        "(once the latest version is that old)"
+    )
+
+
 def _table(keys: KeySet) -> str:
-    rows = [f"{'version':>7}  {'created':<25}  status"]
+    rows = [_rotation(keys), f"{'version':>7}  {'created':<25}  status"]
     for v in keys.versions:
         created = v.created_at.isoformat(timespec="seconds") if v.created_at else "-"
         rows.append(f"{v.version:>7}  {created:<25}  {v.status}")
@@ -53,6 +114,7 @@ def _data(keys: KeySet) -> dict[str, object]:
         "key_type": keys.key_type,
         "latest_version": keys.latest_version,
         "min_decryption_version": keys.min_decryption_version,
+        "auto_rotate_period": keys.auto_rotate_period,
         "versions": list(keys.versions),
     }
 
@@ -85,6 +147,16 @@ def _rotate(ctx: Context, args: argparse.Namespace) -> None:
     )
 
 
+def _schedule(ctx: Context, args: argparse.Namespace) -> None:
+    every = parse_period(args.every)
+    try:
+        keys = KeyStore(ctx.vault()).schedule(args.id, every)
+    except AccountNotFound:
+        AccountStore(ctx.vault()).get(args.id)  # as in _keys_of
+        raise
+    ctx.out.result(_data(keys), f"{keys.account_id} {_rotation(keys)}")
+
+
 def _confirmed(ctx: Context, args: argparse.Namespace, keys: KeySet) -> bool:
     if args.yes:
         return True
@@ -102,7 +174,51 @@ def _confirmed(ctx: Context, args: argparse.Namespace, keys: KeySet) -> bool:
     return bool(answer.strip() == args.id)
 
 
+def _safe_text(keys: KeySet, decided: SafeRetirement) -> str:
+    bound = decided.bound
+    why = (
+        f"a token sealed by the Crypto API is refused everywhere {decided.horizon} s after "
+        f"it was sealed (max lifetime {bound.max_lifetime} s + 3 x leeway {bound.leeway} s), "
+        f"and it may seal under a version up to {decided.sealing_lag:g} s after the next "
+        "one became current (its key cache)"
+    )
+    done = (
+        f"retired versions {list(decided.retire)}: no unexpired token can need them"
+        if decided.retire
+        else "nothing to retire: every older version may still be needed"
+    )
+    lines = [f"{keys.account_id}: {done}; {why}."]
+    lines += [
+        f"  version {v.version}: {'retired' if v.retire else 'kept'}: {v.reason}"
+        for v in decided.verdicts
+    ]
+    lines.append(
+        "Not covered: tokens sealed without the Crypto API (a customer encrypting with the "
+        "published JWKS, `tokenctl token seal`), which are not verified before sealing."
+    )
+    return "\n".join(lines) + "\n" + _table(keys)
+
+
+def _retire_safe(ctx: Context, args: argparse.Namespace) -> None:
+    vault = ctx.vault()
+    lag = args.sealing_lag
+    if lag is None:
+        lag = vault.settings.cache_ttl + vault.settings.cache_stale_if_error
+    keys, decided = retire_safely(
+        AccountStore(vault), KeyStore(vault), args.id, sealing_lag=lag, now=datetime.now(UTC)
+    )
+    ctx.out.result(
+        {**_data(keys), "retired_now": list(decided.retire), "safe": decided},
+        _safe_text(keys, decided),
+    )
+
+
 def _retire(ctx: Context, args: argparse.Namespace) -> None:
+    if args.safe:
+        _retire_safe(ctx, args)
+        return
+    if args.sealing_lag is not None:
+        raise UsageError("--sealing-lag goes with --safe only")
     store = KeyStore(ctx.vault())
     current = _keys_of(ctx, args.id)
     if not _confirmed(ctx, args, current):
@@ -131,16 +247,42 @@ def register(
     rotate.add_argument("id", help="account id")
     rotate.set_defaults(handler=_rotate)
 
+    schedule = cmds.add_parser(
+        "schedule",
+        parents=[common],
+        help="have Vault rotate the key every period",
+        description="Sets Transit's auto_rotate_period: Vault adds a version once the "
+        "latest is that old. 0 or off stops it; otherwise at least 1h.",
+    )
+    schedule.add_argument("id", help="account id")
+    schedule.add_argument(
+        "--every", required=True, metavar="PERIOD", help="30d, 12h, 1h30m...; 0 or off: never"
+    )
+    schedule.set_defaults(handler=_schedule)
+
     retire = cmds.add_parser(
         "retire",
         parents=[common],
-        help="stop decrypting versions below N",
+        help="stop decrypting versions below N, or those no token can need (--safe)",
         description="Tokens sealed under retired versions are refused. The latest version "
-        "cannot be retired. Shows which versions and which tokens are affected (issued "
-        "tokens are not tracked, so their number is unknown) and asks for confirmation "
-        "unless --yes.",
+        "cannot be retired. --below N shows which versions and which tokens are affected "
+        "(issued tokens are not tracked, so their number is unknown) and asks for "
+        "confirmation unless --yes. --safe retires exactly the versions no unexpired token "
+        "can still need, which the account's policy must bound (--require-exp and "
+        "--max-lifetime); it needs no confirmation.",
     )
     retire.add_argument("id", help="account id")
-    retire.add_argument("--below", type=int, required=True, metavar="N")
+    which = retire.add_mutually_exclusive_group(required=True)
+    which.add_argument("--below", type=int, metavar="N")
+    which.add_argument(
+        "--safe", action="store_true", help="only versions no unexpired token can need"
+    )
     retire.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    retire.add_argument(
+        "--sealing-lag",
+        type=_seconds,
+        metavar="S",
+        help="with --safe: how long after a rotation the Crypto API may still seal under the "
+        "previous version (default: its cache TTL + stale-if-error, 30 s + 3600 s)",
+    )
     retire.set_defaults(handler=_retire)
