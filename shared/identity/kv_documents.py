@@ -32,7 +32,11 @@ class KvDocuments(Generic[D]):
         self._what = what
         settings = vault.settings
         self._cache: TtlCache[str, D] = TtlCache(
-            settings.cache_ttl, stale_if_error=settings.cache_stale_if_error, refresh_ahead=0.75
+            settings.cache_ttl,
+            stale_if_error=settings.cache_stale_if_error,
+            refresh_ahead=0.75,
+            stale_while_revalidate=settings.verification_deadline,
+            deadline=settings.verification_deadline,
         )
 
     def _read(self, account_id: str) -> tuple[D, int]:

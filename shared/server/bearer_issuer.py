@@ -97,10 +97,16 @@ class BearerIssuer:
         #: How long after a rotation an older key may still sign (an instance uses its
         #: cached key metadata for up to cache_ttl) and its bearers live: it stays in the
         #: JWKS that long, plus the verifiers' clock leeway.
-        self._retention = lifetime + cache_ttl + _LEEWAY
+        #: (An expired entry is still used while it is refreshed: that window counts too.)
+        revalidate = vault.settings.verification_deadline
+        self._retention = lifetime + cache_ttl + revalidate + _LEEWAY
         self._clock = clock
         self._cache: TtlCache[str, tuple[SigningKey, ...]] = TtlCache(
-            cache_ttl, stale_if_error=stale_if_error, refresh_ahead=0.75
+            cache_ttl,
+            stale_if_error=stale_if_error,
+            refresh_ahead=0.75,
+            stale_while_revalidate=revalidate,
+            deadline=revalidate,
         )
         self._signer = BatchSigner(
             vault, AUTHZ_SIGNING_KEY, timeout=vault.settings.vault_timeout * 2

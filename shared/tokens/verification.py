@@ -11,6 +11,12 @@ never reveals anything about its claims:
 4. claims (:mod:`shared.tokens.claims`): ``TOKEN_EXPIRED``, then ``TOKEN_INVALID_CLAIMS``.
 
 Whatever is not the token's fault (Vault or a JWKS endpoint down) is ``UNKNOWN``, retryable.
+
+One verification waits for Vault at most ``settings.verification_deadline`` seconds in all
+(``VERIFY_DEADLINE_SECONDS``; its account read, its Transit decryption and a JWKS fetch
+together), then answers ``UNKNOWN``: a hung Vault with nothing cached costs the caller one
+deadline, not a timeout per read. An account whose entry has expired is verified with it
+at once while one background read refreshes it (:mod:`shared.tokens.cache`).
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from shared.settings import Settings
 from shared.tokens.cache import TtlCache
 from shared.tokens.claims import check_claims
 from shared.tokens.compact import CompactToken, Limits, parse_compact
+from shared.tokens.deadline import call_within, deadline_in
 from shared.tokens.jwks import JwksFetcher
 from shared.tokens.opening import open_jwe
 from shared.tokens.signatures import StaticKey, check_signature, static_key
@@ -88,7 +95,8 @@ class Verifier:
 
     Args:
         vault: Vault facade (player role: read accounts, decrypt with account keys).
-        settings: cache TTLs; defaults to ``vault.settings``.
+        settings: cache TTLs, the Vault timeout and the verification deadline; defaults to
+            ``vault.settings``.
         clock: seconds since the epoch, for claim checks (tests freeze it).
         jwks: the JWKS fetcher (shared cache across accounts).
         limits: token and header size limits.
@@ -109,8 +117,14 @@ class Verifier:
         self._jwks = jwks or JwksFetcher(allow_loopback=settings.jwks_allow_loopback_http)
         self._clock = clock
         self._limits = limits
+        self._deadline = settings.verification_deadline
+        self._vault_timeout = settings.vault_timeout
         self._cache: TtlCache[str, _Prepared] = TtlCache(
-            settings.cache_ttl, stale_if_error=settings.cache_stale_if_error, refresh_ahead=0.75
+            settings.cache_ttl,
+            stale_if_error=settings.cache_stale_if_error,
+            refresh_ahead=0.75,
+            stale_while_revalidate=self._deadline,
+            deadline=self._deadline,
         )
 
     def _load(self, account_id: str) -> _Prepared:
@@ -136,17 +150,26 @@ class Verifier:
         cannot be asked): changes may have been missed."""
         self._cache.expire_all()
 
-    def active_account(self, account_id: str) -> Account:
-        """The account, if it exists and is active (from the cache when fresh).
+    def deadline(self) -> float:
+        """The deadline of a verification starting now (a :func:`time.monotonic` instant),
+        for a caller that shares it among several steps (the Crypto API's encrypt)."""
+        return deadline_in(self._deadline)
+
+    def active_account(self, account_id: str, *, deadline: float | None = None) -> Account:
+        """The account, if it exists and is active (from the cache when fresh, or stale
+        while it is refreshed).
 
         Raises:
             AccountNotFound: unknown, disabled or malformed id (one message for all three,
                 so callers cannot tell them apart).
-            VerificationUnavailable: Vault cannot be asked.
+            VerificationUnavailable: Vault cannot be asked, or not before ``deadline``
+                (by default the verification deadline from now).
         """
-        return self._account(account_id, refuse=AccountNotFound)[0]
+        return self._account(account_id, refuse=AccountNotFound, deadline=deadline)[0]
 
-    def _account(self, account_id: str, *, refuse: type[ServiceError]) -> tuple[Account, StaticKey]:
+    def _account(
+        self, account_id: str, *, refuse: type[ServiceError], deadline: float | None
+    ) -> tuple[Account, StaticKey]:
         try:
             check_account_id(account_id)
         except AccountInvalid as exc:
@@ -154,7 +177,9 @@ class Verifier:
             # one, rather than report a retryable outage (UNKNOWN) that no retry can fix.
             raise refuse(f"account {account_id!r} is unknown or disabled") from exc
         try:
-            prepared = self._cache.get(account_id, lambda: self._load(account_id))
+            prepared = self._cache.get(
+                account_id, lambda: self._load(account_id), deadline=deadline
+            )
         except AccountInvalid as exc:
             raise VerificationUnavailable(f"account misconfigured: {exc.detail}") from exc
         except ServiceError as exc:
@@ -174,8 +199,18 @@ class Verifier:
             raise TokenInvalidFormat("a JWE inside a JWE is not accepted")
         return inner
 
-    def verify(self, token: object, *, account_id: str, campaign_id: str | int) -> VerifiedToken:
+    def verify(
+        self,
+        token: object,
+        *,
+        account_id: str,
+        campaign_id: str | int,
+        deadline: float | None = None,
+    ) -> VerifiedToken:
         """Verify a secure token (JWS, or JWE around a JWS) for an account and campaign.
+
+        ``deadline`` (a :func:`time.monotonic` instant) bounds the waits for Vault and a
+        JWKS endpoint, all together; by default :meth:`deadline`.
 
         Returns:
             The verified token; claims are only reachable through this.
@@ -191,19 +226,21 @@ class Verifier:
             or (isinstance(campaign_id, int) and not isinstance(campaign_id, bool))
         ):
             raise ValueError(f"campaign_id must be a non-empty string or an int: {campaign_id!r}")
-        return self._verify(token, account_id, campaign_id, allow_jwe=True)
+        return self._verify(token, account_id, campaign_id, allow_jwe=True, deadline=deadline)
 
-    def verify_assertion(self, token: object, *, account_id: str) -> VerifiedToken:
+    def verify_assertion(
+        self, token: object, *, account_id: str, deadline: float | None = None
+    ) -> VerifiedToken:
         """Verify a secure token presented as an RFC 7523 assertion (Authorization API).
 
         Every check of :meth:`verify` except the campaign match (the campaign is not known
         there; ``campaignId`` must still be present). Only a JWS is accepted: a JWE is
-        ``TOKEN_INVALID_FORMAT``.
+        ``TOKEN_INVALID_FORMAT``. ``deadline`` as for :meth:`verify`.
 
         Raises:
             TokenError: as :meth:`verify`.
         """
-        return self._verify(token, account_id, None, allow_jwe=False)
+        return self._verify(token, account_id, None, allow_jwe=False, deadline=deadline)
 
     def authenticate(self, token: object, *, account_id: str) -> SignedJws:
         """Check a JWS's form and signature with the account's method; claims unchecked.
@@ -217,8 +254,9 @@ class Verifier:
         jws = parse_compact(token, self._limits)
         if jws.is_jwe:
             raise TokenInvalidFormat("a JWS is expected here, not a JWE")
-        account, key = self._account(account_id, refuse=TokenInvalidSignature)
-        algorithm = check_signature(jws, account, key, self._jwks)
+        deadline = self.deadline()
+        account, key = self._account(account_id, refuse=TokenInvalidSignature, deadline=deadline)
+        algorithm = self._signature(jws, account, key, deadline)
         return SignedJws(
             account=account,
             header=jws.header,
@@ -226,21 +264,46 @@ class Verifier:
             algorithm=algorithm,
         )
 
+    def _signature(
+        self, jws: CompactToken, account: Account, key: StaticKey, deadline: float
+    ) -> str:
+        if key is not None:  # a key of the account's own: no I/O
+            return check_signature(jws, account, key, self._jwks)
+        return call_within(
+            deadline,
+            lambda: check_signature(jws, account, key, self._jwks),
+            bound=self._jwks.timeout,
+        )
+
     def _verify(
-        self, token: object, account_id: str, campaign_id: str | int | None, *, allow_jwe: bool
+        self,
+        token: object,
+        account_id: str,
+        campaign_id: str | int | None,
+        *,
+        allow_jwe: bool,
+        deadline: float | None,
     ) -> VerifiedToken:
         outer = parse_compact(token, self._limits)
+        if deadline is None:
+            deadline = self.deadline()
         key_version = None
         if outer.is_jwe:
             if not allow_jwe:
                 raise TokenInvalidFormat("a JWS is expected here, not a JWE")
-            account, key = self._account(account_id, refuse=TokenDecryptionFailed)
-            plaintext, key_version = open_jwe(outer, account, self._keys)
+            account, key = self._account(
+                account_id, refuse=TokenDecryptionFailed, deadline=deadline
+            )
+            plaintext, key_version = call_within(
+                deadline, lambda: open_jwe(outer, account, self._keys), bound=self._vault_timeout
+            )
             jws = self._inner(plaintext)
         else:
-            account, key = self._account(account_id, refuse=TokenInvalidSignature)
+            account, key = self._account(
+                account_id, refuse=TokenInvalidSignature, deadline=deadline
+            )
             jws = outer
-        algorithm = check_signature(jws, account, key, self._jwks)
+        algorithm = self._signature(jws, account, key, deadline)
         claims = jws.payload or {}
         subject, campaign = check_claims(
             claims, account=account, campaign_id=campaign_id, now=self._clock()
@@ -264,16 +327,20 @@ class Verifier:
     async def verify_async(
         self, token: object, *, account_id: str, campaign_id: str | int
     ) -> VerifiedToken:
-        """:meth:`verify` for event loops: Vault and JWKS calls run in a worker thread.
+        """:meth:`verify` for event loops: Vault and JWKS calls run in a worker thread,
+        within the same deadline.
 
-        A JWS of an account held in the cache, checked with a key it holds (public key or
-        shared secret: no JWKS endpoint, no Transit), is verified on the loop itself: about
-        a hundred microseconds of CPU, less than the thread hop would cost.
+        A JWS of an account held in the cache (fresh, or stale while it is refreshed),
+        checked with a key it holds (public key or shared secret: no JWKS endpoint, no
+        Transit), is verified on the loop itself: about a hundred microseconds of CPU, less
+        than the thread hop would cost.
         """
         if self.verifies_inline(token, account_id):
             return self.verify(token, account_id=account_id, campaign_id=campaign_id)
+        # Started before the hop: the wait for a free thread counts too.
+        deadline = self.deadline()
         return await asyncio.to_thread(
-            self.verify, token, account_id=account_id, campaign_id=campaign_id
+            self.verify, token, account_id=account_id, campaign_id=campaign_id, deadline=deadline
         )
 
     def holds_account(self, account_id: str) -> bool:

@@ -351,3 +351,14 @@ def test_jwks_loopback_http_is_off_unless_set() -> None:
     assert Settings.from_env({"JWKS_ALLOW_LOOPBACK_HTTP": "true"}).jwks_allow_loopback_http
     with pytest.raises(ConfigurationError, match="JWKS_ALLOW_LOOPBACK_HTTP"):
         Settings.from_env({"JWKS_ALLOW_LOOPBACK_HTTP": "yes"})
+
+
+def test_verify_deadline_defaults_to_the_vault_timeout_plus_a_second() -> None:
+    """VERIFY_DEADLINE_SECONDS bounds one verification's waits on Vault; unset, it is the
+    Vault client timeout + 1 s; a value that is not a positive number names the variable."""
+    assert Settings.from_env({}).verification_deadline == 6.0
+    assert Settings.from_env({"VAULT_CLIENT_TIMEOUT": "2"}).verification_deadline == 3.0
+    assert Settings.from_env({"VERIFY_DEADLINE_SECONDS": "1.5"}).verification_deadline == 1.5
+    for bad in ("0", "-1", "soon", "601"):
+        with pytest.raises(ConfigurationError, match="VERIFY_DEADLINE_SECONDS"):
+            Settings.from_env({"VERIFY_DEADLINE_SECONDS": bad})

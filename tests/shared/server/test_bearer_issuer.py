@@ -65,8 +65,10 @@ def test_rotation_keeps_old_key_until_its_bearers_expire(settings: Settings, vau
     assert {k["kid"] for k in jwks["keys"]} >= {before.kid, after.kid}
     check_with_jwcrypto(before.access_token, jwks)
     check_with_jwcrypto(after.access_token, jwks)
-    clock.now += 300 + 30 + 59  # an instance may have signed until cache_ttl after rotation
+    # An instance may have signed until cache_ttl after rotation, plus the window in which
+    # an expired cache entry is still used while it is refreshed (the verification deadline).
+    clock.now += 300 + 30 + vault.settings.verification_deadline + 59
     assert before.kid in {k["kid"] for k in issuer.jwks()["keys"]}
-    clock.now += 2  # past lifetime + cache_ttl + leeway: every such bearer has expired
+    clock.now += 2  # past lifetime + cache_ttl + window + leeway: every such bearer expired
     assert before.kid not in {k["kid"] for k in issuer.jwks()["keys"]}
     assert after.kid in {k["kid"] for k in issuer.jwks()["keys"]}
