@@ -122,22 +122,41 @@ async def encrypt(
     except RequestEntityTooLarge as exc:
         body, too_large = b"", exc
 
-    def run() -> Any:
-        account = encrypt_service.authenticate(authorization)
+    def read_token(account: str) -> object:
         request.scope["state"]["client_id"] = account
         if too_large is not None:
             raise too_large
-        token = (
+        return (
             # A text body's final newline is its framing (curl --data-binary @file): only
             # that is removed; any other whitespace is the token's, and refuses it.
             without_line_ending(body.decode("ascii", "replace"))
             if raw
             else _decode(body, EncryptRequest).token
         )
+
+    def run() -> Any:
+        account = encrypt_service.authenticate(authorization)
+        token = read_token(account)
         encrypt_service.charge(account)
         return encrypt_service.encrypt(account, token)
 
-    result = await ENCRYPT_THREADS.run(request, run)
+    # Everything cached (the usual case: a campaign's bearer, account and keys): the same
+    # steps in the same order on the loop, about 150 µs of CPU, without the thread hop.
+    account = encrypt_service.authenticate_inline(authorization)
+    if account is not None:
+        token = read_token(account)
+        if encrypt_service.seals_inline(account, token):
+            await encrypt_service.charge_async(account)
+            result = encrypt_service.encrypt(account, token)
+        else:
+
+            def rest() -> Any:
+                encrypt_service.charge(account)
+                return encrypt_service.encrypt(account, token)
+
+            result = await ENCRYPT_THREADS.run(request, rest)
+    else:
+        result = await ENCRYPT_THREADS.run(request, run)
     if raw or request.accept.best_match(["application/json", _JWT]) == _JWT:
         return Response(result.token, media_type=_JWT, headers={"Cache-Control": NO_STORE})
     return Response(

@@ -112,6 +112,13 @@ def _keycloak_account(claims: dict[str, Any], trusted: TrustedIssuer) -> str:
     return _account_id(azp)
 
 
+def _token(authorization: str | None) -> str | None:
+    """The token of ``Bearer <token>`` (the scheme is case-insensitive, RFC 7235)."""
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
 class Bearer(msgspec.Struct, frozen=True):
     """A verified bearer: whose it is, until when, with which scopes."""
 
@@ -176,9 +183,8 @@ class BearerChecker:
             BearerScopeMissing: 403.
             JwksUnavailable: the authz JWKS cannot be fetched and nothing is cached (503).
         """
-        scheme, _, token = (authorization or "").strip().partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:  # the scheme is case-insensitive (RFC 7235)
+        token = _token(authorization)
+        if token is None:
             raise BearerMissing("send 'Authorization: Bearer <access token>' (RFC 6750)")
         digest = hashlib.sha256(token.encode("utf-8", "replace")).digest()
         now = self._clock()
@@ -193,6 +199,17 @@ class BearerChecker:
         if scope not in bearer.scopes:
             raise BearerScopeMissing(f"this call needs the scope {scope!r}")
         return bearer
+
+    def remembers(self, authorization: str | None) -> bool:
+        """Whether :meth:`check` would answer from what it remembers (a bearer verified
+        before and unexpired): no signature check, no JWKS fetch, a hash and a lookup."""
+        token = _token(authorization)
+        if token is None:
+            return False
+        digest = hashlib.sha256(token.encode("utf-8", "replace")).digest()
+        with self._lock:
+            bearer = self._verified.get(digest)
+        return bearer is not None and self._clock() < bearer.expires_at + _LEEWAY
 
     def check_jwks(self) -> None:
         """Raise :class:`JwksUnavailable` unless every trusted issuer's JWKS is available

@@ -1,7 +1,7 @@
 """Structured JSON access logs as plain ASGI middleware (no web framework imported).
 
-One line per request, straight to stderr (not through ``logging``: see :class:`_Lines`):
-method, path (never the query string: tokens must not be logged,
+One line per request, written to the JSON log stream (stderr) without making a ``logging``
+record (see :class:`_Lines`): method, path (never the query string: tokens must not be logged,
 and a careless client may put one there), status, duration, client address, and the
 ``client_id`` a handler recorded in ``scope["state"]`` when there is one. No headers, no
 bodies.
@@ -20,7 +20,13 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["AccessLogMiddleware", "JsonFormatter", "configure_json_logging", "log_unexpected"]
+__all__ = [
+    "AccessLogMiddleware",
+    "JsonFormatter",
+    "configure_json_logging",
+    "json_handler",
+    "log_unexpected",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -50,10 +56,20 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, default=str)
 
 
+def json_handler() -> logging.StreamHandler[Any] | None:
+    """The root logger's JSON handler (:func:`configure_json_logging`), if there is one."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler.formatter, JsonFormatter) and isinstance(
+            handler, logging.StreamHandler
+        ):
+            return handler
+    return None
+
+
 def configure_json_logging(level: int = logging.INFO) -> None:
     """Send every log record to stderr as JSON (idempotent)."""
     root = logging.getLogger()
-    if any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
+    if json_handler() is not None:
         return
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
@@ -91,21 +107,24 @@ class _Lines:
         self._pending.append(line)
 
     def flush(self) -> None:
-        """Write what is pending to stderr (as it is now: a test may have replaced it)."""
+        """Write what is pending where the JSON log records go (stderr), under the lock
+        of their handler, so that a line never interleaves with a record of another thread."""
         pending, self._pending = self._pending, []
         if not pending:
             return
-        data = b"".join(pending)
-        stream = sys.stderr
+        data = b"".join(pending).decode()
+        handler = json_handler()
         try:
-            buffer = getattr(stream, "buffer", None)
-            if buffer is not None:
-                # Other records went through the text layer, which logging flushes each time.
-                buffer.write(data)
-                buffer.flush()
-            else:
-                stream.write(data.decode())
-                stream.flush()
+            if handler is None:
+                sys.stderr.write(data)
+                sys.stderr.flush()
+                return
+            handler.acquire()
+            try:
+                handler.stream.write(data)
+                handler.stream.flush()
+            finally:
+                handler.release()
         except (OSError, ValueError):
             # stderr closed or full: losing access lines must not fail requests.
             pass

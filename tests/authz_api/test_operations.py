@@ -18,6 +18,7 @@ from shared import Account, AccountStore, PublicKeyValidation, Settings, Vault
 from shared.ops.bootstrap import bootstrap
 from shared.vault.layout import AUTHZ_SIGNING_KEY
 from shared.web.access_log import JsonFormatter
+from tests.support.access_log import access_lines
 from tests.support.authz import Authz, assert_oauth_error, serve
 from tests.support.openbao import DevServer
 from tests.support.tokens import b64, claims, pem, sign, unb64
@@ -115,21 +116,16 @@ def test_metrics(authz: Authz, ec: Account) -> None:
 
 
 def test_access_log_is_json_without_tokens(
-    authz: Authz,
-    ec: Account,
-    caplog: pytest.LogCaptureFixture,
-    capsys: pytest.CaptureFixture[str],
+    authz: Authz, ec: Account, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Each request leaves one structured access line on stderr (method, path, status,
-    client_id) and no line or record anywhere contains the assertion or the bearer."""
+    """Each request leaves one structured access line in the JSON log (method, path,
+    status, client_id) and no line or record anywhere contains the assertion or the bearer."""
     token = sign(claims(), "ES256", "ec-p256")
-    capsys.readouterr()
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.INFO), access_lines() as written:
         bearer = authz.jwt_bearer(ec.id, token).json()["access_token"]
         authz.http.post("/oauth/token?assertion=" + token, data={"grant_type": "x"})
         time.sleep(0.2)  # the server's loop writes its lines at the end of its turn
-    stderr = capsys.readouterr().err
-    access = [json.loads(line) for line in stderr.splitlines() if '"logger":"access"' in line]
+    access = written.records()
     ok = next(line for line in access if line["status"] == 200)
     assert (ok["method"], ok["path"], ok["client_id"]) == ("POST", "/oauth/token", ec.id)
     assert (ok["level"], ok["msg"]) == ("info", "request")
@@ -137,7 +133,10 @@ def test_access_log_is_json_without_tokens(
     assert refused["path"] == "/oauth/token"  # without the query string
     # Every record the service wrote (httpx here is the test's own client, logging its URL).
     formatted = [JsonFormatter().format(r) for r in caplog.records if r.name != "httpx"]
-    for text in [*formatted, stderr]:
+    service_lines = [
+        line for line in written.text.splitlines() if json.loads(line).get("logger") != "httpx"
+    ]
+    for text in [*formatted, *service_lines]:
         assert token not in text
         assert bearer not in text
         assert token.split(".")[2] not in text

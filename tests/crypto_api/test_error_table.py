@@ -169,6 +169,9 @@ class Refusing:
     def authenticate(self, authorization: str | None) -> str:
         raise self.error
 
+    def authenticate_inline(self, authorization: str | None) -> str | None:
+        raise self.error
+
     def account_jwks(self, account_id: str, client: str | None = None) -> Any:
         raise self.error
 

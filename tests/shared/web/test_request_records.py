@@ -6,52 +6,42 @@ import asyncio
 import io
 import json
 import logging
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
 
-from shared.web.access_log import AccessLogMiddleware
+from shared.web.access_log import AccessLogMiddleware, configure_json_logging, json_handler
 from shared.web.metrics import MetricsMiddleware
 
 
-class _Stderr(io.TextIOWrapper):
-    """A stderr that counts the writes reaching its byte layer."""
+class _Counted(io.StringIO):
+    """A log stream that counts its writes."""
 
-    def __init__(self) -> None:
-        self.raw_bytes = io.BytesIO()
-        self.writes = 0
-        super().__init__(self.raw_bytes, encoding="utf-8")
-        original = self.raw_bytes.write
+    writes = 0
 
-        def counted(data: Any) -> int:
-            self.writes += 1
-            return original(data)
-
-        self.buffer.write = counted  # type: ignore[method-assign]
-
-    def lines(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.raw_bytes.getvalue().decode().splitlines()]
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
 
 
 @pytest.fixture
-def stderr() -> Iterator[_Stderr]:
-    """A fake stderr, set in the test itself by :func:`_run` (pytest's capture sets its own
-    between a fixture's set-up and the test)."""
+def stream() -> Iterator[_Counted]:
+    """The JSON handler's stream, replaced by a counting buffer; the access logger on."""
+    configure_json_logging()
+    handler = json_handler()
+    assert handler is not None
+    counted = _Counted()
+    previous = handler.setStream(counted)
     logging.getLogger("access").setLevel(logging.INFO)
-    yield _Stderr()
+    yield counted
     logging.getLogger("access").setLevel(logging.NOTSET)
+    handler.setStream(previous)
 
 
-def _run(stderr: _Stderr, main: Any) -> None:
-    real = sys.stderr
-    sys.stderr = stderr
-    try:
-        asyncio.run(main)
-    finally:
-        sys.stderr = real
+def _lines(stream: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
 
 
 def _app(status: int, *, fail: bool = False, pause: bool = True) -> Any:
@@ -88,7 +78,7 @@ async def _call(app: Any, scope: dict[str, Any]) -> None:
     await app(scope, receive, send)
 
 
-def test_one_line_per_request_one_write_per_loop_turn(stderr: _Stderr) -> None:
+def test_one_line_per_request_one_write_per_loop_turn(stream: _Counted) -> None:
     """Ten requests finishing in one turn of the loop give ten JSON lines, written together
     at the end of that turn; no query string, header or body reaches them."""
     app = AccessLogMiddleware(_app(201, pause=False))
@@ -97,10 +87,10 @@ def test_one_line_per_request_one_write_per_loop_turn(stderr: _Stderr) -> None:
         await asyncio.gather(*(_call(app, _scope(query=b"token=a.b.c")) for _ in range(10)))
         await asyncio.sleep(0)
 
-    _run(stderr, main())
-    lines = stderr.lines()
+    asyncio.run(main())
+    lines = _lines(stream)
     assert len(lines) == 10
-    assert stderr.writes == 1
+    assert stream.writes == 1
     first = lines[0]
     assert set(first) == {
         "ts",
@@ -117,12 +107,12 @@ def test_one_line_per_request_one_write_per_loop_turn(stderr: _Stderr) -> None:
     assert (first["logger"], first["level"], first["msg"]) == ("access", "info", "request")
     assert (first["method"], first["path"], first["status"]) == ("POST", "/v1/encrypt", 201)
     assert (first["client"], first["client_id"]) == ("127.0.0.9", "acme")
-    text = stderr.raw_bytes.getvalue().decode()
+    text = stream.getvalue()
     assert "a.b.c" not in text
     assert "secret-bearer" not in text
 
 
-def test_a_failed_request_is_logged_as_500(stderr: _Stderr) -> None:
+def test_a_failed_request_is_logged_as_500(stream: _Counted) -> None:
     app = AccessLogMiddleware(_app(200, fail=True))
 
     async def main() -> None:
@@ -130,11 +120,11 @@ def test_a_failed_request_is_logged_as_500(stderr: _Stderr) -> None:
             await _call(app, _scope())
         await asyncio.sleep(0)
 
-    _run(stderr, main())
-    assert [line["status"] for line in stderr.lines()] == [500]
+    asyncio.run(main())
+    assert [line["status"] for line in _lines(stream)] == [500]
 
 
-def test_the_access_logger_level_still_turns_it_off(stderr: _Stderr) -> None:
+def test_the_access_logger_level_still_turns_it_off(stream: _Counted) -> None:
     logging.getLogger("access").setLevel(logging.WARNING)
     app = AccessLogMiddleware(_app(200))
 
@@ -142,8 +132,8 @@ def test_the_access_logger_level_still_turns_it_off(stderr: _Stderr) -> None:
         await _call(app, _scope())
         await asyncio.sleep(0)
 
-    _run(stderr, main())
-    assert stderr.lines() == []
+    asyncio.run(main())
+    assert _lines(stream) == []
 
 
 def _sample(name: str, **labels: str) -> float:
