@@ -8,6 +8,8 @@ encryption is OAEP with SHA-256, so the player can unwrap the CEK with ``transit
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from joserfc import jwe
 from joserfc.jwk import RSAKey
 
@@ -53,8 +55,10 @@ def seal(jws: str, key: PublicKey, limits: Limits = Limits(), *, jwk: RSAKey | N
 class Sealer:
     """Seals for any account with its latest public key, cached for ``settings.cache_ttl``.
 
-    A rotation in Vault is picked up when the cache entry expires; while Vault is down the
-    cached key keeps sealing for up to ``settings.cache_stale_if_error``.
+    A rotation in Vault is picked up when the cache entry is refreshed (within the TTL
+    plus the verification deadline); while Vault is down the cached key keeps sealing for
+    up to ``settings.cache_stale_if_error``. A key never loaded is waited for until the
+    caller's deadline at most (``settings.verification_deadline`` by default).
     """
 
     def __init__(self, keys: KeyStore, settings: Settings, limits: Limits = Limits()) -> None:
@@ -64,7 +68,11 @@ class Sealer:
         # new joserfc key object takes a process-wide lock (functools.cached_property on
         # Python 3.11) that serialised every seal under load.
         self._cache: TtlCache[str, tuple[PublicKey, RSAKey]] = TtlCache(
-            settings.cache_ttl, stale_if_error=settings.cache_stale_if_error, refresh_ahead=0.75
+            settings.cache_ttl,
+            stale_if_error=settings.cache_stale_if_error,
+            refresh_ahead=0.75,
+            stale_while_revalidate=settings.verification_deadline,
+            deadline=settings.verification_deadline,
         )
 
     def has_keys(self) -> bool:
@@ -75,22 +83,34 @@ class Sealer:
         """Whether the account's key is at hand (cached, usable): sealing asks no Vault."""
         return self._cache.holds(account_id)
 
-    def latest_key(self, account_id: str) -> PublicKey:
-        """The account's current encryption key (cached)."""
-        return self._imported(account_id)[0]
+    def latest_key(self, account_id: str, *, deadline: float | None = None) -> PublicKey:
+        """The account's current encryption key (cached); ``deadline`` bounds the wait
+        for Vault when it is not (a :func:`time.monotonic` instant)."""
+        return self._imported(account_id, deadline)[0]
 
-    def _imported(self, account_id: str) -> tuple[PublicKey, RSAKey]:
+    def prefetch(self, account_id: str) -> None:
+        """Start reading the account's key now if it is not cached, without waiting: a
+        caller about to read the account too makes both reads at once."""
+        self._cache.prefetch(account_id, self._loader(account_id))
+
+    def _loader(self, account_id: str) -> Callable[[], tuple[PublicKey, RSAKey]]:
         def load() -> tuple[PublicKey, RSAKey]:
             latest = self._keys.get(account_id).latest
             return latest, latest.jwk()
 
-        return self._cache.get(account_id, load)
+        return load
+
+    def _imported(self, account_id: str, deadline: float | None) -> tuple[PublicKey, RSAKey]:
+        return self._cache.get(account_id, self._loader(account_id), deadline=deadline)
 
     def seal(self, account_id: str, jws: str) -> str:
         """Seal ``jws`` for ``account_id``; see :func:`seal`."""
         return self.seal_with_kid(account_id, jws)[0]
 
-    def seal_with_kid(self, account_id: str, jws: str) -> tuple[str, str]:
-        """Seal ``jws`` for ``account_id``; returns the JWE and the ``kid`` it names."""
-        key, jwk = self._imported(account_id)
+    def seal_with_kid(
+        self, account_id: str, jws: str, *, deadline: float | None = None
+    ) -> tuple[str, str]:
+        """Seal ``jws`` for ``account_id``; returns the JWE and the ``kid`` it names.
+        ``deadline`` as for :meth:`latest_key`."""
+        key, jwk = self._imported(account_id, deadline)
         return seal(jws, key, self._limits, jwk=jwk), key.kid
