@@ -11,7 +11,8 @@ import pytest
 from shared import Settings, Vault
 from shared.cli._keys import format_period, parse_period
 from shared.cli._output import UsageError
-from tests.support.apis import EC_ACCOUNT, vault_cli
+from tests.support.apis import EC_ACCOUNT, in_process_cli, vault_cli
+from tests.support.openbao import free_port
 
 
 @pytest.fixture
@@ -185,3 +186,17 @@ def test_retire_option_mistakes_are_usage_errors(
     code, _, err = cli("keys", "retire", account_id, *argv)
     assert code == 2, err
     assert run_json(cli, "keys", "list", account_id)[1]["min_decryption_version"] == 1
+
+
+def test_retire_safe_with_vault_unreachable_is_retryable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Vault down: --safe decides nothing and exits 3 (retry later), one line."""
+    monkeypatch.setenv("VAULT_ADDR", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("VAULT_TOKEN", "t")
+    monkeypatch.setenv("VAULT_CLIENT_TIMEOUT", "1")
+    run = in_process_cli(monkeypatch, capsys)
+    started = time.monotonic()
+    code, data = run_json(run, "keys", "retire", "acme", "--safe")
+    assert (code, data["code"]) == (3, "VAULT_UNAVAILABLE")
+    assert time.monotonic() - started < 5
