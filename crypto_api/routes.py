@@ -143,10 +143,12 @@ async def encrypt(
         )
 
     def run() -> Any:
-        account = encrypt_service.authenticate(authorization)
+        # One deadline for the request's waits on Vault (its account, then its key).
+        deadline = encrypt_service.deadline()
+        account = encrypt_service.authenticate(authorization, deadline=deadline)
         token = read_token(account)
         encrypt_service.charge(account)
-        return encrypt_service.encrypt(account, token)
+        return encrypt_service.encrypt(account, token, deadline=deadline)
 
     # Everything cached (the usual case: a campaign's bearer, account and keys): the same
     # steps in the same order on the loop, about 150 µs of CPU, without the thread hop.

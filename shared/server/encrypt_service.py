@@ -100,17 +100,24 @@ class EncryptService:
         self.charge(account_id, cost, batch=batch)
         return account_id
 
-    def authenticate(self, authorization: str | None) -> str:
+    def deadline(self) -> float:
+        """The deadline of a request starting now (``settings.verification_deadline``),
+        for :meth:`authenticate` and :meth:`encrypt` to share: one wait for Vault in all."""
+        return self._verifier.deadline()
+
+    def authenticate(self, authorization: str | None, *, deadline: float | None = None) -> str:
         """The active account of the request's bearer (signature, expiry, scope, account
         not disabled), without charging its rate limit: checked before a request body is
-        read, so that a caller without a valid bearer never makes us hold its body.
+        read, so that a caller without a valid bearer never makes us hold its body. An
+        account key not cached is read meanwhile (both reads of a cold account at once).
 
         Raises:
             BearerInvalid, BearerScopeMissing, JwksUnavailable, AccountDisabled,
-            VerificationUnavailable.
+            VerificationUnavailable (also when Vault has not answered by ``deadline``).
         """
         account_id = self._bearers.check(authorization).account_id
-        self._account(account_id)
+        self._sealer.prefetch(account_id)
+        self._account(account_id, deadline)
         return account_id
 
     def authenticate_inline(self, authorization: str | None) -> str | None:
@@ -134,9 +141,9 @@ class EncryptService:
         CPU then, less than a hop to a worker thread and back costs (issue 17)."""
         return self._verifier.verifies_inline(token, account_id) and self._sealer.holds(account_id)
 
-    def _account(self, account_id: str) -> Account:
+    def _account(self, account_id: str, deadline: float | None = None) -> Account:
         try:
-            return self._verifier.active_account(account_id)
+            return self._verifier.active_account(account_id, deadline=deadline)
         except AccountNotFound as exc:
             # The bearer is genuine but the account was disabled (or deleted) since.
             raise AccountDisabled("this account is disabled") from exc
@@ -177,16 +184,21 @@ class EncryptService:
         burst = limiter.burst if own is None else own.burst
         return limiter, rate, burst
 
-    def encrypt(self, account_id: str, token: object) -> Encrypted:
-        """Verify ``token`` (a JWS) for ``account_id`` and seal it.
+    def encrypt(
+        self, account_id: str, token: object, *, deadline: float | None = None
+    ) -> Encrypted:
+        """Verify ``token`` (a JWS) for ``account_id`` and seal it, both steps waiting for
+        Vault until ``deadline`` at most (by default :meth:`deadline`).
 
         Raises:
             TokenError: the token is refused (its code); ``VerificationUnavailable`` when
-                Vault cannot be asked for what is not cached.
+                Vault cannot be asked (in time) for what is not cached.
         """
-        self._verifier.verify_assertion(token, account_id=account_id)
+        if deadline is None:
+            deadline = self.deadline()
+        self._verifier.verify_assertion(token, account_id=account_id, deadline=deadline)
         try:
-            jwe, kid = self._sealer.seal_with_kid(account_id, str(token).strip())
+            jwe, kid = self._sealer.seal_with_kid(account_id, str(token).strip(), deadline=deadline)
         except TokenError:
             raise
         except ServiceError as exc:
