@@ -25,6 +25,7 @@ import msgspec
 
 from shared.errors import VerificationUnavailable
 from shared.identity.errors import ProfileUnauthorized
+from shared.identity.guarded_transport import GuardedTransport
 
 __all__ = ["DATA_MEMBERS", "MAX_BYTES", "ProfileApi"]
 
@@ -63,14 +64,15 @@ class ProfileApi:
             follow_redirects=False,
             # The profile belongs to the participant, not to a proxy set in the environment.
             trust_env=False,
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
             headers={
                 "Accept": "application/json",
                 "User-Agent": "secure-token-player",
                 # Read raw and capped: a compressed answer could inflate past the cap.
                 "Accept-Encoding": "identity",
             },
-            transport=transport,
+            transport=GuardedTransport(
+                transport, limits=httpx.Limits(max_connections=100, max_keepalive_connections=20)
+            ),
         )
 
     async def fetch(self, url: str, access_token: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import httpx
 import msgspec
 
 from shared.identity.errors import SsoFailed, SsoUnavailable
+from shared.identity.guarded_transport import GuardedTransport
 
 __all__ = ["MAX_BYTES", "IdpHttp", "TooLarge", "check_status"]
 
@@ -104,7 +105,7 @@ class IdpHttp:
         self._pool = httpx.AsyncHTTPTransport(
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20)
         )
-        self._transport = _CappedTransport(self._pool, max_bytes)
+        self._transport = _CappedTransport(GuardedTransport(self._pool), max_bytes)
         self._client = httpx.AsyncClient(**self.client_options())
 
     def client_options(self) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from redis.exceptions import RedisError
 from standardwebhooks import Webhook
 
 from shared.errors import ServiceError
+from shared.identity.guarded_transport import GuardedTransport
 from shared.identity.player_secrets import PlayerSecrets
 from shared.identity.player_settings import WebhookSettings
 from shared.identity.webhooks.events import Queued
@@ -85,7 +86,7 @@ class Deliverer:
         self._clock = clock
         # No redirects, no proxies from the environment: the URL is the customer's, as set.
         self._http = http or httpx.AsyncClient(
-            timeout=_TIMEOUT, follow_redirects=False, trust_env=False
+            timeout=_TIMEOUT, follow_redirects=False, trust_env=False, transport=GuardedTransport()
         )
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         #: True while events are being delivered (a stop then waits for them to finish).
