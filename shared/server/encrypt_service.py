@@ -84,7 +84,11 @@ class EncryptService:
         self.batch_max = settings.batch_max
         self._sealer = Sealer(keys, settings)
         self._jwks: TtlCache[str, dict[str, list[dict[str, Any]]]] = TtlCache(
-            settings.cache_ttl, stale_if_error=settings.cache_stale_if_error, refresh_ahead=0.75
+            settings.cache_ttl,
+            stale_if_error=settings.cache_stale_if_error,
+            refresh_ahead=0.75,
+            stale_while_revalidate=settings.verification_deadline,
+            deadline=settings.verification_deadline,
         )
 
     def authorize(self, authorization: str | None, *, cost: int = 1, batch: bool = False) -> str:
