@@ -147,6 +147,57 @@ def _sentinel_kwargs(target: SentinelTarget, timeout: float) -> dict[str, Any]:
     return kwargs
 
 
+#: What a master configured with ``min-replicas-to-write`` answers a write when it has no
+#: replica in reach: after a failover, the old master come back (a pause, a partition) still
+#: believes it is one until the Sentinels demote it, seconds later.
+_NO_REPLICAS: Final = "NOREPLICAS"
+_DEMOTED: Final = "the node is no longer a master with replicas; asking the Sentinels again"
+
+
+class _MasterConnection(redis.sentinel.SentinelManagedConnection):
+    """redis-py's Sentinel connection, closed when a read fails, and leaving a master that
+    has lost its replicas.
+
+    redis-py 8.1's synchronous Sentinel connection keeps its socket when a read times out
+    (``disconnect_on_error`` defaults to False there, unlike every other connection of
+    redis-py: redis/redis-py#4292). The reply still owed then goes to the next command
+    sent on it: after a frozen master came back, our tests saw a replayed client assertion
+    told "first use" and a fresh one "used". Closing it, as a plain connection does, is the
+    fix.
+
+    redis-py re-asks the Sentinels when a master answers ``READONLY`` (demoted). A master
+    cut off from its replicas by a failover answers ``NOREPLICAS`` instead (when the data
+    nodes set ``min-replicas-to-write``, as docs/decisions.md asks): without this, a client
+    whose connection survived would keep writing to it, and those writes would be dropped
+    when the Sentinels make it a replica.
+    """
+
+    def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        """As redis-py's, closed on a failed read, ``NOREPLICAS`` a broken connection."""
+        kwargs.setdefault("disconnect_on_error", True)
+        try:
+            return super().read_response(*args, **kwargs)
+        except redis.ResponseError as exc:
+            if not str(exc).startswith(_NO_REPLICAS):
+                raise
+            self.disconnect()  # type: ignore[no-untyped-call]
+            raise redis.ConnectionError(_DEMOTED) from exc
+
+
+class _AsyncMasterConnection(redis.asyncio.sentinel.SentinelManagedConnection):
+    """As :class:`_MasterConnection`, for asyncio (whose reads close on failure already)."""
+
+    async def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        """As redis-py's, with ``NOREPLICAS`` a broken connection (retried elsewhere)."""
+        try:
+            return await super().read_response(*args, **kwargs)
+        except redis.ResponseError as exc:
+            if not str(exc).startswith(_NO_REPLICAS):
+                raise
+            await self.disconnect()
+            raise redis.ConnectionError(_DEMOTED) from exc
+
+
 class _SentinelMaster(redis.Redis):
     """The service's master; closing it closes its connections to the Sentinels too."""
 
@@ -209,6 +260,7 @@ def redis_client(
     master: _SentinelMaster = sentinel.master_for(  # type: ignore[no-untyped-call]
         target.service,
         redis_class=_SentinelMaster,
+        connection_class=_MasterConnection,
         db=target.db,
         username=target.username,
         password=target.password,
@@ -245,6 +297,7 @@ def async_redis_client(
     master: _AsyncSentinelMaster = sentinel.master_for(
         target.service,
         redis_class=_AsyncSentinelMaster,
+        connection_class=_AsyncMasterConnection,
         db=target.db,
         username=target.username,
         password=target.password,

@@ -1,10 +1,16 @@
-"""A Redis Sentinel set-up on loopback for tests: a master, a replica and three Sentinels.
+"""A Redis Sentinel set-up on loopback for tests: a master, two replicas, three Sentinels.
 
 Debian's ``redis-server`` and ``redis-sentinel`` (scripts/test installs them), each on a
 free port of 127.0.0.1, every file (append-only files, Sentinel configurations, logs) in a
 temporary folder. The Sentinels judge a node down after ``down_after_ms`` (1 s by default)
-and two of the three must agree, so killing the master promotes the replica in a few
+and two of the three must agree, so killing the master promotes a replica in a few
 seconds.
+
+The data nodes are configured as docs/decisions.md asks of a Sentinel deployment: a master
+takes a write only while a replica has acknowledged the stream within
+``min-replicas-max-lag`` seconds (``min-replicas-to-write 1``), so an old master cut off by
+a failover refuses writes instead of taking writes that its demotion will drop. Two
+replicas, so that the new master still has one after a failover.
 """
 
 from __future__ import annotations
@@ -27,8 +33,13 @@ __all__ = ["SERVICE", "SentinelSet"]
 SERVICE = "tokens"
 
 
+#: A master refuses writes when no replica acknowledged within this many seconds.
+MAX_LAG = 2
+
+
 def _data_node(directory: Path, port: int, *extra: str) -> RedisServer:
-    """A data node that writes every command to its append-only file before answering."""
+    """A data node that writes every command to its append-only file before answering, and
+    takes writes as a master only with a replica in reach."""
     directory.mkdir(parents=True, exist_ok=True)
     return RedisServer(
         "--appendonly",
@@ -39,18 +50,22 @@ def _data_node(directory: Path, port: int, *extra: str) -> RedisServer:
         str(directory),
         "--logfile",
         str(directory / "redis.log"),
+        "--min-replicas-to-write",
+        "1",
+        "--min-replicas-max-lag",
+        str(MAX_LAG),
         *extra,
         port=port,
     )
 
 
 class SentinelSet:
-    """A master, a replica and three Sentinels watching them (a context manager)."""
+    """A master, two replicas and three Sentinels watching them (a context manager)."""
 
     def __init__(self, directory: Path, *, down_after_ms: int = 1000) -> None:
         self.directory = directory
         self.down_after_ms = down_after_ms
-        self.ports = [free_port(), free_port()]
+        self.ports = [free_port() for _ in range(3)]
         self.nodes: dict[int, RedisServer] = {}
         self.sentinel_ports = [free_port() for _ in range(3)]
         self.sentinels: list[subprocess.Popen[bytes]] = []
@@ -71,16 +86,22 @@ class SentinelSet:
 
     def start(self, timeout: float = 30.0) -> None:
         """Start the nodes and the Sentinels; return once every Sentinel sees the master,
-        the replica in sync, and the two other Sentinels."""
+        both replicas in sync, and the two other Sentinels."""
         binary = shutil.which("redis-sentinel")
         if binary is None:
             raise RuntimeError("redis-sentinel is missing: apt-get install redis-sentinel")
-        master, replica = self.ports
+        master, *replicas = self.ports
         self.nodes[master] = _data_node(self.directory / f"node-{master}", master).start()
-        self.nodes[replica] = _data_node(
-            self.directory / f"node-{replica}", replica, "--replicaof", "127.0.0.1", str(master)
-        ).start()
-        self._wait(lambda: self._in_sync(replica), timeout, "the replica did not sync")
+        for replica in replicas:
+            self.nodes[replica] = _data_node(
+                self.directory / f"node-{replica}",
+                replica,
+                "--replicaof",
+                "127.0.0.1",
+                str(master),
+            ).start()
+        for replica in replicas:
+            self._wait(lambda r=replica: self._in_sync(r), timeout, "a replica did not sync")
         for port in self.sentinel_ports:
             folder = self.directory / f"sentinel-{port}"
             folder.mkdir(parents=True)
@@ -141,6 +162,29 @@ class SentinelSet:
         process.wait()
         return port
 
+    def freeze_master(self) -> int:
+        """SIGSTOP the current master (it hangs: connections open, no answers); its port."""
+        port = self.master_port()
+        assert port is not None, "no Sentinel names a master"
+        process = self.nodes[port].process
+        assert process is not None
+        process.send_signal(signal.SIGSTOP)
+        return port
+
+    def thaw(self, port: int) -> None:
+        """SIGCONT the node at ``port`` (a frozen master comes back believing it is one)."""
+        process = self.nodes[port].process
+        assert process is not None
+        process.send_signal(signal.SIGCONT)
+
+    def wait_replica(self, port: int, timeout: float = 30.0) -> None:
+        """Wait until the node at ``port`` is a replica in sync (the Sentinels demoted it)."""
+        self._wait(
+            lambda: self._role(port) == "slave" and self._in_sync(port),
+            timeout,
+            f"the node at {port} was not made a replica",
+        )
+
     def wait_promoted(self, old: int, timeout: float = 30.0) -> int:
         """Wait until every Sentinel names another master than ``old`` and that node says it
         is master; its port."""
@@ -200,7 +244,7 @@ class SentinelSet:
                 return False
             finally:
                 client.close()
-            if state["num-other-sentinels"] < 2 or state["num-slaves"] < 1:
+            if state["num-other-sentinels"] < 2 or state["num-slaves"] < len(self.ports) - 1:
                 return False
         return True
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -259,4 +260,46 @@ def test_an_unknown_service_is_a_connection_error(sentinels: SentinelSet) -> Non
         with pytest.raises(redis.ConnectionError, match="No master found for 'nothing'"):
             client.ping()
     finally:
+        client.close()
+
+
+def test_a_timed_out_reply_never_answers_the_next_command(sentinels: SentinelSet) -> None:
+    """A command that timed out on a hung master closes its connection: once the master
+    answers again, the next command gets its own reply, not the late one (redis-py 8.1's
+    Sentinel connection kept the socket: redis/redis-py#4292)."""
+    client = redis_client(sentinels.url, timeout=0.2)
+    try:
+        client.set("late", b"late reply")
+        client.set("next", b"its own reply")
+        port = sentinels.freeze_master()  # thawed well within down-after: no failover
+        try:
+            with pytest.raises(redis.TimeoutError):
+                client.get("late")
+            thaw = threading.Timer(0.1, sentinels.thaw, args=(port,))
+            thaw.start()
+            assert client.get("next") == b"its own reply"
+            thaw.join()
+        finally:
+            sentinels.thaw(port)
+    finally:
+        client.close()
+
+
+def test_a_master_without_replicas_is_left(sentinels: SentinelSet) -> None:
+    """A master that refuses writes for want of a replica (NOREPLICAS: an old master after
+    a failover) is a broken connection, retried through the Sentinels, not a plain error."""
+    port = sentinels.master_port()
+    assert port is not None
+    admin = sentinels.node(port)
+    client = redis_client(sentinels.url, retries=1)
+    try:
+        admin.config_set("min-replicas-to-write", 3)  # more than it has
+        with pytest.raises(redis.ConnectionError, match="no longer a master with replicas"):
+            client.set("written", b"1")
+        assert client.get("written") is None  # reads still work
+        admin.config_set("min-replicas-to-write", 1)
+        assert client.set("written", b"1")
+    finally:
+        admin.config_set("min-replicas-to-write", 1)
+        admin.close()
         client.close()
