@@ -17,7 +17,14 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.support.faults.load import Load, check_answers, describe, first_success_after, slowest
+from tests.support.faults.load import (
+    Call,
+    Load,
+    check_answers,
+    describe,
+    first_success_after,
+    slowest,
+)
 from tests.support.faults.raft import RaftCluster
 from tests.support.faults.stack import (
     ALWAYS_OK,
@@ -40,9 +47,9 @@ FAULT_SECONDS = 4.5
 RECOVERY_BOUND = max(CACHE_TTL, 1.0) + 3.0
 
 
-def run_fault(stack: Stack, inject: Callable[[], None], restore: Callable[[], None]) -> None:
+def run_fault(stack: Stack, inject: Callable[[], None], restore: Callable[[], None]) -> list[Call]:
     """Load both APIs, inject the fault for FAULT_SECONDS while an account the Crypto API
-    never loaded is tried too, restore, and check the contract."""
+    never loaded is tried too, restore, and check the contract; returns the calls."""
     with Load("", stack.warm_requests(), clients=4, pause=0.01) as load:
         time.sleep(0.5)
         with Load("", [("cold", stack.encrypt_as(stack.cold))], clients=1, pause=0.1) as cold:
@@ -85,6 +92,7 @@ def run_fault(stack: Stack, inject: Callable[[], None], restore: Callable[[], No
     assert_jwes_open(stack.admin, everything)
     assert_bearers_verify(stack.authz, calls)
     print(summary)  # the figures: pytest -rP tests/faults
+    return everything
 
 
 @pytest.mark.parametrize("how", ["killed", "restarted"])
@@ -116,7 +124,9 @@ def test_vault_sealed(raft_node: RaftCluster) -> None:
 def test_vault_slow(raft_node: RaftCluster) -> None:
     """A Vault whose answers take longer than the services' timeout (a delaying proxy):
     calls that need Vault give up after their timeout with 503 + Retry-After instead of
-    hanging, cached accounts keep encrypting, and all is well once Vault is fast again."""
+    hanging, cached accounts keep encrypting without ever waiting for a reload (expired
+    entries are served while one background refresh runs), and all is well once Vault is
+    fast again."""
     node = raft_node.nodes[0]
     with (
         TcpProxy("127.0.0.1", node.port) as proxy,
@@ -129,5 +139,9 @@ def test_vault_slow(raft_node: RaftCluster) -> None:
         def fast() -> None:
             proxy.delay = 0.0
 
-        run_fault(stack, slow, fast)
+        calls = run_fault(stack, slow, fast)
         assert proxy.accepted > 0
+    # A reload waited for would take a whole Vault timeout: no cached call came near one.
+    cached = [c for c in calls if c.kind in ALWAYS_OK]
+    assert cached
+    assert max(c.seconds for c in cached) < 0.9 * VAULT_TIMEOUT, slowest(cached)
