@@ -145,7 +145,8 @@ class AccountStore:
         """The account's token policy as each retained KV version set it, newest first, with
         the time it was written (KV's ``created_time``); ``None`` for a version that cannot
         be read back as an account. Reading stops after the first version without a lifetime
-        bound (what came before it no longer matters to :mod:`shared.accounts.retirement`).
+        bound (what came before it no longer matters to :mod:`shared.accounts.retirement`),
+        and before a version KV no longer has (deleted, destroyed or trimmed).
 
         Returns:
             The versions read, and whether all of them bound lifetimes back to the
@@ -159,9 +160,15 @@ class AccountStore:
         try:
             written = self._vault.kv_versions(path)
         except VaultNotFound:
-            raise AccountNotFound(f"no account {account_id!r}") from None
+            written = {}
+        if not written:
+            raise AccountNotFound(f"no account {account_id!r}")
         history: list[tuple[datetime, TokenPolicy | None]] = []
-        for version in sorted(written, reverse=True):
+        for version in range(max(written), 0, -1):
+            if version not in written:
+                # Deleted, destroyed or trimmed by KV: its policy is unknown, so the bound
+                # cannot be said to have held across it.
+                return history, False
             try:
                 policy = msgspec.convert(self._vault.kv_read_version(path, version), Account).policy
             except (VaultNotFound, msgspec.ValidationError):
@@ -170,7 +177,7 @@ class AccountStore:
             history.append((at, policy))
             if policy is None or not policy.require_exp or policy.max_lifetime is None:
                 return history, False
-        return history, 1 in written
+        return history, True
 
     def list(self) -> list[str]:
         """All account ids, sorted."""

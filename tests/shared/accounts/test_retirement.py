@@ -7,10 +7,11 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import hvac
 import msgspec
 import pytest
 
-from shared import Account, AccountStore, KeyStore, TokenDecryptionFailed, Verifier
+from shared import Account, AccountStore, KeyStore, TokenDecryptionFailed, Vault, Verifier
 from shared.accounts import KeySet, KeyVersion, TokenPolicy
 from shared.accounts.retirement import LifetimeBound, lifetime_bound, plan, retire_safely
 from shared.errors import KeyOperationRefused
@@ -188,6 +189,28 @@ def test_policy_history_stops_at_the_first_unbounded_document(
     assert got.since is not None
     assert updated.updated_at is not None
     assert abs(got.since - updated.updated_at) < timedelta(seconds=5)
+
+
+def test_a_deleted_document_version_ends_the_history(
+    bounded: Account, store: AccountStore, vault: Vault
+) -> None:
+    """A deleted version's policy is unknown: the history stops above it, and no longer
+    vouches for the account since its creation."""
+    for lifetime in (1800, 900):
+        store.update(
+            msgspec.structs.replace(
+                bounded, policy=msgspec.structs.replace(BOUNDED, max_lifetime=lifetime)
+            )
+        )
+    assert store.policy_history(bounded.id)[1]
+    client = hvac.Client(url=vault.settings.vault_addr, token=vault.settings.vault_token)
+    client.secrets.kv.v2.delete_secret_versions(
+        path=f"accounts/{bounded.id}", versions=[2], mount_point=vault.settings.kv_mount
+    )
+    history, since_creation = store.policy_history(bounded.id)
+    assert [p.max_lifetime for _, p in history if p is not None] == [900]
+    assert not since_creation
+    assert lifetime_bound(bounded.id, history, since_creation=since_creation).since == history[0][0]
 
 
 def test_retire_safely_retires_exactly_the_unneeded_and_newer_tokens_keep_verifying(
