@@ -248,6 +248,14 @@ class Participants:
             "/v1/identify", json={"account": self.account, "campaign": CAMPAIGN, "token": token}
         )
 
+    def identify_profile(self, http: httpx.Client) -> httpx.Response:
+        """``POST /v1/identify`` for a token carrying an access token (the profile API)."""
+        sub = self._sub("identify-profile")
+        token = self._token(sub, access_token=f"at-{sub}")
+        return http.post(
+            "/v1/identify", json={"account": self.account, "campaign": CAMPAIGN, "token": token}
+        )
+
     def submit(self, http: httpx.Client) -> httpx.Response:
         """Send the oldest form shown (one is shown first if none waits) as a browser
         would, every field as shown but the e-mail, changed."""
