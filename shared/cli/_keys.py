@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from shared.accounts.keys import KeySet, KeyStore
 from shared.accounts.retirement import SafeRetirement, retire_safely
@@ -68,9 +68,15 @@ def _seconds(value: str) -> float:
 def _rotation(keys: KeySet) -> str:
     if keys.auto_rotate_period == 0:
         return f"rotation: by hand only (tokenctl keys schedule {keys.account_id} --every 30d)"
+    latest = next((v.created_at for v in keys.versions if v.version == keys.latest_version), None)
+    due = ""
+    if latest is not None:
+        # "about": Vault checks periodically, not at the exact second.
+        when = latest + timedelta(seconds=keys.auto_rotate_period)
+        due = f", next about {when.isoformat(timespec='seconds')}"
     return (
         f"rotation: Vault rotates every {format_period(keys.auto_rotate_period)} "
-        "(once the latest version is that old)"
+        f"(once the latest version is that old{due})"
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -69,6 +70,9 @@ def test_schedule_sets_shows_and_clears_the_rotation_period(cli: Any, account_id
     assert (code, data["auto_rotate_period"]) == (0, 2_592_000)
     code, out, _ = cli("keys", "list", account_id)
     assert "Vault rotates every 30d" in out
+    created = datetime.fromisoformat(data["versions"][0]["created_at"])
+    due = (created + timedelta(days=30)).isoformat(timespec="seconds")
+    assert f"next about {due}" in out
     for off in ("0", "off"):
         assert cli("keys", "schedule", account_id, "--every", "1h")[0] == 0
         code, out, _ = cli("keys", "schedule", account_id, "--every", off)
