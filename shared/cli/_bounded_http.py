@@ -12,14 +12,18 @@ are parsed and held by then). This thin subclass bounds each request's head:
 - its number of headers: at most :data:`MAX_HEADERS`.
 
 A head over either limit is answered 431 (RFC 6585) and the connection is closed.
+
+It also sends each response's head with its body, in one write (:class:`_HeadWithBody`):
+uvicorn writes them apart, and a system call per write is about a tenth of a small
+request's CPU on our machines (issue 17).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Final
+from typing import Any, Final
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 __all__ = ["MAX_HEADERS", "MAX_HEAD_BYTES", "BoundedHttpToolsProtocol"]
 
@@ -49,6 +53,48 @@ _RESPONSE: Final = (
 
 class _HeadTooLarge(Exception):
     """Raised from a parser callback to stop parsing (httptools turns it into a parser error)."""
+
+
+class _HeadWithBody:
+    """The transport of one response cycle: a head that a body will follow is held and
+    written with the body's first bytes.
+
+    Only such a head is held: a HEAD request's, or one with neither a body length nor
+    chunks (a 204, an empty 200), is written at once, as is everything before the head
+    (``100 Continue``). Closing writes what is held first (an app failing after the head).
+    A streaming response's head waits for its first chunk, which our apps send at once.
+    """
+
+    __slots__ = ("_cycle", "_held", "_transport")
+
+    def __init__(self, transport: Any, cycle: RequestResponseCycle) -> None:
+        self._transport = transport
+        self._cycle = cycle
+        self._held: bytes | None = None
+
+    def write(self, data: bytes) -> None:
+        cycle = self._cycle
+        if self._held is not None:
+            data, self._held = self._held + data, None
+        elif (
+            cycle.response_started
+            and not cycle.response_complete
+            and cycle.scope["method"] != "HEAD"
+            and (cycle.expected_content_length > 0 or cycle.chunked_encoding)
+            and data.startswith(b"HTTP/")
+        ):
+            self._held = data
+            return
+        self._transport.write(data)
+
+    def close(self) -> None:
+        if self._held is not None:
+            held, self._held = self._held, None
+            self._transport.write(held)
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
@@ -104,9 +150,14 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
-        """The head is over: what follows is body."""
+        """The head is over: what follows is body. The new cycle writes through a
+        :class:`_HeadWithBody` (its task has not run yet)."""
         self._in_head = False
+        previous = self.cycle
         super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is not None and cycle is not previous:
+            cycle.transport = _HeadWithBody(self.transport, cycle)  # type: ignore[assignment]
 
     def on_message_complete(self) -> None:
         """The next bytes start another message."""

@@ -18,7 +18,13 @@ class AsgiServer:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            access_log=False,
+            # The protocol `tokenctl serve` runs (bounded heads, head and body in one write).
+            http="shared.cli._bounded_http:BoundedHttpToolsProtocol",
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
