@@ -152,11 +152,14 @@ def put_account(
 
 
 @contextmanager
-def serve_player(settings: Settings, redis_url: str, **overrides: Any) -> Iterator[str]:
-    """The player app over HTTP (uvicorn in a thread) on ``redis_url``; its base URL."""
+def serve_player(
+    settings: Settings, redis_url: str, *, port: int | None = None, **overrides: Any
+) -> Iterator[str]:
+    """The player app over HTTP (uvicorn in a thread, on ``port`` or a free one) on
+    ``redis_url``; its base URL."""
     fields = {f: getattr(settings, f) for f in settings.__struct_fields__}
     app = create_app(Settings(**{**fields, "redis_url": redis_url, **overrides}))
-    with AsgiServer(app) as server:
+    with AsgiServer(app, port=port) as server:
         yield server.url
 
 
