@@ -10,8 +10,6 @@ from typing import Any
 import pytest
 
 from shared import Settings, Vault
-from shared.cli._keys import format_period, parse_period
-from shared.cli._output import UsageError
 from tests.support.apis import EC_ACCOUNT, in_process_cli, vault_cli
 from tests.support.openbao import free_port
 
@@ -35,29 +33,6 @@ def run_json(cli: Any, *argv: str) -> tuple[int, dict[str, Any]]:
 def create(cli: Any, account_id: str, *extra: str) -> None:
     code, _, err = cli("accounts", "create", account_id, *EC_ACCOUNT, *extra)
     assert code == 0, err
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [("30d", 2_592_000), ("12h", 43_200), ("1h30m", 5400), ("3600", 3600), ("90s", 90),
-     ("1d2h3m4s", 93_784), ("0", 0), ("off", 0), (" OFF ", 0)],
-)  # fmt: skip
-def test_periods_parse(text: str, seconds: int) -> None:
-    """Durations in d/h/m/s (combined), bare seconds, and 0/off."""
-    assert parse_period(text) == seconds
-
-
-@pytest.mark.parametrize("text", ["", "abc", "-1h", "1x", "30 d", "h", "1.5h", "1h1d"])
-def test_bad_periods_are_usage_errors(text: str) -> None:
-    """Anything else is a usage error that shows the accepted forms."""
-    with pytest.raises(UsageError) as caught:
-        parse_period(text)
-    assert "such as 30d" in caught.value.detail
-
-
-def test_periods_print_back() -> None:
-    """Seconds print in the largest units: 30d, 1h30m; 0 is off."""
-    assert [format_period(s) for s in (2_592_000, 5400, 3600, 0)] == ["30d", "1h30m", "1h", "off"]
 
 
 def test_schedule_sets_shows_and_clears_the_rotation_period(cli: Any, account_id: str) -> None:
