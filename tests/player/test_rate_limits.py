@@ -4,17 +4,27 @@ what it charges, what it answers, and that 0 turns it off."""
 from __future__ import annotations
 
 import re
+import signal
+import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
+import msgspec
 from litestar.testing import TestClient
 
 from player.app import create_app
 from shared.accounts import Account
-from shared.identity import Campaign, PlayerSettings, PlayerStore, ensure_form_keys
+from shared.identity import Campaign, Player, PlayerSettings, PlayerStore, ensure_form_keys
+from shared.identity.participations import Participations
+from shared.identity.profile_api import ProfileApi
 from shared.settings import Settings
+from shared.state import RedisBuckets, RedisRateLimiter
+from shared.tokens.verification import Verifier
 from shared.vault import Vault
+from tests.support.asgi_server import AsgiServer
 from tests.support.redis_server import RedisServer
 from tests.support.tokens import claims, sign
 
@@ -116,3 +126,57 @@ def test_zero_turns_the_limit_off(
         answers = [client.post("/v1/identify", json=_body(account_id)) for _ in range(10)]
     assert {a.status_code for a in answers} == {200}
     assert set(redis_server.client().keys("ratelimit:*")) == before
+
+
+def test_a_frozen_redis_never_blocks_the_event_loop(
+    settings: Settings,
+    vault: Vault,
+    make_account: Callable[..., Account],
+    account_id: str,
+) -> None:
+    """The player asks its limit without blocking the event loop: while an identification
+    waits (2 s here) on a frozen Redis, the same worker answers other requests at once;
+    the identification then passes on the per-process fallback."""
+    make_account()
+    ensure_form_keys(vault)
+    PlayerStore(vault).put(
+        account_id, PlayerSettings(campaigns={CAMPAIGN: Campaign(title="Quiz")}), expected=0
+    )
+    redis = RedisServer().start()
+    try:
+        app_settings = msgspec.structs.replace(settings, redis_url=redis.url)
+        limiter = RedisRateLimiter(
+            RedisBuckets(redis.url, timeout=2.0), "player:account", 100.0, 100
+        )
+        own = Player(
+            Vault(app_settings),
+            Verifier(Vault(app_settings), settings=app_settings),
+            PlayerStore(Vault(app_settings)),
+            forms=None,
+            participations=Participations(redis.url),
+            profiles=ProfileApi(),
+            limiter=limiter,
+        )
+        with (
+            AsgiServer(create_app(app_settings, overrides={"player": own})) as server,
+            httpx.Client(base_url=server.url, timeout=10) as http,
+            ThreadPoolExecutor(1) as pool,
+        ):
+            assert http.post("/v1/identify", json=_body(account_id)).status_code == 200
+            assert redis.process is not None
+            redis.process.send_signal(signal.SIGSTOP)
+            try:
+                waiting = pool.submit(http.post, "/v1/identify", json=_body(account_id))
+                time.sleep(0.3)
+                started = time.monotonic()
+                live = http.get("/health/live")
+                elapsed = time.monotonic() - started
+                assert not waiting.done()
+                identified = waiting.result(timeout=10)
+            finally:
+                redis.process.send_signal(signal.SIGCONT)
+    finally:
+        redis.stop()
+    assert live.status_code == 200
+    assert elapsed < 0.5, elapsed
+    assert identified.status_code == 200
