@@ -195,6 +195,14 @@ class Sent:
     def accepted(self) -> bool:
         return any(200 <= s < 300 for s in self.statuses)
 
+    @property
+    def taken(self) -> bool:
+        """Accepted, or refused as used (recorded by an attempt whose answer was lost)."""
+        return self.accepted or self.used
+
+    #: Set when a resend was refused with FORM_USED.
+    used: bool = False
+
 
 class Participants:
     """The load's requests for one account's campaign 1001 (see the module docstring).
@@ -281,6 +289,8 @@ class Participants:
             headers=_FORM,
         )
         sent.statuses.append(answer.status_code)
+        if answer.status_code == 400 and page_code(answer.text) == "FORM_USED":
+            sent.used = True
         return answer
 
     def requests(self, *kinds: str) -> list[tuple[str, Any]]:
@@ -298,6 +308,10 @@ class Participants:
     def accepted(self) -> dict[str, Sent]:
         """The forms answered 2xx, by participant."""
         return {s.sub: s for s in self.sent if s.accepted}
+
+    def taken(self) -> dict[str, Sent]:
+        """The forms the player recorded as far as their answers tell, by participant."""
+        return {s.sub: s for s in self.sent if s.taken}
 
     def recorded(self, client: redis.Redis) -> tuple[list[str], dict[str, int]]:
         """The participants in the campaign's entries stream (in order, duplicates kept),
