@@ -90,7 +90,8 @@ class TtlCache(Generic[K, V]):
             background (None: only once expired).
         stale_while_revalidate: seconds past the TTL during which an expired entry is
             served at once while it is refreshed, when no refresh is running or failed: at
-            least as long as a refresh may take (the callers pass their deadline).
+            least as long as a refresh may take (the callers pass their deadline). Off
+            with a TTL of 0.
         deadline: default seconds a caller waits for a foreground load (None: as long as
             it takes); :meth:`get`'s ``deadline`` overrides it.
         clock: the TTL clock (tests move it by hand); deadlines use :func:`time.monotonic`.
@@ -117,7 +118,8 @@ class TtlCache(Generic[K, V]):
         # Vault is picked up within max(TTL, 1 s) of its return.
         self._retry = min(retry_interval, max(ttl, 1.0))
         self._ahead = None if refresh_ahead is None else ttl * refresh_ahead
-        self._revalidate = min(stale_while_revalidate, stale_if_error)
+        # A TTL of 0 asks the source on every call (stale only if it fails), as before.
+        self._revalidate = min(stale_while_revalidate, stale_if_error) if ttl > 0 else 0.0
         self._deadline = deadline
         self._clock = clock
         self._max = max_entries

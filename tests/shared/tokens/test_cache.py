@@ -445,3 +445,18 @@ def test_too_many_loads_fail_at_once() -> None:
     source.gate.set()
     wait_for(lambda: cache.holds("a") and cache.holds("b"))
     assert cache.get("c", source) == "v1"
+
+
+def test_zero_ttl_asks_the_source_every_time() -> None:
+    """With a TTL of 0 nothing is served without asking (no revalidation window), but a
+    failure still serves the last value within stale_if_error."""
+    clock, source = Clock(), Source()
+    zero: TtlCache[str, str] = TtlCache(
+        0.0, stale_if_error=100.0, stale_while_revalidate=5.0, clock=clock
+    )
+    assert zero.get("k", source) == "v1"
+    source.value = "v2"
+    assert zero.get("k", source) == "v2"
+    source.error = VaultUnavailable("down")
+    assert zero.get("k", source) == "v2"
+    assert source.calls == 3
