@@ -55,9 +55,13 @@ def _lua(body: str, content_type: str, headers: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _lua_cycling(bodies: Path, content_type: str, threads: int) -> str:
+def _lua_cycling(
+    bodies: Path, content_type: str, threads: int, headers: dict[str, str] | None = None
+) -> str:
     # Each wrk thread loads the file and takes every `threads`-th line from its own offset:
     # no two requests of a run send the same body until the file is used up.
+    fields = {"Content-Type": content_type, **(headers or {})}
+    table = ", ".join(f"[{json.dumps(k)}] = {json.dumps(v)}" for k, v in fields.items())
     return f"""\
 local threads = 0
 function setup(thread)
@@ -68,7 +72,7 @@ function init(args)
   bodies = {{}}
   for line in io.lines({json.dumps(str(bodies))}) do bodies[#bodies + 1] = line end
   index = offset + 1
-  headers = {{["Content-Type"] = {json.dumps(content_type)}}}
+  headers = {{{table}}}
 end
 function request()
   local body = bodies[index]
@@ -81,11 +85,17 @@ threads_total = {threads}
 
 
 def run_wrk_bodies(
-    url: str, bodies: Path, content_type: str, *, seconds: float, connections: int
+    url: str,
+    bodies: Path,
+    content_type: str,
+    *,
+    seconds: float,
+    connections: int,
+    headers: dict[str, str] | None = None,
 ) -> WrkResult:
     """POST the lines of ``bodies`` to ``url``, a different one per request, for ``seconds``
     over ``connections`` keep-alive connections (they repeat only once all were sent)."""
-    lua = _lua_cycling(bodies, content_type, min(THREADS, connections))
+    lua = _lua_cycling(bodies, content_type, min(THREADS, connections), headers)
     return _run(lua, url, seconds, connections)
 
 
