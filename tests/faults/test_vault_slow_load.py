@@ -18,16 +18,24 @@ import asyncio
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
 
-from shared import Settings, Vault, Verifier
+from shared import KeyStore, Sealer, Settings, Vault, Verifier
 from shared.errors import VerificationUnavailable
 from tests.support.faults.load import Load, check_answers, describe
 from tests.support.faults.raft import RaftCluster
-from tests.support.faults.stack import CACHE_TTL, approle_settings, root_vault, services
+from tests.support.faults.stack import (
+    CACHE_TTL,
+    approle_settings,
+    new_account,
+    root_vault,
+    services,
+)
 from tests.support.tcp_proxy import TcpProxy
+from tests.support.tokens import claims, sign
 
 #: Seconds the proxy holds each answer of Vault.
 DELAY = 2.0
@@ -234,3 +242,52 @@ def test_warm_accounts_do_not_wait_for_a_slow_vault(
         assert {c.status for c in cold_calls} == {503}, summary
         assert {c.error for c in unknown} == {"UNKNOWN"}, summary
     assert recovered[-1].error == "", summary  # Vault fast again: served
+
+
+def _timed(call: Callable[[], object]) -> tuple[float, str]:
+    """Seconds ``call`` took, and ``UNKNOWN`` if it raised VerificationUnavailable."""
+    sent = time.monotonic()
+    try:
+        call()
+    except VerificationUnavailable as exc:
+        return time.monotonic() - sent, exc.code
+    return time.monotonic() - sent, ""
+
+
+def test_one_deadline_for_a_whole_verification(raft_node: RaftCluster) -> None:
+    """A JWE of an account nothing holds needs two slow reads (the account, then Transit's
+    decryption): together they get one deadline, then UNKNOWN (sync and async), instead of
+    a wait per read; the read that landed meanwhile serves the retry."""
+    admin = root_vault(raft_node)
+    account, other = new_account(admin, "jwe"), new_account(admin, "login")
+    jwe = Sealer(KeyStore(admin), admin.settings).seal(
+        account.id, sign(claims(), "ES256", "ec-p256")
+    )
+    node = raft_node.nodes[0]
+    with TcpProxy("127.0.0.1", node.port) as proxy:
+        verifier = Verifier(Vault(player_settings(admin, proxy.addr, vault_timeout=3.0)))
+        verifier.active_account(other.id)  # logged in before Vault turns slow
+
+        def verify() -> object:
+            return verifier.verify(jwe, account_id=account.id, campaign_id="1001")
+
+        async def verify_async() -> object:
+            return await verifier.verify_async(jwe, account_id=account.id, campaign_id="1001")
+
+        proxy.delay = 1.0  # two reads of 1 s each: 2 s, over the 1.5 s deadline
+        cold = _timed(verify)
+        warm = _timed(verify)  # the account landed at 1 s; the decryption alone fits
+        proxy.delay = 2.0  # now one decryption outlasts the deadline
+        slow_sync = _timed(verify)
+        slow_async = _timed(lambda: asyncio.run(verify_async()))
+        proxy.delay = 0.0
+        fast = _timed(verify)
+
+    summary = f"cold {cold}, warm {warm}, slow {slow_sync} / async {slow_async}, fast {fast}"
+    print(summary)  # the figures: pytest -rP tests/faults/test_vault_slow_load.py
+    for seconds, code in (cold, slow_sync, slow_async):
+        assert code == "UNKNOWN", summary
+        assert DEADLINE - 0.05 < seconds < DEADLINE + SLACK, summary
+    assert warm[1] == "", summary
+    assert warm[0] < DEADLINE, summary
+    assert fast[1] == "", summary
