@@ -43,7 +43,7 @@ REDIS_TIMEOUT = 2.0
 CALL_BOUND = 2 * REDIS_TIMEOUT + 2.5
 RECOVERY_BOUND = 2.0
 #: Kinds that need Redis (the count of limit.nb, or the recording).
-NEEDS_REDIS = ("page", "identify", "prefill", "submit")
+NEEDS_REDIS = ("page", "identify", "prefill", "submit", "ready")
 
 
 @pytest.fixture
@@ -107,11 +107,13 @@ def test_redis_gone(
         requests = participants.requests(
             "page", "submit", "identify", "prefill", "submit", "unlimited"
         )
+        requests.append(("ready", lambda http: http.get("/health/ready")))
         with Load(url, requests, clients=4, pause=0.02) as load:
             start = time.monotonic()
             time.sleep(1.0)
             hooks.stop()  # events now wait in the outbox's retries
             time.sleep(1.0)
+            waiting = outbox_waiting(aof_redis.client())  # events the fault must not lose
             gone = time.monotonic()
             fault(aof_redis)
             back = time.monotonic()
@@ -121,6 +123,7 @@ def test_redis_gone(
             calls = load.stop()
         summary = describe(calls, start)
         print(summary)  # the figures: pytest -rP tests/faults/test_player_redis.py
+        assert waiting > 0  # the outbox held events when Redis went
 
         # Answers: 2xx, or 503 + Retry-After with UNKNOWN; none slow; back at once.
         assert check_answers(calls) == [], summary
@@ -170,5 +173,6 @@ def test_redis_gone(
     print(
         f"forms sent {len(participants.sent)}, answered 503 {len(again)} (sent again: "
         f"{len(again) - used} taken, {used} FORM_USED, taken already), entries "
-        f"{len(entries)}, events delivered {len(events)} in {arrivals} arrivals"
+        f"{len(entries)}; {waiting} events waiting in the outbox when Redis went, "
+        f"{len(events)} delivered in {arrivals} arrivals"
     )
