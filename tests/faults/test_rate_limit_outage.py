@@ -1,10 +1,11 @@
-"""The shared rate limits while their Redis is stopped or frozen (docs/decisions.md, "Rate
-limits shared across instances").
+"""The shared rate limits while their Redis is stopped, frozen or failing over
+(docs/decisions.md, "Rate limits shared across instances").
 
 Expected: every limit falls back to a per-process bucket, so two instances let two budgets
 through (a degraded limit, never none and never a refusal of all traffic); no request waits
 for Redis more than about one timeout (0.25 s) per second and per instance; once Redis
-answers again (within a second), the instances share one budget again.
+answers again (within a second), the instances share one budget again; after a Sentinel
+failover, on the new master, which kept the buckets the old one had replicated.
 """
 
 from __future__ import annotations
@@ -13,15 +14,18 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
 
 from shared import Account, Settings
+from shared.state import RedisBuckets, RedisRateLimiter
 from shared.vault import Vault
 from tests.support.authz import serve
 from tests.support.rate_limits import BURST, RATE, alternate, two_authz, two_crypto, two_players
 from tests.support.redis_server import RedisServer
+from tests.support.sentinel import SentinelSet
 from tests.support.tokens import claims, sign
 
 #: The limiter asks Redis again this long after a failure (RedisBuckets' default).
@@ -148,3 +152,45 @@ def test_redis_frozen(
         print(f"{api}: slowest answer {slowest:.3f} s while Redis was frozen")
         assert frozen.within(2), (frozen, frozen.budgets(2))
         assert slowest < 1.0, slowest
+
+
+def test_a_sentinel_failover(tmp_path: Path) -> None:
+    """``REDIS_URL=redis+sentinel://``, the master SIGKILLed: two instances' limiters keep
+    answering (per-process buckets, each call bounded) until a replica is promoted; then
+    they share one budget again, on the new master, which the replica kept: a budget spent
+    before the failover stays spent."""
+    with SentinelSet(tmp_path / "redis") as sentinels:
+        one, two = (
+            RedisRateLimiter(RedisBuckets(sentinels.url), "failover", 0.001, BURST)
+            for _ in range(2)
+        )
+        assert [(one, two)[n % 2].acquire("acme") for n in range(BURST)] == [None] * BURST
+        assert one.acquire("acme") is not None
+        old = sentinels.master_port()
+        assert old is not None
+        # The replicas have the bucket before the master goes (redis-py leaves it untyped).
+        sentinels.node(old).execute_command("WAIT", 2, 2000)  # type: ignore[no-untyped-call]
+        sentinels.kill_master()
+        killed = time.monotonic()
+        answers: list[tuple[float, float | None]] = []
+        promoted: float | None = None
+        while promoted is None or time.monotonic() < promoted + RETRY_INTERVAL + 0.5:
+            for limiter in (one, two):
+                started = time.monotonic()
+                wait = limiter.acquire("acme")
+                answers.append((time.monotonic() - started, wait))
+            if promoted is None and sentinels.master_port() not in (None, old):
+                promoted = time.monotonic()
+            time.sleep(0.05)
+            assert time.monotonic() - killed < 30, "no promotion"
+        after = [one.acquire("acme"), two.acquire("acme")]
+    assert promoted is not None
+    slowest = max(seconds for seconds, _ in answers)
+    passed = sum(1 for _, wait in answers if wait is None)
+    print(
+        f"failover: promoted {promoted - killed:.1f} s after the kill; {len(answers)} calls, "
+        f"{passed} passed (per-process buckets), slowest {slowest:.3f} s"
+    )
+    assert slowest < 1.5, slowest
+    assert passed <= 2 * BURST  # at most each instance's own bucket
+    assert all(wait is not None for wait in after), after  # the new master kept the bucket
