@@ -284,10 +284,6 @@ class RedisBuckets:
         """As :meth:`run`, on the event loop."""
         return int(await self._async_script(keys=[key], args=[rate, size, need]))
 
-    def close(self) -> None:
-        """Close the synchronous client's connections."""
-        self._client.close()
-
     async def aclose(self) -> None:
         """Close both clients' connections."""
         self._client.close()
