@@ -264,6 +264,9 @@ class TtlCache(Generic[K, V]):
                         if len(self._missing) >= self._max:
                             self._missing.clear()
                         self._missing[key] = (now, exc)
+                elif isinstance(exc, ServiceError):  # a definite answer: nothing to serve
+                    self._entries.pop(key, None)
+                    self._failed.pop(key, None)
                 del self._flights[key]
             flight.error = exc
         else:

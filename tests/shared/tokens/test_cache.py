@@ -460,3 +460,16 @@ def test_zero_ttl_asks_the_source_every_time() -> None:
     source.error = VaultUnavailable("down")
     assert zero.get("k", source) == "v2"
     assert source.calls == 3
+
+
+def test_foreground_load_of_a_gone_key_drops_its_entry() -> None:
+    """A foreground load (entry idle past its window) that gets a definite answer raises it
+    and drops the old entry: nothing is served from it afterwards."""
+    clock, source = Clock(), Source()
+    cache = swr(clock)
+    cache.get("k", source)
+    source.error = AccountNotFound("gone")
+    clock.now += 50
+    with pytest.raises(AccountNotFound):
+        cache.get("k", source)
+    assert len(cache) == 0
