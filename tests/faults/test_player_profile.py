@@ -33,6 +33,7 @@ DEADLINE: float = _BOUNDS["deadline"].default
 #: A slow profile API answers after this (past the deadline: the read timeout ends it).
 SLOW = DEADLINE + 2.0
 CALL_BOUND = DEADLINE + 1.5
+RECOVERY_BOUND = 2.0
 NEEDS_PROFILES = ("prefill", "identify_profile")
 
 
@@ -44,7 +45,7 @@ def test_profile_api_down_then_slow(
 ) -> None:
     """Profile API refusing connections for 2.5 s, then answering 7 s late for 7 s: pages
     and identifies needing it 503 UNKNOWN + Retry-After (at once, then after the 3 s read
-    timeout), the rest 200 throughout; back within a second of each fault's end."""
+    timeout), the rest 200 throughout; back within 2 s of each fault's end."""
     ensure_form_keys(vault)
     account = make_account().id
     participants = Participants(account)
@@ -93,9 +94,10 @@ def test_profile_api_down_then_slow(
     assert worst is not None
     assert worst.seconds < CALL_BOUND, (worst, summary)
     for kind in NEEDS_PROFILES:
-        assert first_success_after(calls, up, kind) < 1.0, (kind, summary)
+        assert first_success_after(calls, up, kind) < RECOVERY_BOUND, (kind, summary)
         # Calls held when it sped up finish their read timeout first.
-        assert first_success_after(calls, fast, kind) < READ_TIMEOUT + 1.0, (kind, summary)
+        recovered = first_success_after(calls, fast, kind)
+        assert recovered < READ_TIMEOUT + RECOVERY_BOUND, (kind, summary)
     prefilled = [c for c in calls if c.kind == "prefill" and c.status == 200]
     assert all('value="ada@example.com"' in c.body for c in prefilled)
     print(

@@ -151,7 +151,8 @@ def test_identity_provider_hung_then_down(
     assert check_answers([c for c in calls if c.kind != "start"]) == [], summary
     assert {c.status for c in calls if c.kind == "start"} == {302}, summary
     assert {c.status for c in calls if c.kind != "start"} == {200}, summary
-    assert max(c.seconds for c in calls) < 2.0, summary  # the IdP never held anyone up
+    # The IdP never held anyone up (waiting for it takes the 3 s read timeout).
+    assert max(c.seconds for c in calls) < READ_TIMEOUT - 0.5, summary
 
     assert len(hung) == 2
     for answer, seconds in hung:
