@@ -208,3 +208,29 @@ def test_an_unknown_mode_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     assert audit.main() == 2
     monkeypatch.setenv("DEPENDENCY_AUDIT", "off")
     assert audit.main() == 0
+
+
+def test_main_runs_both_audits_and_fails_on_a_python_finding(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """main() audits the lock with pip-audit (exactly requirements.lock, no resolution) and
+    the npm lock; a Python finding fails the run even when npm's service is down. The
+    tools are stood in for (their services are unreachable from here)."""
+    calls: list[list[str]] = []
+
+    def run(argv: list[str], cwd: Path, timeout: float) -> tuple[str, str, int]:
+        calls.append(argv)
+        if argv[0].endswith("pip-audit"):
+            return _pip_report(CLEAN, VULNERABLE), "", 1
+        return json.dumps({"message": "405 Method Not Allowed"}), "", 1
+
+    monkeypatch.setattr(audit, "_run", run)
+    monkeypatch.setattr(audit.shutil, "which", lambda name: "/usr/bin/npm")
+    monkeypatch.delenv("DEPENDENCY_AUDIT", raising=False)
+    assert audit.main() == 1
+    pip_audit, npm = calls
+    assert pip_audit[1:5] == ["-r", str(ROOT / "requirements.lock"), "--no-deps", "--disable-pip"]
+    assert npm == ["npm", "audit", "--json", "--package-lock-only"]
+    err = capsys.readouterr().err
+    assert "dependency audit FAILED: Python (requirements.lock)" in err
+    assert "NOT DONE for npm (tests/support/oidc)" in err
