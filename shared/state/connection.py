@@ -22,12 +22,18 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import redis
 import redis.asyncio
-import redis.asyncio.sentinel
-import redis.sentinel
 from redis.backoff import AbstractBackoff, ExponentialBackoff, NoBackoff
 from redis.retry import Retry
 
 from shared.errors import ConfigurationError
+from shared.state.sentinel import (
+    AsyncMasterConnection,
+    AsyncSentinel,
+    AsyncSentinelMaster,
+    MasterConnection,
+    SentinelMaster,
+    SyncSentinel,
+)
 
 __all__ = ["SentinelTarget", "async_redis_client", "redis_client", "redis_target"]
 
@@ -141,89 +147,16 @@ def _options(
 
 
 def _sentinel_kwargs(target: SentinelTarget, timeout: float) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+    kwargs: dict[str, Any] = {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        # A Sentinel that does not answer is passed over for the next one at once; redis-py's
+        # default retries it with back-off first (3.8 s measured with the first one down).
+        "retry": Retry(NoBackoff(), 0),
+    }
     if target.sentinel_password:
         kwargs["password"] = target.sentinel_password
     return kwargs
-
-
-#: What a master configured with ``min-replicas-to-write`` answers a write when it has no
-#: replica in reach: after a failover, the old master come back (a pause, a partition) still
-#: believes it is one until the Sentinels demote it, seconds later.
-_NO_REPLICAS: Final = "NOREPLICAS"
-_DEMOTED: Final = "the node is no longer a master with replicas; asking the Sentinels again"
-
-
-class _MasterConnection(redis.sentinel.SentinelManagedConnection):
-    """redis-py's Sentinel connection, closed when a read fails, and leaving a master that
-    has lost its replicas.
-
-    redis-py 8.1's synchronous Sentinel connection keeps its socket when a read times out
-    (``disconnect_on_error`` defaults to False there, unlike every other connection of
-    redis-py: redis/redis-py#4292). The reply still owed then goes to the next command
-    sent on it: after a frozen master came back, our tests saw a replayed client assertion
-    told "first use" and a fresh one "used". Closing it, as a plain connection does, is the
-    fix.
-
-    redis-py re-asks the Sentinels when a master answers ``READONLY`` (demoted). A master
-    cut off from its replicas by a failover answers ``NOREPLICAS`` instead (when the data
-    nodes set ``min-replicas-to-write``, as docs/decisions.md asks): without this, a client
-    whose connection survived would keep writing to it, and those writes would be dropped
-    when the Sentinels make it a replica.
-    """
-
-    def read_response(self, *args: Any, **kwargs: Any) -> Any:
-        """As redis-py's, closed on a failed read, ``NOREPLICAS`` a broken connection."""
-        kwargs.setdefault("disconnect_on_error", True)
-        try:
-            return super().read_response(*args, **kwargs)
-        except redis.ResponseError as exc:
-            if not str(exc).startswith(_NO_REPLICAS):
-                raise
-            self.disconnect()  # type: ignore[no-untyped-call]
-            raise redis.ConnectionError(_DEMOTED) from exc
-
-
-class _AsyncMasterConnection(redis.asyncio.sentinel.SentinelManagedConnection):
-    """As :class:`_MasterConnection`, for asyncio (whose reads close on failure already)."""
-
-    async def read_response(self, *args: Any, **kwargs: Any) -> Any:
-        """As redis-py's, with ``NOREPLICAS`` a broken connection (retried elsewhere)."""
-        try:
-            return await super().read_response(*args, **kwargs)
-        except redis.ResponseError as exc:
-            if not str(exc).startswith(_NO_REPLICAS):
-                raise
-            await self.disconnect()
-            raise redis.ConnectionError(_DEMOTED) from exc
-
-
-class _SentinelMaster(redis.Redis):
-    """The service's master; closing it closes its connections to the Sentinels too."""
-
-    sentinels_client: redis.sentinel.Sentinel | None = None
-
-    def close(self) -> None:
-        """Close the master's connections, then the Sentinels'."""
-        try:
-            super().close()
-        finally:
-            if self.sentinels_client is not None:
-                self.sentinels_client.close()
-
-
-class _AsyncSentinelMaster(redis.asyncio.Redis):
-    """As :class:`_SentinelMaster`, for asyncio."""
-
-    sentinels_client: redis.asyncio.sentinel.Sentinel | None = None
-
-    async def aclose(self, close_connection_pool: bool | None = None) -> None:
-        """Close the master's connections, then the Sentinels'."""
-        try:
-            await super().aclose(close_connection_pool)
-        finally:
-            if self.sentinels_client is not None:
-                await self.sentinels_client.aclose()
 
 
 def redis_client(
@@ -253,14 +186,13 @@ def redis_client(
             return redis.Redis.from_url(target, **options)
         except ValueError as exc:  # redis-py's parse errors name the part, not the URL
             raise ConfigurationError(f"REDIS_URL: {exc}") from None
-    # redis-py's Sentinel classes are untyped.
-    sentinel = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+    sentinel = SyncSentinel(  # type: ignore[no-untyped-call]
         list(target.sentinels), sentinel_kwargs=_sentinel_kwargs(target, timeout)
     )
-    master: _SentinelMaster = sentinel.master_for(  # type: ignore[no-untyped-call]
+    master: SentinelMaster = sentinel.master_for(  # type: ignore[no-untyped-call]
         target.service,
-        redis_class=_SentinelMaster,
-        connection_class=_MasterConnection,
+        redis_class=SentinelMaster,
+        connection_class=MasterConnection,
         db=target.db,
         username=target.username,
         password=target.password,
@@ -291,13 +223,13 @@ def async_redis_client(
             return redis.asyncio.Redis.from_url(target, **options)
         except ValueError as exc:
             raise ConfigurationError(f"REDIS_URL: {exc}") from None
-    sentinel = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+    sentinel = AsyncSentinel(  # type: ignore[no-untyped-call]
         list(target.sentinels), sentinel_kwargs=_sentinel_kwargs(target, timeout)
     )
-    master: _AsyncSentinelMaster = sentinel.master_for(
+    master: AsyncSentinelMaster = sentinel.master_for(
         target.service,
-        redis_class=_AsyncSentinelMaster,
-        connection_class=_AsyncMasterConnection,
+        redis_class=AsyncSentinelMaster,
+        connection_class=AsyncMasterConnection,
         db=target.db,
         username=target.username,
         password=target.password,

@@ -4,11 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
-import warnings
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import msgspec
 import pytest
@@ -18,6 +14,7 @@ from shared.errors import ConfigurationError
 from shared.settings import Settings
 from shared.state import async_redis_client, redis_client, redis_target
 from shared.state.connection import SentinelTarget
+from tests.support.openbao import free_port
 from tests.support.redis_server import RedisServer
 from tests.support.sentinel import SERVICE, SentinelSet
 
@@ -159,12 +156,6 @@ def test_the_same_options_for_a_single_node(redis_server: RedisServer) -> None:
         client.close()
 
 
-@pytest.fixture(scope="module")
-def sentinels(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentinelSet]:
-    with SentinelSet(Path(tmp_path_factory.mktemp("sentinel"))) as found:
-        yield found
-
-
 def test_a_sentinel_url_reaches_the_master(sentinels: SentinelSet) -> None:
     """Through the Sentinels, both clients write to the master (not the replica) and read
     it back."""
@@ -187,52 +178,6 @@ def test_a_sentinel_url_reaches_the_master(sentinels: SentinelSet) -> None:
             await aclient.aclose()
 
     assert asyncio.run(both()) == b"async"
-
-
-def test_closing_closes_the_sentinel_connections_too(sentinels: SentinelSet) -> None:
-    """Closing a client leaves no connection of ours open to the Sentinels (and the asyncio
-    one no ResourceWarning)."""
-
-    async def use() -> None:
-        aclient = async_redis_client(sentinels.url)
-        await aclient.ping()
-        assert _clients(sentinels)  # it asked a Sentinel
-        await aclient.aclose()
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ResourceWarning)
-        client = redis_client(sentinels.url)
-        client.ping()
-        assert _clients(sentinels)
-        client.close()
-        _wait_until(lambda: not _clients(sentinels))
-        asyncio.run(use())
-        _wait_until(lambda: not _clients(sentinels))
-
-
-def _clients(sentinels: SentinelSet) -> list[dict[str, str]]:
-    """The connections the Sentinels have from clients: not from each other (they name
-    theirs ``sentinel-...``), nor this probe."""
-    found = []
-    for port in sentinels.sentinel_ports:
-        probe = sentinels.sentinel(port)
-        try:
-            found += [
-                c
-                for c in probe.client_list()
-                if not c.get("name") and c.get("cmd") != "client|list"
-            ]
-        finally:
-            probe.close()
-    return found
-
-
-def _wait_until(condition: Callable[[], object], seconds: float = 2.0) -> None:
-    """A server notices a closed connection a moment later."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
 
 
 def test_a_sentinel_password_is_for_the_sentinels_only() -> None:
@@ -263,43 +208,14 @@ def test_an_unknown_service_is_a_connection_error(sentinels: SentinelSet) -> Non
         client.close()
 
 
-def test_a_timed_out_reply_never_answers_the_next_command(sentinels: SentinelSet) -> None:
-    """A command that timed out on a hung master closes its connection: once the master
-    answers again, the next command gets its own reply, not the late one (redis-py 8.1's
-    Sentinel connection kept the socket: redis/redis-py#4292)."""
-    client = redis_client(sentinels.url, timeout=0.2)
+def test_a_dead_sentinel_is_passed_over_at_once(sentinels: SentinelSet) -> None:
+    """With the first Sentinel listed down, the first command still finds the master in a
+    moment (redis-py's default retries the dead one with back-off: 3.8 s measured)."""
+    dead = free_port()
+    client = redis_client(sentinels.url.replace("//", f"//127.0.0.1:{dead},", 1))
     try:
-        client.set("late", b"late reply")
-        client.set("next", b"its own reply")
-        port = sentinels.freeze_master()  # thawed well within down-after: no failover
-        try:
-            with pytest.raises(redis.TimeoutError):
-                client.get("late")
-            thaw = threading.Timer(0.1, sentinels.thaw, args=(port,))
-            thaw.start()
-            assert client.get("next") == b"its own reply"
-            thaw.join()
-        finally:
-            sentinels.thaw(port)
+        started = time.monotonic()
+        assert client.ping()
+        assert time.monotonic() - started < 0.5
     finally:
-        client.close()
-
-
-def test_a_master_without_replicas_is_left(sentinels: SentinelSet) -> None:
-    """A master that refuses writes for want of a replica (NOREPLICAS: an old master after
-    a failover) is a broken connection, retried through the Sentinels, not a plain error."""
-    port = sentinels.master_port()
-    assert port is not None
-    admin = sentinels.node(port)
-    client = redis_client(sentinels.url, retries=1)
-    try:
-        admin.config_set("min-replicas-to-write", 3)  # more than it has
-        with pytest.raises(redis.ConnectionError, match="no longer a master with replicas"):
-            client.set("written", b"1")
-        assert client.get("written") is None  # reads still work
-        admin.config_set("min-replicas-to-write", 1)
-        assert client.set("written", b"1")
-    finally:
-        admin.config_set("min-replicas-to-write", 1)
-        admin.close()
         client.close()
