@@ -22,7 +22,7 @@ from typing import Any, Final, Protocol
 from shared.accounts.document import check_account_id
 from shared.errors import AccountInvalid
 from shared.settings import Settings
-from shared.state import redis_client
+from shared.state import redis_client, redis_target
 from shared.tokens.verification import Verifier
 
 __all__ = [
@@ -92,6 +92,9 @@ class AccountChangeListener:
         *,
         poll: float = 1.0,
     ) -> None:
+        # A REDIS_URL that is not one fails here, at the app's start, rather than in the
+        # listener's thread at every reconnection.
+        redis_target(redis_url)
         self._url = redis_url
         self._on_change = on_change
         self._on_missed = on_missed

@@ -11,6 +11,7 @@ import pytest
 import redis
 
 from shared.errors import ConfigurationError
+from shared.server.account_changes import AccountChangeListener
 from shared.settings import Settings
 from shared.state import async_redis_client, redis_client, redis_target
 from shared.state.connection import SentinelTarget
@@ -129,16 +130,25 @@ def test_redis_pys_parse_errors_are_configuration_errors() -> None:
             build("redis://h:1/0?socket_timeout=soon")
 
 
-def test_a_bad_redis_url_stops_the_apps_at_start(settings: Settings) -> None:
-    """The Authorization API and the player refuse to be built over a REDIS_URL that is not
-    one, with a message naming the variable (not a 500 at the first request)."""
+@pytest.mark.parametrize("url", ["localhost:6379", "redis+sentinel://h:1"])
+def test_a_bad_redis_url_stops_the_apps_at_start(settings: Settings, url: str) -> None:
+    """Both APIs and the player refuse to be built over a REDIS_URL that is not one, with a
+    message naming the variable (not a 500 at the first request)."""
     import authz_api.app  # noqa: PLC0415 - the apps are what is tested here
+    import crypto_api.app  # noqa: PLC0415
     import player.app  # noqa: PLC0415
 
-    bad = msgspec.structs.replace(settings, redis_url="localhost:6379", authz_issuer="http://a")
-    for create_app in (authz_api.app.create_app, player.app.create_app):
-        with pytest.raises(ConfigurationError, match="REDIS_URL must start with redis://"):
+    bad = msgspec.structs.replace(settings, redis_url=url, authz_issuer="http://a")
+    for create_app in (authz_api.app.create_app, crypto_api.app.create_app, player.app.create_app):
+        with pytest.raises(ConfigurationError, match="REDIS_URL"):
             create_app(bad)
+
+
+def test_the_account_change_listener_refuses_a_bad_url() -> None:
+    """A listener is refused a REDIS_URL that is not one when it is made (at the app's
+    start), not in its thread at every reconnection."""
+    with pytest.raises(ConfigurationError, match="REDIS_URL must start with redis://"):
+        AccountChangeListener("localhost:6379", lambda _: None, lambda: None)
 
 
 def test_the_same_options_for_a_single_node(redis_server: RedisServer) -> None:
