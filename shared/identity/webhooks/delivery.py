@@ -94,7 +94,8 @@ class Deliverer:
 
     async def run(self, stop: asyncio.Event, *, block_ms: int = 250) -> None:
         """Deliver until ``stop`` is set (noticed within ``block_ms``: a worker stops
-        quickly); Redis outages are waited out."""
+        quickly); Redis outages are waited out, and an unexpected error ends one pass,
+        not the loop."""
         while not stop.is_set():
             try:
                 await self._outbox.ensure_group()
@@ -106,6 +107,14 @@ class Deliverer:
                 await self.step(block_ms=block_ms)
             except RedisError:
                 logger.warning("webhook outbox: Redis unreachable; retrying in a second")
+                await _pause(stop, 1.0)
+            except Exception as exc:  # noqa: BLE001 - a bug must not end this worker's deliveries
+                # The event stays unacknowledged: taken over after claim_idle, like a dead
+                # worker's. Its type only: a message could quote the body.
+                logger.error(  # noqa: TRY400 - no traceback, for the same reason
+                    "webhook delivery failed unexpectedly; going on in a second",
+                    extra={"exc_type": type(exc).__name__},
+                )
                 await _pause(stop, 1.0)
 
     async def step(self, *, block_ms: int = 0) -> int:

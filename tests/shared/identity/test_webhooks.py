@@ -241,6 +241,47 @@ def test_a_dead_workers_event_is_taken_over_after_its_idle_time(
     assert receiver.delivered_ids() == {event.id}
 
 
+def test_an_unexpected_error_does_not_end_the_deliveries(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bug while delivering (here the target lookup raising RuntimeError once) is logged
+    by its type and ends that pass only: the loop goes on, the event is taken over after
+    claim_idle and delivered."""
+    event = _event()
+    calls: list[str] = []
+    with WebhookReceiver(SECRET) as receiver:
+        target = _target(receiver.url)
+
+        async def flaky(account: str) -> WebhookTarget:
+            calls.append(account)
+            if len(calls) == 1:
+                raise RuntimeError("a bug, quoting b@example.com")
+            return target
+
+        async def work(outbox: Outbox) -> None:
+            await outbox.add(event)
+            deliverer = _deliverer(outbox, flaky, claim_idle=0.2)
+            stop = asyncio.Event()
+            running = asyncio.create_task(deliverer.run(stop, block_ms=50))
+            try:
+                for _ in range(100):
+                    if receiver.delivered_ids():
+                        break
+                    await asyncio.sleep(0.05)
+            finally:
+                stop.set()
+                await running
+                await deliverer.close()
+            assert await outbox.waiting() == 0
+
+        _run(redis_server, work)
+    assert receiver.delivered_ids() == {event.id}
+    assert len(calls) == 2
+    (logged,) = [r for r in caplog.records if "unexpectedly" in r.getMessage()]
+    assert logged.__dict__["exc_type"] == "RuntimeError"
+    assert "b@example.com" not in caplog.text
+
+
 def test_settings_unreadable_is_retried_without_counting_an_attempt(
     redis_server: RedisServer,
 ) -> None:
