@@ -231,12 +231,13 @@ def test_disabled_after_being_cached(
     serve_authz: Callable[..., Any], ec: Account, store: AccountStore
 ) -> None:
     """An account disabled while an instance has it cached gets no bearer once the cache TTL
-    has passed."""
+    and the revalidation window (the verification deadline: an expired entry is served
+    while it is refreshed) have passed."""
     token = sign(claims(), "ES256", "ec-p256")
-    with serve_authz(cache_ttl=0.5) as authz:
+    with serve_authz(cache_ttl=0.5, verify_deadline=0.5) as authz:
         assert authz.jwt_bearer(ec.id, token).status_code == 200
         store.disable(ec.id)
-        time.sleep(0.6)
+        time.sleep(1.1)
         assert_oauth_error(authz.jwt_bearer(ec.id, token), 401, "invalid_client")
 
 
