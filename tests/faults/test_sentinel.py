@@ -73,8 +73,8 @@ def sentinels(tmp_path: Path) -> Iterator[SentinelSet]:
 
 def _fail_over(sentinels: SentinelSet) -> tuple[float, float, int]:
     """Kill the master, wait for the promotion: (killed at, promoted at, the new port)."""
-    killed = time.monotonic()
     old = sentinels.kill_master()
+    killed = time.monotonic()
     new = sentinels.wait_promoted(old, timeout=PROMOTION_BOUND)
     return killed, time.monotonic(), new
 
@@ -94,8 +94,8 @@ def _figures(calls: list[Call], killed: float, promoted: float, kind: str) -> st
 def _hang_and_return(sentinels: SentinelSet) -> tuple[float, float, int]:
     """Freeze the master until the replica is promoted, then let it go on: the Sentinels
     demote it (a replica of the new master, its own writes since dropped)."""
-    frozen = time.monotonic()
     old = sentinels.freeze_master()
+    frozen = time.monotonic()
     new = sentinels.wait_promoted(old, timeout=PROMOTION_BOUND)
     promoted = time.monotonic()
     sentinels.thaw(old)
@@ -111,8 +111,8 @@ def _hang_and_return(sentinels: SentinelSet) -> tuple[float, float, int]:
     """Freeze the master until a replica is promoted, then let it go on: it believes it is
     the master until the Sentinels demote it (seconds later), and refuses writes meanwhile
     (no replica: ``min-replicas-to-write``)."""
-    frozen = time.monotonic()
     old = sentinels.freeze_master()
+    frozen = time.monotonic()
     new = sentinels.wait_promoted(old, timeout=PROMOTION_BOUND)
     promoted = time.monotonic()
     sentinels.thaw(old)
