@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import msgspec
@@ -11,10 +12,13 @@ import pytest
 import redis
 
 from shared.errors import ConfigurationError
+from shared.identity.participations import Participations
 from shared.server.account_changes import AccountChangeListener
+from shared.server.replay_store import RedisReplayStore
 from shared.settings import Settings
 from shared.state import async_redis_client, redis_client, redis_target
 from shared.state.connection import SentinelTarget
+from tests.support.apis import in_process_cli
 from tests.support.openbao import free_port
 from tests.support.redis_server import RedisServer
 from tests.support.sentinel import SERVICE, SentinelSet
@@ -229,3 +233,38 @@ def test_a_dead_sentinel_is_passed_over_at_once(sentinels: SentinelSet) -> None:
         assert time.monotonic() - started < 0.5
     finally:
         client.close()
+
+
+def test_the_stores_work_through_the_sentinels(
+    sentinels: SentinelSet, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The replay store, the participations and tokenctl webhooks, given a Sentinel
+    REDIS_URL, read and write the master the Sentinels name."""
+    store = RedisReplayStore(sentinels.url, prefix="state-test:")
+    try:
+        expires = time.time() + 60
+        assert store.first_use("jti-1", expires) is True
+        assert store.first_use("jti-1", expires) is False
+    finally:
+        store.close()
+
+    async def count() -> int:
+        participations = Participations(sentinels.url, prefix="state-test:")
+        try:
+            return await participations.count("acct", "1001", "someone")
+        finally:
+            await participations.close()
+
+    assert asyncio.run(count()) == 0
+    master = sentinels.master_port()
+    assert master is not None
+    node = sentinels.node(master)
+    try:
+        assert node.keys("state-test:*")  # on the master itself
+    finally:
+        node.close()
+
+    monkeypatch.setenv("REDIS_URL", sentinels.url)
+    code, out, err = in_process_cli(monkeypatch, capsys)("webhooks", "list", "acct-1", "--json")
+    assert (code, err) == (0, ""), out
+    assert json.loads(out)["parked"] == []
