@@ -37,8 +37,8 @@ def _with_outbox(work: Callable[[Outbox], Awaitable[T]]) -> T:
         )
 
     async def run() -> T:
-        # Retries with back-off, as redis-py's default: waits out a Sentinel failover.
-        client = async_redis_client(url, timeout=5, retries=3, backoff=0.5)
+        # Retries after 1, 2 and 4 s, as redis-py's default would: waits out a failover.
+        client = async_redis_client(url, timeout=5, retries=3, backoff=1.0)
         try:
             return await work(Outbox(client, outbox_stream()))
         except RedisError as exc:

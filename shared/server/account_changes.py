@@ -70,8 +70,9 @@ def publish_account_changed(redis_url: str, account_id: str) -> int:
         redis.RedisError: Redis cannot be reached (the caller says what that means).
         ConfigurationError: ``redis_url`` is not a Redis URL.
     """
-    # Retries with back-off, as redis-py's default: a CLI may wait out a Sentinel failover.
-    client = redis_client(redis_url, timeout=_TIMEOUT, retries=3, backoff=0.5)
+    # Retries after 1, 2 and 4 s, as redis-py's default would: tokenctl waits out a
+    # Sentinel failover (published 3 s after a kill in tests/faults/test_sentinel.py).
+    client = redis_client(redis_url, timeout=_TIMEOUT, retries=3, backoff=1.0)
     try:
         return int(client.publish(CHANNEL, message_for(account_id)))
     finally:

@@ -133,7 +133,10 @@ def _options(
     backoff: float,
     health_check_interval: int,
 ) -> dict[str, Any]:
-    wait: AbstractBackoff = ExponentialBackoff(cap=10.0, base=backoff) if backoff else NoBackoff()
+    # redis-py waits base * 2**n before the n-th retry: ``backoff`` is the first wait.
+    wait: AbstractBackoff = (
+        ExponentialBackoff(cap=10.0, base=backoff / 2) if backoff else NoBackoff()
+    )
     return {
         "socket_timeout": timeout,
         "socket_connect_timeout": timeout if connect_timeout is None else connect_timeout,

@@ -170,6 +170,21 @@ def test_the_same_options_for_a_single_node(redis_server: RedisServer) -> None:
         client.close()
 
 
+def test_backoff_is_the_first_wait(redis_server: RedisServer) -> None:
+    """``backoff`` is the wait before the first retry, doubled for each next one (what
+    tokenctl uses to wait out a failover); without it, retries are immediate."""
+    client = redis_client(redis_server.url, retries=3, backoff=1.0)
+    immediate = redis_client(redis_server.url, retries=1)
+    try:
+        waits = client.connection_pool.connection_kwargs["retry"]._backoff
+        assert [waits.compute(n) for n in (1, 2, 3)] == [1.0, 2.0, 4.0]
+        none = immediate.connection_pool.connection_kwargs["retry"]._backoff
+        assert none.compute(1) == 0
+    finally:
+        client.close()
+        immediate.close()
+
+
 def test_a_sentinel_url_reaches_the_master(sentinels: SentinelSet) -> None:
     """Through the Sentinels, both clients write to the master (not the replica) and read
     it back."""
