@@ -47,7 +47,8 @@ def test_a_timed_out_reply_never_answers_the_next_command(sentinels: SentinelSet
 
 def test_a_master_without_replicas_is_left(sentinels: SentinelSet) -> None:
     """A master that refuses writes for want of a replica (NOREPLICAS: an old master after
-    a failover) is a broken connection, retried through the Sentinels, not a plain error."""
+    a failover) is a broken connection, retried through the Sentinels, not a plain error:
+    for both clients, commands and scripts alike."""
     port = sentinels.master_port()
     assert port is not None
     admin = sentinels.node(port)
@@ -57,12 +58,26 @@ def test_a_master_without_replicas_is_left(sentinels: SentinelSet) -> None:
         with pytest.raises(redis.ConnectionError, match="no longer a master with replicas"):
             client.set("written", b"1")
         assert client.get("written") is None  # reads still work
+        asyncio.run(_refused_async(sentinels.url))
         admin.config_set("min-replicas-to-write", 1)
         assert client.set("written", b"1")
     finally:
         admin.config_set("min-replicas-to-write", 1)
         admin.close()
         client.close()
+
+
+async def _refused_async(url: str) -> None:
+    """The asyncio client, a command and a script (the player's writes are scripts)."""
+    client = async_redis_client(url, retries=1)
+    try:
+        script = client.register_script("return redis.call('SET', KEYS[1], '1')")
+        with pytest.raises(redis.ConnectionError, match="no longer a master with replicas"):
+            await script(keys=["written"])
+        with pytest.raises(redis.ConnectionError, match="no longer a master with replicas"):
+            await client.set("written", b"1")
+    finally:
+        await client.aclose()
 
 
 def _with_a_dead_one(sentinels: SentinelSet) -> list[tuple[str, int]]:
