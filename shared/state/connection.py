@@ -3,11 +3,13 @@
 ``redis://``, ``rediss://`` and ``unix://`` URLs are redis-py's own (``Redis.from_url``).
 ``redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/service[/db]`` asks those
 Sentinels (port 26379 by default; an IPv6 address in brackets) for the current master of
-``service`` and follows a failover: a connection that breaks, or that finds its node
-demoted (``READONLY``), is re-opened to whichever node the Sentinels name master then. The
-password (and user) are the data nodes'; ``?sentinel_password=`` gives the Sentinels' own
-when they need one. redis-py has no URL form for Sentinel, hence this one (the scheme other
-clients use); docs/decisions.md says why and what a failover costs.
+``service`` and follows a failover: a connection that breaks, or whose node was demoted
+(``READONLY``) or cut off from its replicas (``NOREPLICAS``), is re-opened to whichever
+node the Sentinels name master then (redis-py's Sentinel classes, mended in
+:mod:`shared.state.sentinel`). The password (and user) are the data nodes';
+``?sentinel_password=`` gives the Sentinels' own when they need one. redis-py has no URL
+form for Sentinel, hence this one; no TLS for it. docs/decisions.md ("Redis beyond one
+node") says why, and what a failover costs.
 
 A URL that is none of these raises :class:`~shared.errors.ConfigurationError` when the
 client is built (at an app's start), with a message naming ``REDIS_URL`` and never
