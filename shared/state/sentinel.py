@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 #: What a master configured with ``min-replicas-to-write`` answers a write when it has no
-#: replica in reach: after a failover, the old master come back (a pause, a partition) still
+#: replica in reach: after a failover, an old master back (from a pause, a partition) still
 #: believes it is one until the Sentinels demote it, seconds later.
 _NO_REPLICAS: Final = "NOREPLICAS"
 _DEMOTED: Final = "the node is no longer a master with replicas; asking the Sentinels again"
