@@ -21,10 +21,11 @@ from shared.settings import Settings
 
 __all__ = ["register"]
 
+#: Each worker builds its app, then settles its garbage collector (shared.cli._workers).
 _FACTORIES = {
-    "authz": "authz_api.app:create_app",
-    "crypto": "crypto_api.app:create_app",
-    "player": "player.app:create_app",
+    "authz": "shared.cli._workers:authz",
+    "crypto": "shared.cli._workers:crypto",
+    "player": "shared.cli._workers:player",
 }
 
 
