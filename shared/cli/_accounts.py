@@ -359,10 +359,13 @@ def _announce(ctx: Context, account_id: str, data: dict[str, Any]) -> str:
     """Tell the API processes at once (``REDIS_URL``), after the Vault write; returns when
     the change takes effect, in words, and puts it in ``data["takes_effect"]``."""
     settings = ctx.vault().settings
-    ttl = f"within {settings.cache_ttl:g} s (the cache TTL)"
+    # An expired entry is still served while it is refreshed, for up to the verification
+    # deadline past the TTL (shared/tokens/cache.py): that is the bound without Redis.
+    bound = settings.cache_ttl + settings.verification_deadline
+    ttl = f"within {bound:g} s (the cache TTL and its refresh window)"
     fallback = f"{ttl} on instances without REDIS_URL"
     if not settings.redis_url:
-        data["takes_effect"] = {"listeners": None, "fallback_seconds": settings.cache_ttl}
+        data["takes_effect"] = {"listeners": None, "fallback_seconds": bound}
         return f"takes effect {ttl} (REDIS_URL is not set here: no API process was told at once)"
     try:
         listeners: int | None = publish_account_changed(settings.redis_url, account_id)
@@ -377,7 +380,7 @@ def _announce(ctx: Context, account_id: str, data: dict[str, Any]) -> str:
             told += f"REDIS_URL; {fallback}"
         else:
             told = f"no API process listens on REDIS_URL: takes effect {ttl}"
-    data["takes_effect"] = {"listeners": listeners, "fallback_seconds": settings.cache_ttl}
+    data["takes_effect"] = {"listeners": listeners, "fallback_seconds": bound}
     return told
 
 

@@ -83,7 +83,9 @@ def test_disable_refuses_the_very_next_encrypt(
     code, out, err = cli("accounts", "disable", account.id)
     assert (code, err) == (0, "")
     assert "takes effect at once on the 2 API process(es) listening on REDIS_URL" in out
-    assert "within 30 s (the cache TTL) on instances without REDIS_URL" in out
+    assert (
+        "within 36 s (the cache TTL and its refresh window) on instances without REDIS_URL" in out
+    )
     returned = time.monotonic()
     attempts, response = 1, crypto.encrypt(bearer, account.token())
     # The message reaches the API's listener thread asynchronously: in this one test
@@ -120,7 +122,7 @@ def test_enable_is_seen_at_once_too(
     assert_problem(refused, 403, "ACCOUNT_DISABLED")
     code, out, _ = cli("accounts", "update", account.id, "--enable", "--json")
     assert code == 0
-    assert json.loads(out)["takes_effect"] == {"listeners": 2, "fallback_seconds": 30.0}
+    assert json.loads(out)["takes_effect"] == {"listeners": 2, "fallback_seconds": 36.0}
     assert _soon(lambda: crypto.encrypt(bearer, account.token()), 200).status_code == 200
 
 
@@ -145,7 +147,8 @@ def test_without_redis_the_cli_says_when(
     assert code == 0
     assert out.strip() == (
         f"disabled account {account.id}: its tokens and bearers are refused; takes effect "
-        "within 30 s (the cache TTL) (REDIS_URL is not set here: no API process was told "
+        "within 36 s (the cache TTL and its refresh window) (REDIS_URL is not set here: no API "
+        "process was told "
         "at once)"
     )
 
@@ -163,7 +166,7 @@ def test_a_redis_url_without_a_scheme_is_said_not_raised(
     monkeypatch.setenv("REDIS_URL", "localhost:6379")
     code, out, err = cli("accounts", "disable", account.id)
     assert (code, err) == (0, "")
-    assert "Redis could not be told (ConfigurationError): takes effect within 30 s" in out
+    assert "Redis could not be told (ConfigurationError): takes effect within 36 s" in out
 
 
 class Heard:
