@@ -21,8 +21,9 @@ D = TypeVar("D", bound=msgspec.Struct)
 class KvDocuments(Generic[D]):
     """Documents of type ``kind`` at ``<prefix><account_id>``; ``kind()`` when there is none.
 
-    The cache follows the verifier's (``cache_ttl``, ``cache_stale_if_error``): a change in
-    Vault is picked up within the TTL, and a Vault outage does not stop what was seen.
+    The cache follows the verifier's (``cache_ttl``, ``cache_stale_if_error``, served stale
+    while refreshed): a change in Vault is picked up within the TTL plus the verification
+    deadline, and a slow or down Vault does not stop what was seen.
     """
 
     def __init__(self, vault: Vault, prefix: str, kind: type[D], what: str) -> None:
