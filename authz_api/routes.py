@@ -107,9 +107,14 @@ async def token(
     params = parse_form(await request.body())
     request.scope["state"]["client_id"] = loggable_client_id(params.get("client_id"))
     address = request.client.host if request.client else None
-    issued = await EXCHANGE_THREADS.run(
-        request, partial(token_service.exchange, params, client_address=address)
-    )
+    if token_service.exchanges_inline(params):
+        # A campaign's usual exchange (cached account and keys): checked on the loop, and
+        # only the Transit signature is awaited, batched by the signer threads.
+        issued = await token_service.exchange_async(params, client_address=address)
+    else:
+        issued = await EXCHANGE_THREADS.run(
+            request, partial(token_service.exchange, params, client_address=address)
+        )
     return Response(
         TokenResponse(
             access_token=issued.access_token,

@@ -9,6 +9,7 @@ so light traffic pays no extra latency.
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
 from concurrent.futures import Future
@@ -64,6 +65,21 @@ class BatchSigner:
             return job.future.result(timeout=self._timeout)
         except TimeoutError:
             job.future.cancel()  # still queued: the signer skips it
+            raise VaultUnavailable("Vault did not sign in time") from None
+
+    async def sign_async(self, signing_input: bytes, version: int) -> str:
+        """:meth:`sign` for the event loop: the caller awaits its signature instead of
+        holding a worker thread while Transit answers.
+
+        Raises:
+            As :meth:`sign`.
+        """
+        self._ensure_started()
+        job = _Job(signing_input, version)
+        self._queue.put(job)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(job.future), self._timeout)
+        except TimeoutError:
             raise VaultUnavailable("Vault did not sign in time") from None
 
     def healthy(self) -> bool:

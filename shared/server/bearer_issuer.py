@@ -166,6 +166,26 @@ class BearerIssuer:
         Raises:
             VaultError: Vault could not sign (unreachable, sealed, refusing).
         """
+        key, signing_input, jti = self._unsigned(account_id, scope)
+        signature = self._signer.sign(signing_input, key.version)
+        return self._signed(key, signing_input, signature, jti, scope)
+
+    async def issue_async(self, account_id: str, scope: str = SCOPE_ENCRYPT) -> IssuedBearer:
+        """:meth:`issue` for the event loop, once :meth:`holds_keys`: only Transit's
+        signature is awaited (batched with the others, by the signer threads).
+
+        Raises:
+            VaultError: as :meth:`issue`.
+        """
+        key, signing_input, jti = self._unsigned(account_id, scope)
+        signature = await self._signer.sign_async(signing_input, key.version)
+        return self._signed(key, signing_input, signature, jti, scope)
+
+    def holds_keys(self) -> bool:
+        """Whether the signing key's versions are at hand (cached, usable): no Vault read."""
+        return self._cache.holds(AUTHZ_SIGNING_KEY)
+
+    def _unsigned(self, account_id: str, scope: str) -> tuple[SigningKey, bytes, str]:
         key = self.signing_keys()[0]
         now = int(self._clock())
         jti = secrets.token_urlsafe(16)
@@ -180,8 +200,11 @@ class BearerIssuer:
             "exp": now + self.lifetime,
             "jti": jti,
         }
-        signing_input = _b64json(header) + b"." + _b64json(claims)
-        signature = self._signer.sign(signing_input, key.version)
+        return key, _b64json(header) + b"." + _b64json(claims), jti
+
+    def _signed(
+        self, key: SigningKey, signing_input: bytes, signature: str, jti: str, scope: str
+    ) -> IssuedBearer:
         return IssuedBearer(
             access_token=f"{signing_input.decode('ascii')}.{signature}",
             expires_in=self.lifetime,

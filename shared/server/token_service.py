@@ -70,6 +70,19 @@ _DEPENDENCIES: Final = (
 )
 
 
+_JWT_BEARER_BUDGET: Final = "for this client (jwt-bearer)"
+
+
+def _refuse_after(wait: float | None, what: str) -> None:
+    if wait is not None:
+        raise OAuthError(
+            "slow_down",
+            f"too many token requests {what}; retry later",
+            code="RATE_LIMITED",
+            retry_after=max(1, int(wait + 0.999)),
+        )
+
+
 def _unavailable(exc: ServiceError) -> OAuthError:
     """503 ``temporarily_unavailable`` naming the dependency that failed."""
     reason = ""
@@ -186,6 +199,7 @@ class TokenService:
         backend: IssuerBackend | None = None,
     ) -> None:
         self._verifier = verifier
+        self._bearers = bearers
         self._backend = backend or BuiltinBackend(bearers, token_endpoint=token_endpoint)
         self._replay = replay
         #: Per account, charged only once the client is authenticated: nobody can spend
@@ -214,18 +228,12 @@ class TokenService:
         """
         if self._address_limiter is not None and client_address is not None:
             self._throttle(self._address_limiter, client_address, "from this address")
-        grant = params.get("grant_type")
-        if not grant:
-            raise OAuthError("invalid_request", "grant_type is required")
-        if grant not in GRANT_TYPES:
-            raise OAuthError(
-                "unsupported_grant_type", f"grant_type must be one of {list(GRANT_TYPES)}"
-            )
-        scope = params.get("scope", SCOPE_ENCRYPT)
-        if set(scope.split()) != {SCOPE_ENCRYPT}:
-            raise OAuthError("invalid_scope", f"the only scope is {SCOPE_ENCRYPT!r}")
+        grant = self._grant(params)
         if grant == JWT_BEARER:
-            account_id, replay_key = self._jwt_bearer(params), None
+            account_id, digest = self._jwt_bearer(params)
+            self._throttle(self._assertion_limiter, digest, "with this assertion")
+            self._throttle(self._jwt_bearer_limiter, account_id, _JWT_BEARER_BUDGET)
+            replay_key = None
         else:
             account_id, checked = self._client_credentials(params)
             # The jti first, so a replayed assertion is refused without spending the
@@ -248,18 +256,68 @@ class TokenService:
                     self._replay.release(replay_key)
             raise _unavailable(exc) from exc
 
+    def exchanges_inline(self, params: Mapping[str, str]) -> bool:
+        """Whether :meth:`exchange_async` can answer ``params`` with no I/O but Transit's
+        signature: a jwt-bearer grant for an account held in the cache with a key of its
+        own, our own bearers (not an external issuer), their signing keys cached."""
+        client_id, assertion = params.get("client_id"), params.get("assertion")
+        return (
+            params.get("grant_type") == JWT_BEARER
+            and bool(client_id)
+            and assertion is not None
+            and isinstance(self._backend, BuiltinBackend)
+            and self._bearers.holds_keys()
+            and self._verifier.verifies_inline(assertion, client_id or "")
+        )
+
+    async def exchange_async(
+        self, params: Mapping[str, str], *, client_address: str | None = None
+    ) -> IssuedBearer:
+        """:meth:`exchange` on the event loop, once :meth:`exchanges_inline`: the same
+        checks in the same order (about a hundred microseconds of CPU), then the bearer's
+        signature awaited rather than waited for in a worker thread.
+
+        Raises:
+            OAuthError: as :meth:`exchange`.
+        """
+        if self._address_limiter is not None and client_address is not None:
+            await self._throttle_async(self._address_limiter, client_address, "from this address")
+        if self._grant(params) != JWT_BEARER:
+            raise ValueError("exchange_async serves the jwt-bearer grant: see exchanges_inline")
+        account_id, digest = self._jwt_bearer(params)
+        await self._throttle_async(self._assertion_limiter, digest, "with this assertion")
+        await self._throttle_async(self._jwt_bearer_limiter, account_id, _JWT_BEARER_BUDGET)
+        try:
+            return await self._bearers.issue_async(account_id, SCOPE_ENCRYPT)
+        except ServiceError as exc:
+            raise _unavailable(exc) from exc
+
+    @staticmethod
+    def _grant(params: Mapping[str, str]) -> str:
+        """The request's grant type, with the only scope there is."""
+        grant = params.get("grant_type")
+        if not grant:
+            raise OAuthError("invalid_request", "grant_type is required")
+        if grant not in GRANT_TYPES:
+            raise OAuthError(
+                "unsupported_grant_type", f"grant_type must be one of {list(GRANT_TYPES)}"
+            )
+        scope = params.get("scope", SCOPE_ENCRYPT)
+        if set(scope.split()) != {SCOPE_ENCRYPT}:
+            raise OAuthError("invalid_scope", f"the only scope is {SCOPE_ENCRYPT!r}")
+        return grant
+
     @staticmethod
     def _throttle(limiter: Limiter | None, key: str, what: str) -> None:
         if limiter is None:
             return
-        wait = limiter.acquire(key)
-        if wait is not None:
-            raise OAuthError(
-                "slow_down",
-                f"too many token requests {what}; retry later",
-                code="RATE_LIMITED",
-                retry_after=max(1, int(wait + 0.999)),
-            )
+        _refuse_after(limiter.acquire(key), what)
+
+    @staticmethod
+    async def _throttle_async(limiter: Limiter | None, key: str, what: str) -> None:
+        if limiter is None:
+            return
+        _refuse_after(await limiter.acquire_async(key), what)
 
     def _admit(self, client_id: str) -> Account:
         """The account, which must exist and be active."""
@@ -270,7 +328,9 @@ class TokenService:
         except VerificationUnavailable as exc:
             raise _unavailable(exc) from exc
 
-    def _jwt_bearer(self, params: Mapping[str, str]) -> str:
+    def _jwt_bearer(self, params: Mapping[str, str]) -> tuple[str, str]:
+        """The verified grant's account, and the key of its assertion's own budget (a hash
+        of the assertion; the caller charges both budgets)."""
         client_id, assertion = params.get("client_id"), params.get("assertion")
         if not client_id or assertion is None:
             raise OAuthError(
@@ -302,10 +362,7 @@ class TokenService:
         # it: padding whitespace or a re-encoded ECDSA signature (s and n - s both verify)
         # would otherwise make the same token a new one with a fresh budget.
         signing_input = assertion.strip().rsplit(".", 1)[0]
-        digest = hashlib.sha256(signing_input.encode()).hexdigest()[:32]
-        self._throttle(self._assertion_limiter, digest, "with this assertion")
-        self._throttle(self._jwt_bearer_limiter, client_id, "for this client (jwt-bearer)")
-        return client_id
+        return client_id, hashlib.sha256(signing_input.encode()).hexdigest()[:32]
 
     def _client_credentials(self, params: Mapping[str, str]) -> tuple[str, ClientAssertion]:
         kind, assertion = params.get("client_assertion_type"), params.get("client_assertion")

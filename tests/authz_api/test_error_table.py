@@ -108,6 +108,9 @@ def test_not_ready_row() -> None:
 class Exploding:
     """A token service failing in a way no real dependency does (fault injection)."""
 
+    def exchanges_inline(self, params: Any) -> bool:
+        return False
+
     def exchange(self, *args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("a message that could hold a token eyJhbGciOi")
 

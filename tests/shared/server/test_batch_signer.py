@@ -3,6 +3,7 @@ many bearers, and no caller left waiting nor thread lost whatever Vault does."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -113,5 +114,42 @@ def test_caller_times_out_and_cancelled_jobs_are_skipped(
 def _ignore(signer: BatchSigner, n: int) -> Any:
     try:
         return signer.sign(signing_input(n), 1)
+    except VaultUnavailable:
+        return None
+
+
+def test_awaited_signatures_are_batched_valid_and_time_out(
+    settings: Settings, keys: dict[int, ECKey]
+) -> None:
+    """On an event loop: 40 awaited signatures share Vault calls and verify; one queued
+    behind a slow call gives up after the timeout, and its job is never signed."""
+    vault = CountingVault(settings)
+    signer = BatchSigner(vault, KEY, threads=1, timeout=0.3)
+
+    async def main() -> None:
+        results = await asyncio.gather(*(signer.sign_async(signing_input(n), 1) for n in range(40)))
+        for n, signature in enumerate(results):
+            check(signature, n, keys[1])
+        assert vault.calls < 40
+        vault.delay = 1.0
+        blocker = asyncio.create_task(_ignore_async(signer, 0))
+        await asyncio.sleep(0.1)  # the signer thread is now inside the slow call
+        start = time.monotonic()
+        with pytest.raises(VaultUnavailable, match="in time"):
+            await signer.sign_async(signing_input(1), 1)
+        assert time.monotonic() - start < 0.6
+        await blocker
+
+    asyncio.run(main())
+    vault.delay = 0.0
+    time.sleep(1.0)  # let the slow call finish
+    calls = vault.calls
+    check(signer.sign(signing_input(3), 1), 3, keys[1])
+    assert vault.calls == calls + 1  # the abandoned awaited job was skipped
+
+
+async def _ignore_async(signer: BatchSigner, n: int) -> Any:
+    try:
+        return await signer.sign_async(signing_input(n), 1)
     except VaultUnavailable:
         return None
