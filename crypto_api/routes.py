@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 import anyio
 import anyio.to_thread
@@ -43,6 +43,7 @@ from shared.tokens.compact import without_line_ending
 from shared.web.dependencies import Injected
 from shared.web.headers import CACHE_A_MINUTE, NO_STORE
 from shared.web.health import check_ready, liveness_route, readiness_route
+from shared.web.request_headers import best_media_type, header_values, media_type
 from shared.web.threads import ThreadPool
 from shared.wire import ItemError
 
@@ -83,13 +84,16 @@ def _decode(body: bytes, kind: type[Any]) -> Any:
 
 
 def _authorization(request: Request[Any, Any, Any]) -> str | None:
-    values = request.headers.getall("authorization", [])
+    values = header_values(request, b"authorization")
     if len(values) > 1:
         # RFC 9110 §5.3: Authorization is not a list; which copy counts would depend on who
         # reads it (RFC 6750 §3.1: invalid_request).
         raise RequestInvalid("send one Authorization header, not several")
     return values[0] if values else None
 
+
+#: What ``POST /v1/encrypt`` answers in, the default first.
+_ANSWERS: Final = ("application/json", _JWT)
 
 _EXAMPLES: dict[type[Any], str] = {
     EncryptRequest: '{"token": "<JWS>"}',
@@ -117,7 +121,7 @@ async def encrypt(
     request: Request[Any, Any, Any], encrypt_service: Injected[EncryptService]
 ) -> Response[Any]:
     """Verify a JWS with the bearer's account and seal it into a JWE (JSON or application/jwt)."""
-    raw = request.content_type[0] == _JWT
+    raw = media_type(request) == _JWT
     authorization = _authorization(request)
     # At most SINGLE_BODY_MAX, even without a bearer: cheap to hold, and reading it here
     # keeps the hot path at one hop to a worker thread, where the bearer is still
@@ -167,7 +171,7 @@ async def encrypt(
             result = await ENCRYPT_THREADS.run(request, rest)
     else:
         result = await ENCRYPT_THREADS.run(request, run)
-    if raw or request.accept.best_match(["application/json", _JWT]) == _JWT:
+    if raw or best_media_type(request, _ANSWERS) == _JWT:
         return Response(result.token, media_type=_JWT, headers={"Cache-Control": NO_STORE})
     return Response(
         EncryptResponse(token=result.token, kid=result.kid, alg="RSA-OAEP-256", enc="A256GCM"),
