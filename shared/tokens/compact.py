@@ -8,19 +8,27 @@ input gives a :class:`CompactToken` or a :class:`~shared.errors.TokenEmpty` /
 
 from __future__ import annotations
 
+import binascii
 import json
 import re
 from typing import Any, Final
 
 import msgspec
-from joserfc.util import urlsafe_b64decode, urlsafe_b64encode
 
 from shared.algorithms import REFUSED_HEADER_PARAMS
 from shared.errors import TokenEmpty, TokenInvalidFormat
 
 __all__ = ["CompactToken", "Limits", "parse_compact", "without_line_ending"]
 
-_B64URL: Final = re.compile(r"^[A-Za-z0-9_-]*$")
+#: fullmatch: ``$`` would also match before a final newline.
+_B64URL: Final = re.compile(r"[A-Za-z0-9_-]*")
+_ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+#: Each base64url character's six bits.
+_SIXTETS: Final = {char: value for value, char in enumerate(_ALPHABET)}
+#: A segment of 4n+2 (4n+3) characters ends in a character whose last 4 (2) bits encode
+#: nothing: canonical only when they are zero (RFC 4648 §3.5).
+_UNUSED_BITS: Final = {2: 0b1111, 3: 0b11}
+_TO_STANDARD: Final = str.maketrans("-_", "+/")
 #: Header parameters that must be strings when present (RFC 7515 §4.1, RFC 7516 §4.1).
 _STRING_PARAMS: Final = ("alg", "enc", "kid", "typ", "cty")
 
@@ -44,6 +52,8 @@ class CompactToken(msgspec.Struct, frozen=True):
     header: dict[str, Any]
     #: JWS only: the decoded payload object.
     payload: dict[str, Any] | None
+    #: Every segment decoded (the format gate decodes each once; nobody decodes again).
+    decoded: tuple[bytes, ...] = ()
 
     @property
     def is_jwe(self) -> bool:
@@ -52,7 +62,9 @@ class CompactToken(msgspec.Struct, frozen=True):
 
     def raw(self, index: int) -> bytes:
         """Decoded bytes of segment ``index`` (already checked to decode)."""
-        return urlsafe_b64decode(self.segments[index].encode("ascii"))
+        if self.decoded:
+            return self.decoded[index]
+        return _b64decode(self.segments[index])
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -82,17 +94,23 @@ def _json_object(data: bytes, what: str) -> dict[str, Any]:
     return value
 
 
+def _b64decode(segment: str) -> bytes:
+    return binascii.a2b_base64((segment + "=" * (-len(segment) % 4)).translate(_TO_STANDARD))
+
+
 def _decode_segment(segment: str, what: str) -> bytes:
-    if not _B64URL.match(segment):
+    if not _B64URL.fullmatch(segment):
         raise TokenInvalidFormat(f"{what} is not base64url (RFC 7515 §2: no padding, '-_' only)")
-    try:
-        data = urlsafe_b64decode(segment.encode("ascii"))
-    except ValueError:
-        raise TokenInvalidFormat(f"{what} is not valid base64url") from None
-    if urlsafe_b64encode(data).decode("ascii") != segment:
+    rest = len(segment) % 4
+    if rest == 1:
+        raise TokenInvalidFormat(f"{what} is not valid base64url")
+    if rest and _SIXTETS[segment[-1]] & _UNUSED_BITS[rest]:
         # Non-canonical encodings (stray trailing bits) make one token have many spellings.
         raise TokenInvalidFormat(f"{what} is not canonical base64url")
-    return data
+    try:
+        return _b64decode(segment)
+    except ValueError:  # binascii.Error
+        raise TokenInvalidFormat(f"{what} is not valid base64url") from None
 
 
 def _check_header(header: dict[str, Any], *, jwe: bool) -> None:
@@ -168,4 +186,10 @@ def parse_compact(token: object, limits: Limits = Limits()) -> CompactToken:
     names = ("encrypted key", "iv", "ciphertext", "tag") if jwe else ("payload", "signature")
     decoded = [_decode_segment(s, n) for s, n in zip(segments[1:], names, strict=True)]
     payload = None if jwe else _json_object(decoded[0], "payload")
-    return CompactToken(text=text, segments=segments, header=header, payload=payload)
+    return CompactToken(
+        text=text,
+        segments=segments,
+        header=header,
+        payload=payload,
+        decoded=(raw_header, *decoded),
+    )
