@@ -5,7 +5,6 @@ their release)."""
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from authz_api.app import create_app
 from shared import Account, Settings
 from shared.wire import CLIENT_ASSERTION_TYPE, JWT_BEARER
 from tests.support.tokens import claims, sign
+from tests.support.worker_threads import threads_taken
 
 HELD = 0.8  # seconds the exchange threads stay taken
 ISSUER = "http://authz.inline.test"
@@ -68,28 +68,14 @@ def test_cached_jwt_bearer_exchange_needs_no_worker_thread(
 
     with TestClient(create_app(app_settings)) as client:
         assert jwt_bearer()[0] == 200  # through a thread: account and keys cached
-        threads = client.app.state.exchange_threads
-        holders = [object() for _ in range(int(threads.total_tokens))]
-        with client.portal() as portal:
-            for holder in holders:
-                portal.call(threads.acquire_on_behalf_of_nowait, holder)
-
-            def release() -> None:
-                for holder in holders:
-                    portal.call(threads.release_on_behalf_of, holder)
-
-            timer = threading.Timer(HELD, release)
-            timer.start()
-            try:
-                cached = jwt_bearer()
-                waited = _post(
-                    client,
-                    grant_type="client_credentials",
-                    client_assertion_type=CLIENT_ASSERTION_TYPE,
-                    client_assertion=_assertion(account.id),
-                )
-            finally:
-                timer.join()
+        with threads_taken(client, "exchange_threads", HELD):
+            cached = jwt_bearer()
+            waited = _post(
+                client,
+                grant_type="client_credentials",
+                client_assertion_type=CLIENT_ASSERTION_TYPE,
+                client_assertion=_assertion(account.id),
+            )
     assert cached[0] == 200
     assert cached[1] < HELD / 2, cached
     assert waited[0] == 200

@@ -4,7 +4,6 @@ borrowing the app's own limiter, so a call that needs one waits for their releas
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 
@@ -15,6 +14,7 @@ from crypto_api.app import create_app
 from shared import Account, Settings
 from tests.support.crypto import Crypto
 from tests.support.tokens import claims, sign
+from tests.support.worker_threads import threads_taken
 
 HELD = 0.8  # seconds the worker threads stay taken
 
@@ -45,23 +45,9 @@ def test_cached_encrypt_needs_no_worker_thread(
     )
     with TestClient(create_app(app_settings)) as client:
         assert _encrypt(client, known)[0] == 200  # through a thread: caches warmed
-        threads = client.app.state.encrypt_threads
-        holders = [object() for _ in range(int(threads.total_tokens))]
-        with client.portal() as portal:
-            for holder in holders:
-                portal.call(threads.acquire_on_behalf_of_nowait, holder)
-
-            def release() -> None:
-                for holder in holders:
-                    portal.call(threads.release_on_behalf_of, holder)
-
-            timer = threading.Timer(HELD, release)
-            timer.start()
-            try:
-                cached = _encrypt(client, known)
-                waited = _encrypt(client, new)
-            finally:
-                timer.join()
+        with threads_taken(client, "encrypt_threads", HELD):
+            cached = _encrypt(client, known)
+            waited = _encrypt(client, new)
     assert cached[0] == 200
     assert cached[1] < HELD / 2, cached
     assert waited[0] == 200
