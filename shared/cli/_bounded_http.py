@@ -59,10 +59,10 @@ class _HeadWithBody:
     """The transport of one response cycle: a head that a body will follow is held and
     written with the body's first bytes.
 
-    Only such a head is held: a HEAD request's, or one with neither a body length nor
-    chunks (a 204, an empty 200), is written at once, as is everything before the head
+    Only a head with a ``Content-Length`` body is held: a HEAD request's, an empty
+    answer's (204, an empty 200) and a streaming (chunked) one's are written at once (a
+    stream's first chunk may be long in coming), as is everything before the head
     (``100 Continue``). Closing writes what is held first (an app failing after the head).
-    A streaming response's head waits for its first chunk, which our apps send at once.
     """
 
     __slots__ = ("_cycle", "_held", "_transport")
@@ -80,7 +80,7 @@ class _HeadWithBody:
             cycle.response_started
             and not cycle.response_complete
             and cycle.scope["method"] != "HEAD"
-            and (cycle.expected_content_length > 0 or cycle.chunked_encoding)
+            and cycle.expected_content_length > 0
             and data.startswith(b"HTTP/")
         ):
             self._held = data

@@ -200,16 +200,25 @@ class BearerChecker:
             raise BearerScopeMissing(f"this call needs the scope {scope!r}")
         return bearer
 
-    def remembers(self, authorization: str | None) -> bool:
-        """Whether :meth:`check` would answer from what it remembers (a bearer verified
-        before and unexpired): no signature check, no JWKS fetch, a hash and a lookup."""
+    def remembered(self, authorization: str | None, *, scope: str = SCOPE_ENCRYPT) -> Bearer | None:
+        """What :meth:`check` would answer from what it remembers (a bearer verified before
+        and unexpired), with no signature check and no JWKS fetch; None when it would have
+        to verify.
+
+        Raises:
+            BearerScopeMissing: as :meth:`check`.
+        """
         token = _token(authorization)
         if token is None:
-            return False
+            return None
         digest = hashlib.sha256(token.encode("utf-8", "replace")).digest()
         with self._lock:
             bearer = self._verified.get(digest)
-        return bearer is not None and self._clock() < bearer.expires_at + _LEEWAY
+        if bearer is None or self._clock() >= bearer.expires_at + _LEEWAY:
+            return None
+        if scope not in bearer.scopes:
+            raise BearerScopeMissing(f"this call needs the scope {scope!r}")
+        return bearer
 
     def check_jwks(self) -> None:
         """Raise :class:`JwksUnavailable` unless every trusted issuer's JWKS is available

@@ -13,6 +13,7 @@ appeared.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import time
@@ -177,6 +178,8 @@ class BearerIssuer:
         Raises:
             VaultError: as :meth:`issue`.
         """
+        if not self.holds_keys():  # expired while the caller awaited: read off the loop
+            await asyncio.to_thread(self.signing_keys)
         key, signing_input, jti = self._unsigned(account_id, scope)
         signature = await self._signer.sign_async(signing_input, key.version)
         return self._signed(key, signing_input, signature, jti, scope)

@@ -131,9 +131,11 @@ class EncryptService:
         Raises:
             As :meth:`authenticate`.
         """
-        if not self._bearers.remembers(authorization):
+        # One lookup: the bearer could be forgotten between a second one and this.
+        bearer = self._bearers.remembered(authorization)
+        if bearer is None:
             return None
-        account_id = self._bearers.check(authorization).account_id
+        account_id = bearer.account_id
         if not self._verifier.holds_account(account_id):
             return None
         self._account(account_id)

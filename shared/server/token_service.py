@@ -21,6 +21,7 @@ Every check above runs the same whichever it is.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
@@ -228,6 +229,10 @@ class TokenService:
         """
         if self._address_limiter is not None and client_address is not None:
             self._throttle(self._address_limiter, client_address, "from this address")
+        return self._exchange_admitted(params)
+
+    def _exchange_admitted(self, params: Mapping[str, str]) -> IssuedBearer:
+        """:meth:`exchange` once the address's budget was charged."""
         grant = self._grant(params)
         if grant == JWT_BEARER:
             account_id, digest = self._jwt_bearer(params)
@@ -282,6 +287,10 @@ class TokenService:
         """
         if self._address_limiter is not None and client_address is not None:
             await self._throttle_async(self._address_limiter, client_address, "from this address")
+            if not self.exchanges_inline(params):
+                # An entry expired while the limit was asked (a slow Redis): no Vault read
+                # on the loop; the rest in a thread, as :meth:`exchange` would.
+                return await asyncio.to_thread(self._exchange_admitted, params)
         if self._grant(params) != JWT_BEARER:
             raise ValueError("exchange_async serves the jwt-bearer grant: see exchanges_inline")
         account_id, digest = self._jwt_bearer(params)

@@ -144,8 +144,8 @@ def test_a_head_with_a_body_is_written_with_it() -> None:
 
 @pytest.mark.parametrize(
     "cycle",
-    [_Cycle(method="HEAD"), _Cycle(length=0)],
-    ids=["head-request", "no-body"],
+    [_Cycle(method="HEAD"), _Cycle(length=0), _Cycle(length=0, chunked=True)],
+    ids=["head-request", "no-body", "streaming"],
 )
 def test_a_head_without_a_body_is_written_at_once(cycle: _Cycle) -> None:
     transport = _Recording()
@@ -155,8 +155,9 @@ def test_a_head_without_a_body_is_written_at_once(cycle: _Cycle) -> None:
 
 def test_closing_writes_a_held_head_first() -> None:
     transport = _Recording()
-    wrapped = _HeadWithBody(transport, _Cycle(chunked=True, length=0))  # type: ignore[arg-type]
+    wrapped = _HeadWithBody(transport, _Cycle(length=9))  # type: ignore[arg-type]
     wrapped.write(b"HTTP/1.1 200 OK\r\n\r\n")
+    assert transport.writes == []
     wrapped.close()
     assert transport.writes == [b"HTTP/1.1 200 OK\r\n\r\n"]
     assert transport.closed

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -105,3 +107,60 @@ def test_replayed_assertions_do_not_spend_the_budget(vault: Vault, ec: Account) 
             "TOKEN_INVALID_CLAIMS",
         )
     assert tokens.exchange(credentials(client_assertion(ec.id))).access_token
+
+
+class _Forgetting(RateLimiter):
+    """An address limit whose awaited answer comes after the account left the cache (what a
+    slow Redis and a pub/sub invalidation can do together)."""
+
+    def __init__(self, verifier: Verifier, account_id: str) -> None:
+        super().__init__(0, 1)
+        self.verifier, self.account_id = verifier, account_id
+
+    async def acquire_async(self, key: str, cost: int = 1, **limits: Any) -> float | None:
+        self.verifier.forget(self.account_id)
+        return None
+
+
+def test_an_entry_gone_during_an_await_is_read_off_the_event_loop(
+    vault: Vault, ec: Account
+) -> None:
+    """exchange_async re-checks its caches after the address limit's await: the account is
+    then looked up (and reloaded) from a worker thread, never on the loop, and the exchange
+    succeeds."""
+    verifier = Verifier(vault)
+    bearers = BearerIssuer(vault, issuer=ISSUER, audience="crypto-api")
+    tokens = TokenService(
+        verifier,
+        bearers,
+        MemoryReplayStore(),
+        RateLimiter(0, 1),
+        token_endpoint=TOKEN_ENDPOINT,
+        address_limiter=_Forgetting(verifier, ec.id),
+    )
+    params = {
+        "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        "client_id": ec.id,
+        "assertion": sign(
+            {"sub": "p-1", "campaignId": "1", "exp": int(time.time()) + 60}, "ES256", "ec-p256"
+        ),
+    }
+    tokens.exchange(params)  # caches warm
+    assert tokens.exchanges_inline(params)
+    reads: list[str] = []
+    original = verifier.active_account
+
+    def active_account(account_id: str, **kwargs: Any) -> Any:
+        reads.append(threading.current_thread().name)
+        return original(account_id, **kwargs)
+
+    verifier.active_account = active_account  # type: ignore[method-assign]
+
+    async def main() -> tuple[Any, str]:
+        issued = await tokens.exchange_async(params, client_address="127.0.0.9")
+        return issued, threading.current_thread().name
+
+    issued, loop_thread = asyncio.run(main())
+    assert issued.access_token.count(".") == 2
+    assert reads, "the forgotten account was read again"
+    assert loop_thread not in reads
