@@ -164,6 +164,16 @@ def _sentinel_kwargs(target: SentinelTarget, timeout: float) -> dict[str, Any]:
     return kwargs
 
 
+def _master_options(target: SentinelTarget, options: dict[str, Any]) -> dict[str, Any]:
+    """The data nodes' connection options for a Sentinel master client (sync or asyncio)."""
+    return {
+        "db": target.db,
+        "username": target.username,
+        "password": target.password,
+        **options,
+    }
+
+
 def redis_client(
     url: str,
     *,
@@ -198,10 +208,7 @@ def redis_client(
         target.service,
         redis_class=SentinelMaster,
         connection_class=MasterConnection,
-        db=target.db,
-        username=target.username,
-        password=target.password,
-        **options,
+        **_master_options(target, options),
     )
     master.sentinels_client = sentinel
     return master
@@ -235,10 +242,7 @@ def async_redis_client(
         target.service,
         redis_class=AsyncSentinelMaster,
         connection_class=AsyncMasterConnection,
-        db=target.db,
-        username=target.username,
-        password=target.password,
-        **options,
+        **_master_options(target, options),
     )
     master.sentinels_client = sentinel
     return master
