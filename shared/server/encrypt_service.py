@@ -8,7 +8,8 @@ in the background: while Vault is down, accounts whose keys we hold keep being s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, Final
 
 from shared.accounts.document import Account
@@ -146,6 +147,27 @@ class EncryptService:
         key and its sealing key are cached (no Vault, no JWKS endpoint). About 150 µs of
         CPU then, less than a hop to a worker thread and back costs (issue 17)."""
         return self._verifier.verifies_inline(token, account_id) and self._sealer.holds(account_id)
+
+    async def encrypt_cached(
+        self, account_id: str, token: object
+    ) -> Encrypted | Callable[[], Encrypted]:
+        """:meth:`charge` then :meth:`encrypt`, on the event loop while
+        :meth:`seals_inline` holds (checked again after the limit's await: a slow Redis);
+        otherwise what remains of the two, for the caller to run in a worker thread.
+
+        Raises:
+            RateLimited; TokenError and VerificationUnavailable as :meth:`encrypt`.
+        """
+        if not self.seals_inline(account_id, token):
+            return partial(self._charged, account_id, token)
+        await self.charge_async(account_id)
+        if not self.seals_inline(account_id, token):  # an entry left meanwhile
+            return partial(self.encrypt, account_id, token)
+        return self.encrypt(account_id, token)
+
+    def _charged(self, account_id: str, token: object) -> Encrypted:
+        self.charge(account_id)
+        return self.encrypt(account_id, token)
 
     def _account(self, account_id: str, deadline: float | None = None) -> Account:
         try:
